@@ -1,0 +1,216 @@
+//! What crosses the wire between the page and the server: views, the error
+//! type and the server functions. The functions only translate; the domain
+//! crate decides.
+use leptos::prelude::*;
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FieldErrorView {
+    pub field: String,
+    pub message: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SpeakerView {
+    pub name: String,
+    pub title: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LandingView {
+    pub slug: String,
+    pub title: String,
+    pub subtitle: String,
+    pub description: String,
+    pub speakers: Vec<SpeakerView>,
+    /// The start in the webinar's zone, with zone name and UTC offset.
+    pub start_local: String,
+    /// RFC 3339, UTC.
+    pub starts_at: String,
+    pub registrations: u64,
+    /// Why registration is closed, in words; `None` while open.
+    pub closed: Option<String>,
+    /// Set after a form post without JavaScript succeeded.
+    pub registered_name: Option<String>,
+    /// Set after a form post without JavaScript was rejected.
+    pub form_errors: Vec<FieldErrorView>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RegisteredView {
+    pub name: String,
+    pub registrations: u64,
+}
+
+/// The server functions' error, shown to a person as it is.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, thiserror::Error)]
+pub enum AppError {
+    #[error("Please correct the highlighted fields.")]
+    Invalid(Vec<FieldErrorView>),
+    #[error("This webinar does not exist or is not published yet.")]
+    NotFound,
+    #[error("{0}")]
+    Closed(String),
+    #[error("Something went wrong on our side. Please try again in a moment.")]
+    Server,
+    #[error("Could not reach the server. Check your connection and try again.")]
+    Unreachable,
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        match value {
+            ServerFnErrorErr::Request(_) => AppError::Unreachable,
+            _ => AppError::Server,
+        }
+    }
+}
+
+impl AppError {
+    pub fn field(&self, field: &str) -> Option<String> {
+        match self {
+            AppError::Invalid(fields) => fields.iter().find(|error| error.field == field).map(|error| error.message.clone()),
+            _ => None,
+        }
+    }
+}
+
+#[server(prefix = "/api/fn", endpoint = "landing")]
+pub async fn get_landing(
+    slug: Option<String>,
+    registered: Option<String>,
+    invalid: Option<String>,
+) -> Result<LandingView, AppError> {
+    ssr::landing(slug, registered, invalid).await
+}
+
+#[server(prefix = "/api/fn", endpoint = "register")]
+#[allow(clippy::too_many_arguments)] // one argument per form field
+pub async fn register(
+    webinar: Option<String>,
+    name: String,
+    email: String,
+    company: Option<String>,
+    icp: Option<String>,
+    utm_source: Option<String>,
+    utm_medium: Option<String>,
+    utm_campaign: Option<String>,
+) -> Result<RegisteredView, AppError> {
+    let request = webinar::RegistrationRequest {
+        webinar,
+        name,
+        email,
+        company,
+        icp,
+        utm_source,
+        utm_medium,
+        utm_campaign,
+    };
+    ssr::register(request).await
+}
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use super::*;
+    use webinar::registration::{COMPANY_MESSAGE, NAME_MESSAGE};
+    use webinar::{DomainError, RegistrationRequest, Service};
+
+    fn service() -> Result<Service, AppError> {
+        use_context::<Service>().ok_or(AppError::Server)
+    }
+
+    impl From<DomainError> for AppError {
+        fn from(error: DomainError) -> Self {
+            match error {
+                DomainError::Invalid(fields) => AppError::Invalid(
+                    fields.into_iter().map(|f| FieldErrorView { field: f.field, message: f.message }).collect(),
+                ),
+                DomainError::WebinarNotFound => AppError::NotFound,
+                DomainError::Closed(reason) => AppError::Closed(reason.message().to_owned()),
+                DomainError::Database(error) => {
+                    tracing::error!(%error, "database error in a server function");
+                    AppError::Server
+                }
+            }
+        }
+    }
+
+    /// A plain form post (no JavaScript) asks for HTML back.
+    fn is_plain_form_post() -> bool {
+        use_context::<http::request::Parts>()
+            .and_then(|parts| parts.headers.get(http::header::ACCEPT)?.to_str().ok().map(|v| v.contains("text/html")))
+            .unwrap_or(false)
+    }
+
+    pub async fn register(request: RegistrationRequest) -> Result<RegisteredView, AppError> {
+        let slug = request.webinar.clone().unwrap_or_default();
+        let result = service()?.register(request).await;
+        if is_plain_form_post() {
+            // Without JavaScript the page reloads: carry the outcome in its URL.
+            let query = match &result {
+                Ok(outcome) => format!("registered={}", outcome.registration.token),
+                Err(DomainError::Invalid(fields)) => {
+                    let names: Vec<&str> = fields.iter().map(|f| f.field.as_str()).collect();
+                    format!("invalid={}", names.join(","))
+                }
+                Err(_) => String::new(),
+            };
+            leptos_axum::redirect(&format!("/webinars/{slug}?{query}#register"));
+        }
+        let outcome = result?;
+        Ok(RegisteredView { name: outcome.registration.name, registrations: outcome.registrations })
+    }
+
+    pub async fn landing(
+        slug: Option<String>,
+        registered: Option<String>,
+        invalid: Option<String>,
+    ) -> Result<LandingView, AppError> {
+        let service = service()?;
+        let landing = service.landing(slug.as_deref()).await?;
+        let webinar = landing.webinar;
+        let registered_name = match registered {
+            Some(token) => service.registrant(webinar.id, &token).await?.map(|registrant| registrant.name),
+            None => None,
+        };
+        Ok(LandingView {
+            registered_name,
+            form_errors: invalid.as_deref().map(form_errors_named).unwrap_or_default(),
+            speakers: webinar
+                .speakers()
+                .into_iter()
+                .map(|speaker| SpeakerView { name: speaker.name, title: speaker.title })
+                .collect(),
+            start_local: webinar.start_local(),
+            starts_at: webinar.starts_at.to_rfc3339(),
+            registrations: landing.registrations,
+            closed: landing.closed.map(|reason| reason.message().to_owned()),
+            slug: webinar.slug,
+            title: webinar.title,
+            subtitle: webinar.subtitle,
+            description: webinar.description,
+        })
+    }
+
+    /// The messages for fields named in a URL (`invalid=name,email`). Only
+    /// known fields map to our own fixed text, so a crafted link cannot put
+    /// words on the page.
+    fn form_errors_named(names: &str) -> Vec<FieldErrorView> {
+        names
+            .split(',')
+            .filter_map(|field| {
+                let message = match field {
+                    "name" => NAME_MESSAGE.to_owned(),
+                    "email" => webinar::email_address::InvalidEmail.to_string(),
+                    "company" => COMPANY_MESSAGE.to_owned(),
+                    _ => return None,
+                };
+                Some(FieldErrorView { field: field.to_owned(), message })
+            })
+            .collect()
+    }
+}

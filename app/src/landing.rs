@@ -1,0 +1,187 @@
+//! The public landing page: details, registration form and live count.
+use leptos::prelude::*;
+use leptos_meta::{Meta, Title};
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+use crate::NotFound;
+use crate::api::{AppError, LandingView, Register, get_landing};
+use crate::live::follow_count;
+
+#[component]
+pub fn LandingPage() -> impl IntoView {
+    let params = use_params_map();
+    let query = use_query_map();
+    let landing = Resource::new(
+        move || {
+            let query = query.read();
+            (params.read().get("slug"), query.get("registered"), query.get("invalid"))
+        },
+        |(slug, registered, invalid)| get_landing(slug, registered, invalid),
+    );
+    view! {
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match landing.await {
+                    Ok(view) => view! { <Landing view/> }.into_any(),
+                    Err(AppError::NotFound) => view! { <NotFound/> }.into_any(),
+                    Err(error) => view! { <p class="error">{error.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Landing(view: LandingView) -> impl IntoView {
+    let count = RwSignal::new(view.registrations);
+    follow_count(view.slug.clone(), count);
+
+    let register = ServerAction::<Register>::new();
+    // The server's answer also carries the new count, for when the socket is slow.
+    Effect::new(move |_| {
+        if let Some(Ok(registered)) = register.value().get() {
+            count.update(|current| *current = (*current).max(registered.registrations));
+        }
+    });
+    let no_js_name = view.registered_name.clone();
+    let registered_name = move || match register.value().get() {
+        Some(Ok(registered)) => Some(registered.name),
+        _ => no_js_name.clone(),
+    };
+    let no_js_errors = view.form_errors.clone();
+    let error_for = move |field: &'static str| {
+        let no_js_errors = no_js_errors.clone();
+        move || match register.value().get() {
+            Some(Err(error)) => error.field(field),
+            Some(Ok(_)) => None,
+            None => no_js_errors.iter().find(|error| error.field == field).map(|error| error.message.clone()),
+        }
+    };
+    let form_error = move || match register.value().get() {
+        Some(Err(error @ (AppError::Closed(_) | AppError::NotFound | AppError::Server | AppError::Unreachable))) => {
+            Some(error.to_string())
+        }
+        _ => None,
+    };
+
+    let query = use_query_map();
+    let carried = move |key: &'static str| query.read().get(key).unwrap_or_default();
+    let description: Vec<String> = view.description.split("\n\n").map(str::to_owned).collect();
+    let closed = view.closed.clone();
+    let slug = view.slug.clone();
+
+    view! {
+        <Title text=view.title.clone()/>
+        <Meta name="description" content=view.subtitle.clone()/>
+        <article class="landing">
+            <header class="hero">
+                <p class="eyebrow">"Live webinar"</p>
+                <h1>{view.title.clone()}</h1>
+                <p class="subtitle">{view.subtitle.clone()}</p>
+                <p class="when">
+                    <time datetime=view.starts_at.clone()>{view.start_local.clone()}</time>
+                </p>
+                <p class="count" data-testid="count">
+                    <strong data-testid="count-value">{move || count.get()}</strong>
+                    " registered"
+                </p>
+            </header>
+            <div class="columns">
+                <section class="about">
+                    {description.into_iter().map(|paragraph| view! { <p>{paragraph}</p> }).collect_view()}
+                    <h2>"Speakers"</h2>
+                    <ul class="speakers">
+                        {view
+                            .speakers
+                            .iter()
+                            .map(|speaker| {
+                                view! {
+                                    <li>
+                                        <strong>{speaker.name.clone()}</strong>
+                                        <span>{speaker.title.clone()}</span>
+                                    </li>
+                                }
+                            })
+                            .collect_view()}
+                    </ul>
+                </section>
+                <section class="register" id="register">
+                    {move || match (closed.clone(), registered_name()) {
+                        (_, Some(name)) => {
+                            view! {
+                                <div class="success" role="status" data-testid="success">
+                                    <h2>"You're registered, " {name} "!"</h2>
+                                    <p>"We've emailed your confirmation and will remind you before we start."</p>
+                                </div>
+                            }
+                                .into_any()
+                        }
+                        (Some(reason), None) => view! { <p class="closed" role="status">{reason}</p> }.into_any(),
+                        (None, None) => {
+                            let error_for = error_for.clone();
+                            let slug = slug.clone();
+                            view! {
+                                <h2>"Save your seat"</h2>
+                                <ActionForm action=register attr:novalidate=true>
+                                    <input type="hidden" name="webinar" value=slug/>
+                                    <input type="hidden" name="icp" value=carried("icp")/>
+                                    <input type="hidden" name="utm_source" value=carried("utm_source")/>
+                                    <input type="hidden" name="utm_medium" value=carried("utm_medium")/>
+                                    <input type="hidden" name="utm_campaign" value=carried("utm_campaign")/>
+                                    <Field label="Name" name="name" kind="text" autocomplete="name" error=error_for("name")/>
+                                    <Field label="Work email" name="email" kind="email" autocomplete="email" error=error_for("email")/>
+                                    <Field
+                                        label="Company (optional)"
+                                        name="company"
+                                        kind="text"
+                                        autocomplete="organization"
+                                        error=error_for("company")
+                                    />
+                                    <p class="form-error" role="alert">{form_error}</p>
+                                    <button type="submit" disabled=move || register.pending().get()>
+                                        {move || if register.pending().get() { "Registering…" } else { "Register" }}
+                                    </button>
+                                </ActionForm>
+                            }
+                                .into_any()
+                        }
+                    }}
+                </section>
+            </div>
+        </article>
+    }
+}
+
+/// A labelled input with its error message beside it.
+#[component]
+fn Field<E>(
+    label: &'static str,
+    name: &'static str,
+    kind: &'static str,
+    autocomplete: &'static str,
+    error: E,
+) -> impl IntoView
+where
+    E: Fn() -> Option<String> + Clone + Send + Sync + 'static,
+{
+    let error_id = format!("{name}-error");
+    let invalid = {
+        let error = error.clone();
+        move || error().is_some()
+    };
+    view! {
+        <label class="field">
+            <span>{label}</span>
+            <input
+                type=kind
+                name=name
+                autocomplete=autocomplete
+                aria-invalid=move || invalid().to_string()
+                aria-describedby=error_id.clone()
+            />
+            <span class="field-error" id=error_id data-testid=format!("{name}-error")>
+                {error}
+            </span>
+        </label>
+    }
+}

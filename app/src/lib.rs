@@ -1,0 +1,68 @@
+//! Leptos components and the thin server functions behind them.
+pub mod api;
+mod landing;
+mod live;
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::{ParamSegment, SsrMode, StaticSegment};
+
+pub use landing::LandingPage;
+
+/// The HTML document around the app, rendered on the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/webinar.css"/>
+        <Title text="Webinar"/>
+        <Router>
+            <main>
+                // Async: the whole page waits for its data, so it is complete
+                // without JavaScript and can answer 404 for an unknown slug.
+                <Routes fallback=NotFound>
+                    <Route path=StaticSegment("") view=LandingPage ssr=SsrMode::Async/>
+                    <Route
+                        path=(StaticSegment("webinars"), ParamSegment("slug"))
+                        view=LandingPage
+                        ssr=SsrMode::Async
+                    />
+                </Routes>
+            </main>
+        </Router>
+    }
+}
+
+#[component]
+pub fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <Title text="Webinar not found"/>
+        <section class="not-found">
+            <h1>"Webinar not found"</h1>
+            <p>"This webinar does not exist or is not published yet. Check the link you were sent."</p>
+        </section>
+    }
+}

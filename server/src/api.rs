@@ -1,0 +1,104 @@
+//! The public JSON API and the live-count websocket. Handlers only translate;
+//! the domain's `Service` decides.
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+use webinar::RegistrationRequest;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Largest registration body accepted.
+pub const BODY_LIMIT: usize = 16 * 1024;
+
+#[derive(Deserialize)]
+pub struct WebinarQuery {
+    webinar: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Registered {
+    registration_id: i64,
+    webinar: String,
+    registrations: u64,
+}
+
+pub async fn register(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge { limit: BODY_LIMIT },
+        _ => ApiError::BadBody { message: rejection.body_text(), field: None },
+    })?;
+    let request: RegistrationRequest = parse_json(&body)?;
+    let outcome = state.service.register(request).await?;
+    let status = if outcome.created { StatusCode::CREATED } else { StatusCode::OK };
+    let body = Registered {
+        registration_id: outcome.registration.id,
+        webinar: outcome.webinar.slug,
+        registrations: outcome.registrations,
+    };
+    Ok((status, Json(body)).into_response())
+}
+
+/// Parses JSON, naming the field at fault (`serde_path_to_error`).
+fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let deserializer = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        // `.` is the document itself and `?` a position serde could not name.
+        let field = (path != "." && path != "?").then_some(path);
+        ApiError::BadBody { message: error.into_inner().to_string(), field }
+    })
+}
+
+pub async fn stats(
+    State(state): State<AppState>,
+    Query(query): Query<WebinarQuery>,
+) -> Result<Json<webinar::Stats>, ApiError> {
+    Ok(Json(state.service.stats(query.webinar.as_deref()).await?))
+}
+
+/// Sends `{"registrations": N}` on connect and after every change.
+pub async fn live(
+    State(state): State<AppState>,
+    Query(query): Query<WebinarQuery>,
+    upgrade: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let landing = state.service.landing(query.webinar.as_deref()).await?;
+    let counts = state.live.subscribe(landing.webinar.id, landing.registrations);
+    Ok(upgrade.on_upgrade(move |socket| push_counts(socket, counts, landing.registrations)))
+}
+
+async fn push_counts(mut socket: WebSocket, mut counts: watch::Receiver<u64>, current: u64) {
+    counts.mark_unchanged();
+    if send_count(&mut socket, current).await.is_err() {
+        return;
+    }
+    loop {
+        tokio::select! {
+            changed = counts.changed() => {
+                let count = *counts.borrow_and_update();
+                if changed.is_err() || send_count(&mut socket, count).await.is_err() {
+                    return;
+                }
+            }
+            incoming = socket.recv() => match incoming {
+                Some(Ok(Message::Close(_)) | Err(_)) | None => return,
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+}
+
+async fn send_count(socket: &mut WebSocket, registrations: u64) -> Result<(), axum::Error> {
+    let text = serde_json::json!({ "registrations": registrations }).to_string();
+    socket.send(Message::Text(text.into())).await
+}

@@ -1,0 +1,38 @@
+//! The HTTP surface: pages (Leptos), server functions, JSON API, websocket.
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, response::IntoResponse};
+use leptos::prelude::provide_context;
+use leptos_axum::{LeptosRoutes, file_and_error_handler_with_context, generate_route_list};
+
+use crate::api;
+use crate::state::AppState;
+
+pub fn router(state: AppState) -> Router {
+    let service = state.service.clone();
+    let context = move || provide_context(service.clone());
+    let options = state.leptos.clone();
+    Router::new()
+        .route("/api/webinar/register", post(api::register))
+        .route("/api/webinar/stats", get(api::stats))
+        .route("/api/webinar/live", get(api::live))
+        .route("/healthz", get(health))
+        .leptos_routes_with_context(&state, generate_route_list(app::App), context.clone(), move || {
+            app::shell(options.clone())
+        })
+        .fallback(file_and_error_handler_with_context::<AppState, _>(context, app::shell))
+        .layer(DefaultBodyLimit::max(api::BODY_LIMIT))
+        .with_state(state)
+}
+
+async fn health(State(state): State<AppState>) -> impl IntoResponse {
+    let database = state.service.db().ping().await;
+    let status = if database.is_ok() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let body = serde_json::json!({
+        "status": if database.is_ok() { "ok" } else { "degraded" },
+        "database": if database.is_ok() { "ok" } else { "unreachable" },
+    });
+    (status, Json(body))
+}

@@ -1,0 +1,46 @@
+//! The domain's one error type. The server maps it to HTTP once.
+use sea_orm::DbErr;
+use serde::Serialize;
+
+/// One invalid input field, with a message a person can act on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: &str, message: impl Into<String>) -> Self {
+        Self { field: field.to_owned(), message: message.into() }
+    }
+}
+
+/// Why a webinar takes no more registrations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClosedReason {
+    Cancelled,
+    Ended,
+}
+
+impl ClosedReason {
+    pub fn message(self) -> &'static str {
+        match self {
+            ClosedReason::Cancelled => "This webinar was cancelled, so registration is closed.",
+            ClosedReason::Ended => "This webinar has already ended, so registration is closed.",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DomainError {
+    #[error("some fields are invalid")]
+    Invalid(Vec<FieldError>),
+    /// Unknown slug, or a draft (drafts are invisible to the public).
+    #[error("No published webinar matches that link. Check the webinar's address.")]
+    WebinarNotFound,
+    #[error("{}", .0.message())]
+    Closed(ClosedReason),
+    #[error("database error: {0}")]
+    Database(#[from] DbErr),
+}

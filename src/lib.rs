@@ -1,0 +1,23 @@
+//! The webinar domain: webinars, registrations, their email jobs and the
+//! reminder schedule. No web framework here: `app/` and `server/` call into
+//! [`Service`], which owns the database connection and the injected clock.
+
+pub mod clock;
+pub mod db;
+pub mod demo;
+pub mod email_address;
+pub mod email_job;
+pub mod error;
+pub mod live;
+pub mod registration;
+pub mod reminders;
+pub mod service;
+pub mod testing;
+pub mod webinar;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use email_address::EmailAddress;
+pub use error::{ClosedReason, DomainError, FieldError};
+pub use live::CountPublisher;
+pub use registration::{RegistrationOutcome, RegistrationRequest};
+pub use service::{Landing, Service, Stats};

@@ -1,0 +1,287 @@
+//! Registrations: the entity, input validation and the register operation.
+use chrono::{DateTime, Utc};
+use rand::distr::{Alphanumeric, SampleString};
+use sea_orm::entity::prelude::*;
+use sea_orm::{ActiveValue::Set, TransactionSession, TransactionTrait, TryInsertResult, TryIntoModel};
+use serde::Deserialize;
+
+use crate::email_address::EmailAddress;
+use crate::error::{DomainError, FieldError};
+use crate::{email_job, reminders, webinar};
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "registrations")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub webinar_id: i64,
+    pub name: String,
+    /// As typed, with the domain lower-cased: where mail goes.
+    pub email: String,
+    /// [`EmailAddress::key`]: unique per webinar.
+    pub email_key: String,
+    pub company: Option<String>,
+    pub icp: Option<String>,
+    pub utm_source: Option<String>,
+    pub utm_medium: Option<String>,
+    pub utm_campaign: Option<String>,
+    /// The registrant's secret: their join link and their "you're registered" page.
+    #[sea_orm(unique)]
+    pub token: String,
+    pub unsubscribed_at: Option<DateTimeUtc>,
+    pub created_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "crate::webinar::Entity",
+        from = "Column::WebinarId",
+        to = "crate::webinar::Column::Id",
+        on_delete = "Cascade"
+    )]
+    Webinar,
+    #[sea_orm(has_many = "crate::email_job::Entity")]
+    EmailJobs,
+}
+
+impl Related<crate::webinar::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Webinar.def()
+    }
+}
+
+impl Related<crate::email_job::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::EmailJobs.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}
+
+const NAME_MAX_CHARS: usize = 100;
+const COMPANY_MAX_CHARS: usize = 200;
+/// Attribution values (ICP, UTM) are cut to this length, never rejected:
+/// they come from a link, and a visitor cannot fix a link.
+const TRACKING_MAX_CHARS: usize = 64;
+const TOKEN_LEN: usize = 32;
+
+/// A registration as it arrives from the form or the JSON API, unvalidated.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistrationRequest {
+    /// A webinar slug; the next upcoming published webinar when absent.
+    #[serde(default)]
+    pub webinar: Option<String>,
+    pub name: String,
+    pub email: String,
+    #[serde(default)]
+    pub company: Option<String>,
+    #[serde(default)]
+    pub icp: Option<String>,
+    #[serde(default)]
+    pub utm_source: Option<String>,
+    #[serde(default)]
+    pub utm_medium: Option<String>,
+    #[serde(default)]
+    pub utm_campaign: Option<String>,
+}
+
+/// A registration that passed validation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ValidRegistration {
+    pub name: String,
+    pub email: EmailAddress,
+    pub company: Option<String>,
+    pub icp: Option<String>,
+    pub utm_source: Option<String>,
+    pub utm_medium: Option<String>,
+    pub utm_campaign: Option<String>,
+}
+
+pub const NAME_MESSAGE: &str = "Enter your name (1 to 100 characters).";
+pub const COMPANY_MESSAGE: &str = "Company must be at most 200 characters.";
+
+impl RegistrationRequest {
+    /// Checks every field and reports all problems at once.
+    pub fn validate(&self) -> Result<ValidRegistration, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let name = collapse_whitespace(&self.name);
+        let name_len = name.chars().count();
+        if name_len == 0 || name_len > NAME_MAX_CHARS || name.chars().any(char::is_control) {
+            errors.push(FieldError::new("name", NAME_MESSAGE));
+        }
+        let email = EmailAddress::parse(&self.email);
+        if let Err(invalid) = &email {
+            errors.push(FieldError::new("email", invalid.to_string()));
+        }
+        let company = self.company.as_deref().map(collapse_whitespace).filter(|company| !company.is_empty());
+        if company.as_ref().is_some_and(|company| company.chars().count() > COMPANY_MAX_CHARS) {
+            errors.push(FieldError::new("company", COMPANY_MESSAGE));
+        }
+        match email {
+            Ok(email) if errors.is_empty() => Ok(ValidRegistration {
+                name,
+                email,
+                company,
+                icp: tracking(&self.icp).map(|icp| icp.to_lowercase()),
+                utm_source: tracking(&self.utm_source),
+                utm_medium: tracking(&self.utm_medium),
+                utm_campaign: tracking(&self.utm_campaign),
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+/// Trims, and folds runs of whitespace into one space.
+fn collapse_whitespace(raw: &str) -> String {
+    raw.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// An attribution value: trimmed, control characters dropped, length capped.
+fn tracking(raw: &Option<String>) -> Option<String> {
+    let cleaned: String = raw
+        .as_deref()?
+        .trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(TRACKING_MAX_CHARS)
+        .collect();
+    (!cleaned.is_empty()).then_some(cleaned)
+}
+
+/// The result of a registration attempt that did not fail.
+#[derive(Clone, Debug)]
+pub struct RegistrationOutcome {
+    pub registration: Model,
+    pub webinar: webinar::Model,
+    /// False when this email was already registered: nothing new was written.
+    pub created: bool,
+    pub registrations: u64,
+}
+
+/// Registers for `webinar`: the registration row and its email jobs commit
+/// together. The same email again returns the existing registration.
+pub async fn register<C: TransactionTrait + ConnectionTrait>(
+    db: &C,
+    webinar: webinar::Model,
+    input: ValidRegistration,
+    now: DateTime<Utc>,
+) -> Result<RegistrationOutcome, DomainError> {
+    webinar.check_open(now)?;
+    let txn = db.begin().await?;
+    let row = ActiveModel {
+        webinar_id: Set(webinar.id),
+        name: Set(input.name),
+        email: Set(input.email.as_str().to_owned()),
+        email_key: Set(input.email.key()),
+        company: Set(input.company),
+        icp: Set(input.icp),
+        utm_source: Set(input.utm_source),
+        utm_medium: Set(input.utm_medium),
+        utm_campaign: Set(input.utm_campaign),
+        token: Set(Alphanumeric.sample_string(&mut rand::rng(), TOKEN_LEN)),
+        unsubscribed_at: Set(None),
+        created_at: Set(now),
+        ..Default::default()
+    };
+    let inserted = Entity::insert(row.clone())
+        .on_conflict_do_nothing_on([Column::WebinarId, Column::EmailKey])
+        .exec(&txn)
+        .await?;
+    let (registration, created) = match inserted {
+        TryInsertResult::Inserted(result) => {
+            let registration = ActiveModel { id: Set(result.last_insert_id), ..row }.try_into_model()?;
+            let jobs = reminders::schedule(now, webinar.starts_at);
+            email_job::create_pending(&txn, registration.id, webinar.id, &jobs, now).await?;
+            (registration, true)
+        }
+        TryInsertResult::Conflicted | TryInsertResult::Empty => {
+            let existing = find_by_email(&txn, webinar.id, &input.email).await?;
+            (existing.ok_or(DbErr::RecordNotFound("registration after conflict".into()))?, false)
+        }
+    };
+    txn.commit().await?;
+    let registrations = count_for_webinar(db, webinar.id).await?;
+    Ok(RegistrationOutcome { registration, webinar, created, registrations })
+}
+
+pub async fn find_by_email<C: ConnectionTrait>(
+    db: &C,
+    webinar_id: i64,
+    email: &EmailAddress,
+) -> Result<Option<Model>, DbErr> {
+    Entity::find()
+        .filter(Column::WebinarId.eq(webinar_id))
+        .filter(Column::EmailKey.eq(email.key()))
+        .one(db)
+        .await
+}
+
+pub async fn find_by_token<C: ConnectionTrait>(db: &C, token: &str) -> Result<Option<Model>, DbErr> {
+    Entity::find().filter(Column::Token.eq(token)).one(db).await
+}
+
+pub async fn count_for_webinar<C: ConnectionTrait>(db: &C, webinar_id: i64) -> Result<u64, DbErr> {
+    Entity::find().filter(Column::WebinarId.eq(webinar_id)).count(db).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(name: &str, email: &str) -> RegistrationRequest {
+        RegistrationRequest { name: name.into(), email: email.into(), ..Default::default() }
+    }
+
+    fn fields(errors: Vec<FieldError>) -> Vec<String> {
+        errors.into_iter().map(|error| error.field).collect()
+    }
+
+    #[test]
+    fn trims_the_name_and_normalises_the_email() {
+        let valid = request("  Ada   Lovelace ", "Ada@Example.COM").validate().expect("valid");
+        assert_eq!(valid.name, "Ada Lovelace");
+        assert_eq!(valid.email.as_str(), "Ada@example.com");
+    }
+
+    #[test]
+    fn name_must_have_1_to_100_characters() {
+        assert_eq!(fields(request("   ", "ada@example.com").validate().unwrap_err()), ["name"]);
+        assert!(request(&"é".repeat(100), "ada@example.com").validate().is_ok());
+        assert_eq!(fields(request(&"é".repeat(101), "ada@example.com").validate().unwrap_err()), ["name"]);
+        assert_eq!(fields(request("Ada\u{0}", "ada@example.com").validate().unwrap_err()), ["name"]);
+    }
+
+    #[test]
+    fn reports_every_invalid_field_at_once() {
+        let mut bad = request("", "not-an-email");
+        bad.company = Some("x".repeat(201));
+        let errors = bad.validate().unwrap_err();
+        assert_eq!(fields(errors.clone()), ["name", "email", "company"]);
+        assert_eq!(errors[1].message, "Enter a valid email address, like name@example.com.");
+    }
+
+    #[test]
+    fn empty_optional_fields_become_none() {
+        let mut input = request("Ada", "ada@example.com");
+        input.company = Some("  ".into());
+        input.utm_source = Some("".into());
+        let valid = input.validate().expect("valid");
+        assert_eq!(valid.company, None);
+        assert_eq!(valid.utm_source, None);
+    }
+
+    #[test]
+    fn attribution_is_cleaned_not_rejected() {
+        let mut input = request("Ada", "ada@example.com");
+        input.icp = Some(" Security-Leads ".into());
+        input.utm_campaign = Some(format!("launch\u{7}{}", "x".repeat(100)));
+        let valid = input.validate().expect("valid");
+        assert_eq!(valid.icp.as_deref(), Some("security-leads"));
+        let campaign = valid.utm_campaign.expect("kept");
+        assert!(campaign.starts_with("launchx"));
+        assert_eq!(campaign.chars().count(), TRACKING_MAX_CHARS);
+    }
+}

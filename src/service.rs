@@ -1,0 +1,88 @@
+//! The façade the server function and the JSON API both call, so the two
+//! paths cannot drift apart.
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use sea_orm::DatabaseConnection;
+
+use crate::registration::{self, RegistrationOutcome, RegistrationRequest};
+use crate::{ClosedReason, Clock, CountPublisher, DomainError, webinar};
+
+#[derive(Clone)]
+pub struct Service {
+    db: DatabaseConnection,
+    clock: Arc<dyn Clock>,
+    counts: Arc<dyn CountPublisher>,
+}
+
+/// A landing page's data.
+#[derive(Clone, Debug)]
+pub struct Landing {
+    pub webinar: webinar::Model,
+    pub registrations: u64,
+    /// Why registration is closed; `None` while it is open.
+    pub closed: Option<ClosedReason>,
+}
+
+/// The public registration count.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Stats {
+    pub webinar: String,
+    pub registrations: u64,
+    pub updated_at: DateTime<Utc>,
+    pub stale: bool,
+}
+
+impl Service {
+    pub fn new(db: DatabaseConnection, clock: Arc<dyn Clock>, counts: Arc<dyn CountPublisher>) -> Self {
+        Self { db, clock, counts }
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    pub async fn register(&self, request: RegistrationRequest) -> Result<RegistrationOutcome, DomainError> {
+        let valid = request.validate().map_err(DomainError::Invalid)?;
+        let now = self.clock.now();
+        let webinar = webinar::resolve(&self.db, request.webinar.as_deref(), now).await?;
+        let masked_email = valid.email.masked();
+        let outcome = registration::register(&self.db, webinar, valid, now).await?;
+        if outcome.created {
+            tracing::info!(webinar = %outcome.webinar.slug, email = %masked_email, count = outcome.registrations, "registered");
+            self.counts.publish(outcome.webinar.id, outcome.registrations);
+        }
+        Ok(outcome)
+    }
+
+    pub async fn landing(&self, slug: Option<&str>) -> Result<Landing, DomainError> {
+        let now = self.clock.now();
+        let webinar = webinar::resolve(&self.db, slug, now).await?;
+        let registrations = registration::count_for_webinar(&self.db, webinar.id).await?;
+        let closed = match webinar.check_open(now) {
+            Err(DomainError::Closed(reason)) => Some(reason),
+            _ => None,
+        };
+        Ok(Landing { webinar, registrations, closed })
+    }
+
+    pub async fn stats(&self, slug: Option<&str>) -> Result<Stats, DomainError> {
+        let landing = self.landing(slug).await?;
+        Ok(Stats {
+            webinar: landing.webinar.slug,
+            registrations: landing.registrations,
+            updated_at: self.clock.now(),
+            stale: false,
+        })
+    }
+
+    /// The registrant behind a token, if it belongs to this webinar.
+    pub async fn registrant(&self, webinar_id: i64, token: &str) -> Result<Option<registration::Model>, DomainError> {
+        let found = registration::find_by_token(&self.db, token).await?;
+        Ok(found.filter(|registration| registration.webinar_id == webinar_id))
+    }
+}

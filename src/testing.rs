@@ -1,0 +1,79 @@
+//! Test support: a fresh database per test, on SQLite or the local Postgres,
+//! removed again when the test ends.
+use std::path::PathBuf;
+
+use rand::distr::{Alphanumeric, SampleString};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbErr};
+
+/// Where tests create and drop their Postgres databases.
+pub fn postgres_admin_url() -> String {
+    std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+pub struct TestDatabase {
+    pub url: String,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    Directory(PathBuf),
+    Postgres { admin_url: String, name: String },
+}
+
+fn unique_name() -> String {
+    format!("webinar_test_{}", Alphanumeric.sample_string(&mut rand::rng(), 12).to_lowercase())
+}
+
+impl TestDatabase {
+    pub fn sqlite() -> Result<Self, std::io::Error> {
+        let dir = std::env::temp_dir().join(unique_name());
+        std::fs::create_dir_all(&dir)?;
+        let url = format!("sqlite://{}?mode=rwc", dir.join("webinar.db").display());
+        Ok(Self { url, cleanup: Cleanup::Directory(dir) })
+    }
+
+    pub async fn postgres() -> Result<Self, DbErr> {
+        let admin_url = postgres_admin_url();
+        let name = unique_name();
+        let admin = Database::connect(&admin_url).await?;
+        admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await?;
+        admin.close().await?;
+        let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(base, _)| base);
+        let url = format!("{base}/{name}");
+        Ok(Self { url, cleanup: Cleanup::Postgres { admin_url, name } })
+    }
+
+    /// A migrated connection to this database.
+    pub async fn connect(&self) -> Result<DatabaseConnection, DbErr> {
+        crate::db::connect(&self.url, 5).await
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        match &self.cleanup {
+            Cleanup::Directory(dir) => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            Cleanup::Postgres { admin_url, name } => {
+                // Drop runs inside the test's runtime; use a runtime of our own on another thread.
+                let (admin_url, owned_name) = (admin_url.clone(), name.clone());
+                let dropped = std::thread::spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+                    runtime.block_on(async {
+                        let admin = Database::connect(&admin_url).await.map_err(std::io::Error::other)?;
+                        admin
+                            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {owned_name} WITH (FORCE)"))
+                            .await
+                            .map_err(std::io::Error::other)?;
+                        admin.close().await.map_err(std::io::Error::other)
+                    })
+                })
+                .join();
+                if !matches!(dropped, Ok(Ok(()))) {
+                    eprintln!("could not drop test database {name}");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! Registration against a real database, run on SQLite and on the local Postgres.
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::{DatabaseConnection, EntityTrait, PaginatorTrait};
+use webinar::email_job::{self, Kind};
+use webinar::testing::TestDatabase;
+use webinar::webinar::{NewWebinar, Status};
+use webinar::{ClosedReason, CountPublisher, DomainError, ManualClock, RegistrationRequest, Service, registration};
+
+#[derive(Default)]
+struct RecordedCounts(Mutex<Vec<(i64, u64)>>);
+
+impl CountPublisher for RecordedCounts {
+    fn publish(&self, webinar_id: i64, registrations: u64) {
+        self.0.lock().expect("lock").push((webinar_id, registrations));
+    }
+}
+
+struct Fixture {
+    db: DatabaseConnection,
+    clock: Arc<ManualClock>,
+    counts: Arc<RecordedCounts>,
+    service: Service,
+    _database: TestDatabase,
+}
+
+fn now() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-12-01T09:00:00Z").expect("valid").with_timezone(&Utc)
+}
+
+async fn fixture(database: TestDatabase) -> Fixture {
+    let db = database.connect().await.expect("connect");
+    let clock = Arc::new(ManualClock::new(now()));
+    let counts = Arc::new(RecordedCounts::default());
+    let service = Service::new(db.clone(), clock.clone(), counts.clone());
+    Fixture { db, clock, counts, service, _database: database }
+}
+
+async fn webinar(db: &DatabaseConnection, slug: &str, status: Status, starts_in: Duration) -> webinar::webinar::Model {
+    let new = NewWebinar {
+        slug: slug.into(),
+        title: format!("Webinar {slug}"),
+        subtitle: "Subtitle".into(),
+        description: "About it".into(),
+        speakers: vec![],
+        starts_at: now() + starts_in,
+        duration_minutes: 60,
+        timezone: chrono_tz::America::New_York,
+        join_url: "https://meet.example.com/x".into(),
+        status,
+        capacity: None,
+    };
+    webinar::webinar::create(db, new, now()).await.expect("create webinar")
+}
+
+fn request(slug: &str, email: &str) -> RegistrationRequest {
+    RegistrationRequest {
+        webinar: Some(slug.into()),
+        name: "Ada Lovelace".into(),
+        email: email.into(),
+        ..Default::default()
+    }
+}
+
+async fn row_counts(db: &DatabaseConnection) -> (u64, u64) {
+    let registrations = registration::Entity::find().count(db).await.expect("count");
+    let jobs = email_job::Entity::find().count(db).await.expect("count");
+    (registrations, jobs)
+}
+
+async fn same_email_returns_the_existing_registration(database: TestDatabase) {
+    let f = fixture(database).await;
+    let w = webinar(&f.db, "launch", Status::Published, Duration::days(2)).await;
+    let first = f.service.register(request("launch", "Ada@Example.com")).await.expect("first");
+    assert!(first.created);
+    assert_eq!(first.registrations, 1);
+    f.clock.advance(Duration::hours(1));
+    let again = f.service.register(request("launch", "ada@EXAMPLE.com")).await.expect("again");
+    assert!(!again.created);
+    assert_eq!(again.registration.id, first.registration.id);
+    assert_eq!(again.registrations, 1);
+    assert_eq!(row_counts(&f.db).await, (1, 4), "no new row, no new email job");
+    assert_eq!(*f.counts.0.lock().expect("lock"), [(w.id, 1)], "only the new registration is published");
+}
+
+async fn jobs_are_written_with_the_registration(database: TestDatabase) {
+    let f = fixture(database).await;
+    webinar(&f.db, "soon", Status::Published, Duration::hours(5)).await;
+    let outcome = f.service.register(request("soon", "grace@example.com")).await.expect("register");
+    let jobs = email_job::for_registration(&f.db, outcome.registration.id).await.expect("jobs");
+    let kinds: Vec<(Kind, DateTime<Utc>)> = jobs.iter().map(|job| (job.kind, job.run_at)).collect();
+    let starts_at = now() + Duration::hours(5);
+    assert_eq!(
+        kinds,
+        [
+            (Kind::Confirmation, now()),
+            (Kind::Reminder3h, starts_at - Duration::hours(3)),
+            (Kind::Reminder15m, starts_at - Duration::minutes(15)),
+        ]
+    );
+    assert!(jobs.iter().all(|job| job.status == email_job::Status::Pending && job.attempts == 0));
+}
+
+async fn concurrent_duplicates_make_one_registration(database: TestDatabase) {
+    let f = fixture(database).await;
+    webinar(&f.db, "race", Status::Published, Duration::days(2)).await;
+    let attempts = (0..8).map(|_| {
+        let service = f.service.clone();
+        tokio::spawn(async move { service.register(request("race", "same@example.com")).await })
+    });
+    let mut created = 0;
+    let mut ids = Vec::new();
+    for attempt in attempts {
+        let outcome = attempt.await.expect("task").expect("register");
+        created += usize::from(outcome.created);
+        ids.push(outcome.registration.id);
+    }
+    assert_eq!(created, 1);
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "every attempt got the same registration");
+    assert_eq!(row_counts(&f.db).await, (1, 4));
+}
+
+async fn closed_and_hidden_webinars_take_no_registrations(database: TestDatabase) {
+    let f = fixture(database).await;
+    webinar(&f.db, "draft", Status::Draft, Duration::days(2)).await;
+    webinar(&f.db, "cancelled", Status::Cancelled, Duration::days(2)).await;
+    webinar(&f.db, "over", Status::Published, -Duration::hours(2)).await;
+    let cases = [
+        ("draft", "WebinarNotFound"),
+        ("cancelled", "Closed(Cancelled)"),
+        ("over", "Closed(Ended)"),
+        ("missing", "WebinarNotFound"),
+    ];
+    for (slug, expected) in cases {
+        let error = f.service.register(request(slug, "ada@example.com")).await.expect_err(slug);
+        let got = match error {
+            DomainError::WebinarNotFound => "WebinarNotFound",
+            DomainError::Closed(ClosedReason::Cancelled) => "Closed(Cancelled)",
+            DomainError::Closed(ClosedReason::Ended) => "Closed(Ended)",
+            other => panic!("{slug}: unexpected {other:?}"),
+        };
+        assert_eq!(got, expected, "{slug}");
+    }
+    assert_eq!(row_counts(&f.db).await, (0, 0), "nothing written");
+}
+
+async fn no_slug_means_the_next_upcoming_webinar(database: TestDatabase) {
+    let f = fixture(database).await;
+    webinar(&f.db, "later", Status::Published, Duration::days(9)).await;
+    webinar(&f.db, "past", Status::Published, -Duration::days(1)).await;
+    webinar(&f.db, "hidden", Status::Draft, Duration::days(1)).await;
+    webinar(&f.db, "next", Status::Published, Duration::days(3)).await;
+    let mut input = request("", "ada@example.com");
+    input.webinar = None;
+    let outcome = f.service.register(input).await.expect("register");
+    assert_eq!(outcome.webinar.slug, "next");
+}
+
+macro_rules! on_both_databases {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test]
+            async fn $test() {
+                super::$test(super::TestDatabase::sqlite().expect("sqlite")).await
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test]
+            async fn $test() {
+                super::$test(super::TestDatabase::postgres().await.expect("postgres")).await
+            })*
+        }
+    };
+}
+
+on_both_databases!(
+    same_email_returns_the_existing_registration,
+    jobs_are_written_with_the_registration,
+    concurrent_duplicates_make_one_registration,
+    closed_and_hidden_webinars_take_no_registrations,
+    no_slug_means_the_next_upcoming_webinar,
+);
