@@ -1,5 +1,5 @@
 //! The demo webinar `make run` shows on a fresh database.
-use chrono::{DateTime, Duration, DurationRound, Utc};
+use chrono::{DateTime, Duration, NaiveTime, Utc};
 use sea_orm::{ConnectionTrait, DbErr};
 
 use crate::webinar::{self, NewWebinar, Speaker, Status};
@@ -10,7 +10,8 @@ pub async fn seed<C: ConnectionTrait>(db: &C, now: DateTime<Utc>) -> Result<Opti
     if webinar::next_upcoming(db, now).await?.is_some() {
         return Ok(None);
     }
-    let starts_at = (now + Duration::days(3)).duration_trunc(Duration::hours(1)).unwrap_or(now + Duration::days(3));
+    // Three days out at 16:00 UTC: afternoon in Europe, morning in the Americas.
+    let starts_at = (now + Duration::days(3)).date_naive().and_time(NaiveTime::MIN).and_utc() + Duration::hours(16);
     let demo = NewWebinar {
         slug: format!("demo-{}", starts_at.format("%Y-%m-%d")),
         title: "Shipping reminders that land".into(),

@@ -35,6 +35,9 @@ pub fn LandingPage() -> impl IntoView {
 fn Landing(view: LandingView) -> impl IntoView {
     let count = RwSignal::new(view.registrations);
     follow_count(view.slug.clone(), count);
+    // Effects run only in the browser: the marker says the page is interactive.
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
 
     let register = ServerAction::<Register>::new();
     // The server's answer also carries the new count, for when the socket is slow.
@@ -73,7 +76,7 @@ fn Landing(view: LandingView) -> impl IntoView {
     view! {
         <Title text=view.title.clone()/>
         <Meta name="description" content=view.subtitle.clone()/>
-        <article class="landing">
+        <article class="landing" data-hydrated=move || hydrated.get().to_string()>
             <header class="hero">
                 <p class="eyebrow">"Live webinar"</p>
                 <h1>{view.title.clone()}</h1>
@@ -110,7 +113,7 @@ fn Landing(view: LandingView) -> impl IntoView {
                         (_, Some(name)) => {
                             view! {
                                 <div class="success" role="status" data-testid="success">
-                                    <h2>"You're registered, " {name} "!"</h2>
+                                    <h2>{format!("You're registered, {name}!")}</h2>
                                     <p>"We've emailed your confirmation and will remind you before we start."</p>
                                 </div>
                             }
@@ -170,9 +173,10 @@ where
         move || error().is_some()
     };
     view! {
-        <label class="field">
-            <span>{label}</span>
+        <div class="field">
+            <label for=name>{label}</label>
             <input
+                id=name
                 type=kind
                 name=name
                 autocomplete=autocomplete
@@ -182,6 +186,6 @@ where
             <span class="field-error" id=error_id data-testid=format!("{name}-error")>
                 {error}
             </span>
-        </label>
+        </div>
     }
 }

@@ -1,0 +1,39 @@
+# `make run` and `make test` work on a fresh machine: each installs what is missing first.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+WASM_BINDGEN_VERSION := 0.2.130
+CARGO_LEPTOS_VERSION := 0.3.8
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+
+# wasm-opt (npm's binaryen) and Playwright come from node_modules; cargo tools from ~/.cargo/bin.
+export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
+
+.PHONY: run test setup browser build unit e2e
+
+run: build ## Build and serve on :3000 with SQLite (data/) and a demo webinar
+	SEED_DEMO=true LEPTOS_SITE_ROOT=target/site $(TARGET_DIR)/release/server serve
+
+test: setup browser unit e2e ## Every test: unit, integration (SQLite + Postgres), browser
+
+setup: ## Install the wasm toolchain and npm tools when missing
+	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+	@wasm-bindgen --version 2>/dev/null | grep -q ' $(WASM_BINDGEN_VERSION)$$' \
+		|| cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)
+	@cargo leptos --version 2>/dev/null | grep -q ' $(CARGO_LEPTOS_VERSION)$$' \
+		|| cargo install cargo-leptos --version $(CARGO_LEPTOS_VERSION) --locked
+	@[ -x node_modules/.bin/wasm-opt ] && [ -x node_modules/.bin/playwright ] || npm ci --no-audit --no-fund
+
+browser: ## Debian's Chromium for Playwright (Playwright's own download is not reachable)
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+build: setup ## Release server + optimised wasm bundle into target/site
+	cargo leptos build --release
+
+unit: ## Unit and integration tests (the local Postgres must be up)
+	cargo test --workspace --exclude frontend
+
+e2e: build ## Playwright against the release server on a fresh SQLite database
+	rm -rf target/e2e && mkdir -p target/e2e
+	SERVER_BIN=$(TARGET_DIR)/release/server npx playwright test -c end2end/playwright.config.ts

@@ -1,0 +1,93 @@
+//! Starts the real server binary on a random port against a fresh database.
+#![allow(dead_code)] // each test file uses its own part of this module
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sea_orm::DatabaseConnection;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use webinar::testing::TestDatabase;
+use webinar::webinar::{NewWebinar, Speaker, Status};
+
+pub struct TestServer {
+    pub base: String,
+    pub db: DatabaseConnection,
+    _child: Child,
+    _database: TestDatabase,
+}
+
+impl TestServer {
+    pub async fn start(database: TestDatabase) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
+            .env("DATABASE_URL", &database.url)
+            .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
+            .env("SEED_DEMO", "false")
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start the server binary");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let address = tokio::time::timeout(Duration::from_secs(30), async {
+            while let Some(line) = lines.next_line().await.expect("read server output") {
+                if let Some((_, address)) = line.split_once("listening on ") {
+                    return address.trim().to_owned();
+                }
+            }
+            panic!("the server exited before listening");
+        })
+        .await
+        .expect("the server did not start within 30 s");
+        // Keep draining the log so the server never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let db = database.connect().await.expect("connect to the test database");
+        Self { base: address, db, _child: child, _database: database }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn webinar(&self, slug: &str, status: Status, starts_in: chrono::Duration) -> webinar::webinar::Model {
+        let new = NewWebinar {
+            slug: slug.into(),
+            title: format!("Growth webinar {slug}"),
+            subtitle: "A subtitle".into(),
+            description: "First paragraph.\n\nSecond paragraph.".into(),
+            speakers: vec![Speaker { name: "Grace Hopper".into(), title: "Speaker".into(), photo_url: None }],
+            starts_at: now() + starts_in,
+            duration_minutes: 60,
+            timezone: chrono_tz::Europe::Berlin,
+            join_url: "https://meet.example.com/x".into(),
+            status,
+            capacity: None,
+        };
+        webinar::webinar::create(&self.db, new, now()).await.expect("create a webinar")
+    }
+}
+
+pub fn now() -> DateTime<Utc> {
+    webinar::Clock::now(&webinar::SystemClock)
+}
+
+/// Runs each listed `async fn(TestDatabase)` once on SQLite and once on Postgres.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test]
+            async fn $test() {
+                super::$test(webinar::testing::TestDatabase::sqlite().expect("sqlite")).await
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test]
+            async fn $test() {
+                super::$test(webinar::testing::TestDatabase::postgres().await.expect("postgres")).await
+            })*
+        }
+    };
+}
