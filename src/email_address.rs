@@ -26,8 +26,7 @@ impl EmailAddress {
             allow_display_text: false,
             ..email_address::Options::default()
         };
-        let parsed = email_address::EmailAddress::parse_with_options(trimmed, options)
-            .map_err(|_| InvalidEmail)?;
+        let parsed = email_address::EmailAddress::parse_with_options(trimmed, options).map_err(|_| InvalidEmail)?;
         Ok(Self(format!("{}@{}", parsed.local_part(), parsed.domain().to_lowercase())))
     }
 

@@ -105,3 +105,155 @@ pub async fn for_registration<C: ConnectionTrait>(db: &C, registration_id: i64) 
         .all(db)
         .await
 }
+
+/// Claims up to `limit` due jobs for `worker`, leasing them until `now + lease`.
+/// On Postgres the inner `FOR UPDATE SKIP LOCKED` lets any number of workers
+/// claim side by side without ever taking the same job; SQLite has one writer
+/// at a time, so the single UPDATE statement is atomic there as well.
+pub async fn claim_due<C: ConnectionTrait>(
+    db: &C,
+    worker: &str,
+    now: DateTime<Utc>,
+    lease: chrono::Duration,
+    limit: u64,
+) -> Result<Vec<Model>, DbErr> {
+    use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, Order, Query};
+    let due = Query::select()
+        .column(Column::Id)
+        .from(Entity)
+        .and_where(Column::Status.eq(Status::Pending))
+        .and_where(Column::RunAt.lte(now))
+        .order_by(Column::RunAt, Order::Asc)
+        .order_by(Column::Id, Order::Asc)
+        .limit(limit)
+        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+        .to_owned();
+    Entity::update_many()
+        .col_expr(Column::Status, Expr::value(Status::Running))
+        .col_expr(Column::LockedUntil, Expr::value(now + lease))
+        .col_expr(Column::LockedBy, Expr::value(worker))
+        .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .filter(Column::Id.in_subquery(due))
+        .exec_with_returning(db)
+        .await
+}
+
+/// Updates only jobs this worker still holds: after its lease expired and the
+/// job was rescued, a late answer must not overwrite the new owner's state.
+fn held_by(worker: &str, ids: impl IntoIterator<Item = i64>) -> sea_orm::Condition {
+    sea_orm::Condition::all()
+        .add(Column::Id.is_in(ids))
+        .add(Column::Status.eq(Status::Running))
+        .add(Column::LockedBy.eq(worker))
+}
+
+pub async fn mark_sent<C: ConnectionTrait>(
+    db: &C,
+    worker: &str,
+    ids: &[i64],
+    now: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    let updated = Entity::update_many()
+        .set(ActiveModel {
+            status: Set(Status::Sent),
+            sent_at: Set(Some(now)),
+            locked_until: Set(None),
+            last_error: Set(None),
+            updated_at: Set(now),
+            ..Default::default()
+        })
+        .filter(held_by(worker, ids.iter().copied()))
+        .exec(db)
+        .await?;
+    Ok(updated.rows_affected)
+}
+
+/// Records a failed attempt: back to pending at `retry_at`, or dead when
+/// `retry_at` is `None`.
+pub async fn mark_failed<C: ConnectionTrait>(
+    db: &C,
+    worker: &str,
+    ids: &[i64],
+    retry_at: Option<DateTime<Utc>>,
+    error: &str,
+    now: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    let mut failed = ActiveModel {
+        status: Set(Status::Dead),
+        locked_until: Set(None),
+        locked_by: Set(None),
+        last_error: Set(Some(error.to_owned())),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    if let Some(retry_at) = retry_at {
+        failed.status = Set(Status::Pending);
+        failed.run_at = Set(retry_at);
+    }
+    let updated = Entity::update_many().set(failed).filter(held_by(worker, ids.iter().copied())).exec(db).await?;
+    Ok(updated.rows_affected)
+}
+
+/// Gives back jobs a stopping worker claimed but did not send: they were not
+/// attempted, so the attempt is not counted.
+pub async fn release<C: ConnectionTrait>(db: &C, worker: &str, ids: &[i64], now: DateTime<Utc>) -> Result<u64, DbErr> {
+    use sea_orm::sea_query::{Expr, ExprTrait};
+    let updated = Entity::update_many()
+        .col_expr(Column::Status, Expr::value(Status::Pending))
+        .col_expr(Column::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(Column::LockedBy, Expr::value(Option::<String>::None))
+        .col_expr(Column::Attempts, Expr::col(Column::Attempts).sub(1))
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .filter(held_by(worker, ids.iter().copied()))
+        .exec(db)
+        .await?;
+    Ok(updated.rows_affected)
+}
+
+/// Jobs whose worker died: a lease that ran out puts the job back in the
+/// queue, or marks it dead when it has used all its attempts.
+pub async fn rescue_expired<C: ConnectionTrait>(db: &C, now: DateTime<Utc>, max_attempts: i32) -> Result<u64, DbErr> {
+    let expired = sea_orm::Condition::all().add(Column::Status.eq(Status::Running)).add(Column::LockedUntil.lt(now));
+    let rescue = |status: Status, error: &str| ActiveModel {
+        status: Set(status),
+        locked_until: Set(None),
+        locked_by: Set(None),
+        last_error: Set(Some(error.to_owned())),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    let dead = Entity::update_many()
+        .set(rescue(Status::Dead, "lease expired on the last attempt (worker stopped mid-send)"))
+        .filter(expired.clone().add(Column::Attempts.gte(max_attempts)))
+        .exec(db)
+        .await?;
+    let retried = Entity::update_many()
+        .set(rescue(Status::Pending, "lease expired (worker stopped mid-send)"))
+        .filter(expired)
+        .exec(db)
+        .await?;
+    Ok(dead.rows_affected + retried.rows_affected)
+}
+
+/// How far behind the queue is: due-but-unsent jobs and the oldest one's due time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QueueLag {
+    pub due: u64,
+    pub oldest_due_at: Option<DateTime<Utc>>,
+}
+
+pub async fn lag<C: ConnectionTrait>(db: &C, now: DateTime<Utc>) -> Result<QueueLag, DbErr> {
+    use sea_orm::QuerySelect;
+    let (due, oldest_due_at) = Entity::find()
+        .select_only()
+        .column_as(Column::Id.count(), "due")
+        .column_as(Column::RunAt.min(), "oldest")
+        .filter(Column::Status.is_in([Status::Pending, Status::Running]))
+        .filter(Column::RunAt.lte(now))
+        .into_tuple::<(i64, Option<DateTime<Utc>>)>()
+        .one(db)
+        .await?
+        .unwrap_or((0, None));
+    Ok(QueueLag { due: due.unsigned_abs(), oldest_due_at })
+}

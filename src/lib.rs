@@ -11,6 +11,7 @@ pub mod error;
 pub mod live;
 pub mod registration;
 pub mod reminders;
+pub mod retry;
 pub mod service;
 pub mod testing;
 pub mod webinar;

@@ -141,13 +141,7 @@ fn collapse_whitespace(raw: &str) -> String {
 
 /// An attribution value: trimmed, control characters dropped, length capped.
 fn tracking(raw: &Option<String>) -> Option<String> {
-    let cleaned: String = raw
-        .as_deref()?
-        .trim()
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(TRACKING_MAX_CHARS)
-        .collect();
+    let cleaned: String = raw.as_deref()?.trim().chars().filter(|c| !c.is_control()).take(TRACKING_MAX_CHARS).collect();
     (!cleaned.is_empty()).then_some(cleaned)
 }
 
@@ -186,10 +180,8 @@ pub async fn register<C: TransactionTrait + ConnectionTrait>(
         created_at: Set(now),
         ..Default::default()
     };
-    let inserted = Entity::insert(row.clone())
-        .on_conflict_do_nothing_on([Column::WebinarId, Column::EmailKey])
-        .exec(&txn)
-        .await?;
+    let inserted =
+        Entity::insert(row.clone()).on_conflict_do_nothing_on([Column::WebinarId, Column::EmailKey]).exec(&txn).await?;
     let (registration, created) = match inserted {
         TryInsertResult::Inserted(result) => {
             let registration = ActiveModel { id: Set(result.last_insert_id), ..row }.try_into_model()?;
@@ -212,11 +204,7 @@ pub async fn find_by_email<C: ConnectionTrait>(
     webinar_id: i64,
     email: &EmailAddress,
 ) -> Result<Option<Model>, DbErr> {
-    Entity::find()
-        .filter(Column::WebinarId.eq(webinar_id))
-        .filter(Column::EmailKey.eq(email.key()))
-        .one(db)
-        .await
+    Entity::find().filter(Column::WebinarId.eq(webinar_id)).filter(Column::EmailKey.eq(email.key())).one(db).await
 }
 
 pub async fn find_by_token<C: ConnectionTrait>(db: &C, token: &str) -> Result<Option<Model>, DbErr> {

@@ -15,10 +15,7 @@ pub const REMINDERS: [(Kind, Duration); 3] = [
 /// still ahead. A reminder due at `now` or earlier is skipped: a late
 /// registrant never gets "starts in 24 hours" two hours before.
 pub fn schedule(now: DateTime<Utc>, starts_at: DateTime<Utc>) -> Vec<(Kind, DateTime<Utc>)> {
-    let reminders = REMINDERS
-        .iter()
-        .map(|&(kind, lead)| (kind, starts_at - lead))
-        .filter(|&(_, run_at)| run_at > now);
+    let reminders = REMINDERS.iter().map(|&(kind, lead)| (kind, starts_at - lead)).filter(|&(_, run_at)| run_at > now);
     std::iter::once((Kind::Confirmation, now)).chain(reminders).collect()
 }
 

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
 
 use crate::registration::{self, RegistrationOutcome, RegistrationRequest};
-use crate::{ClosedReason, Clock, CountPublisher, DomainError, webinar};
+use crate::{Clock, ClosedReason, CountPublisher, DomainError, email_job, webinar};
 
 #[derive(Clone)]
 pub struct Service {
@@ -78,6 +78,11 @@ impl Service {
             updated_at: self.clock.now(),
             stale: false,
         })
+    }
+
+    /// Due-but-unsent email jobs: a stopped worker shows here.
+    pub async fn queue_lag(&self) -> Result<email_job::QueueLag, DomainError> {
+        Ok(email_job::lag(&self.db, self.clock.now()).await?)
     }
 
     /// The registrant behind a token, if it belongs to this webinar.

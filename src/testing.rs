@@ -77,3 +77,23 @@ impl Drop for TestDatabase {
         }
     }
 }
+
+/// Runs each listed `async fn(TestDatabase)` twice: once on a fresh SQLite
+/// file and once on a fresh Postgres database (test modules `sqlite` and `postgres`).
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() {
+                super::$test($crate::testing::TestDatabase::sqlite().expect("a fresh SQLite database")).await
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() {
+                super::$test($crate::testing::TestDatabase::postgres().await.expect("a fresh Postgres database")).await
+            })*
+        }
+    };
+}

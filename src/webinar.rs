@@ -86,10 +86,7 @@ impl Model {
     /// "Tuesday, 1 December 2026, 17:00 CET (UTC+01:00)": the start in the
     /// webinar's own zone, with the zone's name and offset.
     pub fn start_local(&self) -> String {
-        self.starts_at
-            .with_timezone(&self.tz())
-            .format("%A, %-d %B %Y, %H:%M %Z (UTC%:z)")
-            .to_string()
+        self.starts_at.with_timezone(&self.tz()).format("%A, %-d %B %Y, %H:%M %Z (UTC%:z)").to_string()
     }
 
     /// Whether a new registration is accepted at `now`. Drafts are not public.
@@ -105,11 +102,7 @@ impl Model {
 
 /// A public (non-draft) webinar by slug.
 pub async fn find_public_by_slug<C: ConnectionTrait>(db: &C, slug: &str) -> Result<Option<Model>, DbErr> {
-    Entity::find()
-        .filter(Column::Slug.eq(slug))
-        .filter(Column::Status.ne(Status::Draft))
-        .one(db)
-        .await
+    Entity::find().filter(Column::Slug.eq(slug)).filter(Column::Status.ne(Status::Draft)).one(db).await
 }
 
 /// The published webinar that starts next (or is running now).
@@ -125,11 +118,7 @@ pub async fn next_upcoming<C: ConnectionTrait>(db: &C, now: DateTime<Utc>) -> Re
 }
 
 /// A public webinar by slug, or the next upcoming one when no slug is given.
-pub async fn resolve<C: ConnectionTrait>(
-    db: &C,
-    slug: Option<&str>,
-    now: DateTime<Utc>,
-) -> Result<Model, DomainError> {
+pub async fn resolve<C: ConnectionTrait>(db: &C, slug: Option<&str>, now: DateTime<Utc>) -> Result<Model, DomainError> {
     let found = match slug.map(str::trim).filter(|slug| !slug.is_empty()) {
         Some(slug) => find_public_by_slug(db, slug).await?,
         None => next_upcoming(db, now).await?,

@@ -158,24 +158,7 @@ async fn no_slug_means_the_next_upcoming_webinar(database: TestDatabase) {
     assert_eq!(outcome.webinar.slug, "next");
 }
 
-macro_rules! on_both_databases {
-    ($($test:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test]
-            async fn $test() {
-                super::$test(super::TestDatabase::sqlite().expect("sqlite")).await
-            })*
-        }
-        mod postgres {
-            $(#[tokio::test]
-            async fn $test() {
-                super::$test(super::TestDatabase::postgres().await.expect("postgres")).await
-            })*
-        }
-    };
-}
-
-on_both_databases!(
+webinar::on_both_databases!(
     same_email_returns_the_existing_registration,
     jobs_are_written_with_the_registration,
     concurrent_duplicates_make_one_registration,

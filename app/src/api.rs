@@ -73,7 +73,9 @@ impl FromServerFnError for AppError {
 impl AppError {
     pub fn field(&self, field: &str) -> Option<String> {
         match self {
-            AppError::Invalid(fields) => fields.iter().find(|error| error.field == field).map(|error| error.message.clone()),
+            AppError::Invalid(fields) => {
+                fields.iter().find(|error| error.field == field).map(|error| error.message.clone())
+            }
             _ => None,
         }
     }
@@ -100,16 +102,8 @@ pub async fn register(
     utm_medium: Option<String>,
     utm_campaign: Option<String>,
 ) -> Result<RegisteredView, AppError> {
-    let request = webinar::RegistrationRequest {
-        webinar,
-        name,
-        email,
-        company,
-        icp,
-        utm_source,
-        utm_medium,
-        utm_campaign,
-    };
+    let request =
+        webinar::RegistrationRequest { webinar, name, email, company, icp, utm_source, utm_medium, utm_campaign };
     ssr::register(request).await
 }
 

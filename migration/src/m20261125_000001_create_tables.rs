@@ -30,14 +30,11 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .name("idx_webinars_status_starts_at")
-                    .table(Webinars::Table)
-                    .col(Webinars::Status)
-                    .col(Webinars::StartsAt)
-                    .to_owned(),
-            )
+            .create_index(index(
+                "idx_webinars_status_starts_at",
+                Webinars::Table,
+                [Webinars::Status, Webinars::StartsAt],
+            ))
             .await?;
 
         manager
@@ -69,15 +66,11 @@ impl MigrationTrait for Migration {
             .await?;
         // One registration per person per webinar; also the count's index.
         manager
-            .create_index(
-                Index::create()
-                    .name("uq_registrations_webinar_email")
-                    .table(Registrations::Table)
-                    .col(Registrations::WebinarId)
-                    .col(Registrations::EmailKey)
-                    .unique()
-                    .to_owned(),
-            )
+            .create_index(unique_index(
+                "uq_registrations_webinar_email",
+                Registrations::Table,
+                [Registrations::WebinarId, Registrations::EmailKey],
+            ))
             .await?;
 
         manager
@@ -115,40 +108,48 @@ impl MigrationTrait for Migration {
             .await?;
         // A duplicate job for the same registration and kind is impossible.
         manager
-            .create_index(
-                Index::create()
-                    .name("uq_email_jobs_registration_kind")
-                    .table(EmailJobs::Table)
-                    .col(EmailJobs::RegistrationId)
-                    .col(EmailJobs::Kind)
-                    .unique()
-                    .to_owned(),
-            )
+            .create_index(unique_index(
+                "uq_email_jobs_registration_kind",
+                EmailJobs::Table,
+                [EmailJobs::RegistrationId, EmailJobs::Kind],
+            ))
             .await?;
         // The worker's scan: due jobs by state and time.
         manager
-            .create_index(
-                Index::create()
-                    .name("idx_email_jobs_status_run_at")
-                    .table(EmailJobs::Table)
-                    .col(EmailJobs::Status)
-                    .col(EmailJobs::RunAt)
-                    .to_owned(),
-            )
+            .create_index(index(
+                "idx_email_jobs_status_run_at",
+                EmailJobs::Table,
+                [EmailJobs::Status, EmailJobs::RunAt],
+            ))
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_table(Table::drop().table(EmailJobs::Table).to_owned())
-            .await?;
-        manager
-            .drop_table(Table::drop().table(Registrations::Table).to_owned())
-            .await?;
-        manager
-            .drop_table(Table::drop().table(Webinars::Table).to_owned())
-            .await
+        manager.drop_table(Table::drop().table(EmailJobs::Table).to_owned()).await?;
+        manager.drop_table(Table::drop().table(Registrations::Table).to_owned()).await?;
+        manager.drop_table(Table::drop().table(Webinars::Table).to_owned()).await
     }
+}
+
+fn index<T: IntoIden + 'static, C: IntoIden + 'static>(
+    name: &str,
+    table: T,
+    columns: impl IntoIterator<Item = C>,
+) -> IndexCreateStatement {
+    let mut index = Index::create();
+    index.name(name).table(table);
+    for column in columns {
+        index.col(column);
+    }
+    index
+}
+
+fn unique_index<T: IntoIden + 'static, C: IntoIden + 'static>(
+    name: &str,
+    table: T,
+    columns: impl IntoIterator<Item = C>,
+) -> IndexCreateStatement {
+    index(name, table, columns).unique().to_owned()
 }
 
 #[derive(DeriveIden)]

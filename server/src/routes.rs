@@ -27,12 +27,22 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Liveness plus what an operator needs at a glance: the database and the email queue.
 async fn health(State(state): State<AppState>) -> impl IntoResponse {
-    let database = state.service.db().ping().await;
-    let status = if database.is_ok() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let lag = state.service.queue_lag().await;
+    let queue = match &lag {
+        Ok(lag) => serde_json::json!({
+            "due": lag.due,
+            "oldest_due_age_seconds": lag.oldest_due_at.map(|at| (state.service.now() - at).num_seconds().max(0)),
+        }),
+        Err(_) => serde_json::Value::Null,
+    };
+    let healthy = lag.is_ok();
     let body = serde_json::json!({
-        "status": if database.is_ok() { "ok" } else { "degraded" },
-        "database": if database.is_ok() { "ok" } else { "unreachable" },
+        "status": if healthy { "ok" } else { "degraded" },
+        "database": if healthy { "ok" } else { "unreachable" },
+        "queue": queue,
     });
+    let status = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, Json(body))
 }

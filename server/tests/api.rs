@@ -50,6 +50,10 @@ async fn registers_then_returns_the_existing_registration(database: TestDatabase
     assert_eq!(again["registration_id"], first["registration_id"]);
     assert_eq!(again["registrations"], 1);
     assert_eq!(rows(&server).await, (1, 4), "one registration with its confirmation and three reminders");
+    let health: Value = reqwest::get(server.url("/healthz")).await.expect("healthz").json().await.expect("JSON");
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["queue"]["due"], 1, "the confirmation is due now: {health}");
+    assert!(health["queue"]["oldest_due_age_seconds"].as_i64().is_some_and(|age| age >= 0), "{health}");
     let (status, counted) = stats(&server, "launch").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(counted["webinar"], "launch");
@@ -142,7 +146,8 @@ async fn the_websocket_pushes_every_new_count(database: TestDatabase) {
         assert_eq!(post_json(&server, &body).await.0, StatusCode::CREATED);
         assert_eq!(next_count().await, json!({"registrations": n + 1}));
     }
-    let refused = tokio_tungstenite::connect_async(server.url("/api/webinar/live?webinar=nope").replacen("http", "ws", 1)).await;
+    let refused =
+        tokio_tungstenite::connect_async(server.url("/api/webinar/live?webinar=nope").replacen("http", "ws", 1)).await;
     assert!(refused.is_err(), "an unknown webinar has no live count");
 }
 
@@ -187,9 +192,10 @@ async fn the_form_works_without_javascript(database: TestDatabase) {
     let page = reqwest::get(server.url(&location)).await.expect("page").text().await.expect("body");
     assert!(page.contains("Enter your name (1 to 100 characters)."), "the error is shown next to the field");
 
-    let accepted = post(&[("webinar", "launch"), ("name", "Ada Lovelace"), ("email", "ada@example.com"), ("company", "")])
-        .await
-        .expect("post");
+    let accepted =
+        post(&[("webinar", "launch"), ("name", "Ada Lovelace"), ("email", "ada@example.com"), ("company", "")])
+            .await
+            .expect("post");
     assert_eq!(accepted.status(), StatusCode::FOUND);
     let location = accepted.headers()["location"].to_str().expect("location").to_owned();
     assert!(location.starts_with("/webinars/launch?registered="), "{location}");
@@ -198,7 +204,7 @@ async fn the_form_works_without_javascript(database: TestDatabase) {
     assert_eq!(rows(&server).await, (1, 4));
 }
 
-on_both_databases!(
+webinar::on_both_databases!(
     registers_then_returns_the_existing_registration,
     without_a_slug_registers_for_the_next_webinar,
     bad_input_is_422_and_writes_nothing,

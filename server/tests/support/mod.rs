@@ -72,22 +72,3 @@ impl TestServer {
 pub fn now() -> DateTime<Utc> {
     webinar::Clock::now(&webinar::SystemClock)
 }
-
-/// Runs each listed `async fn(TestDatabase)` once on SQLite and once on Postgres.
-#[macro_export]
-macro_rules! on_both_databases {
-    ($($test:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test]
-            async fn $test() {
-                super::$test(webinar::testing::TestDatabase::sqlite().expect("sqlite")).await
-            })*
-        }
-        mod postgres {
-            $(#[tokio::test]
-            async fn $test() {
-                super::$test(webinar::testing::TestDatabase::postgres().await.expect("postgres")).await
-            })*
-        }
-    };
-}
