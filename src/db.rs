@@ -9,10 +9,10 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/webinar.db?mode=rwc";
 
 /// Opens a pool and brings the schema up to date.
 pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
-    if let Some(dir) = sqlite_file(url).and_then(|path| std::path::Path::new(path).parent()) {
-        if !dir.as_os_str().is_empty() {
-            std::fs::create_dir_all(dir).map_err(|err| DbErr::Custom(format!("creating {}: {err}", dir.display())))?;
-        }
+    if let Some(dir) = sqlite_file(url).and_then(|path| std::path::Path::new(path).parent())
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir).map_err(|err| DbErr::Custom(format!("creating {}: {err}", dir.display())))?;
     }
     let mut options = ConnectOptions::new(url);
     options

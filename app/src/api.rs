@@ -1,6 +1,9 @@
 //! What crosses the wire between the page and the server: views, the error
 //! type and the server functions. The functions only translate; the domain
 //! crate decides.
+// A server function takes one argument per form field, so `ActionForm` can post
+// the form as it is; the generated client function inherits that arity.
+#![allow(clippy::too_many_arguments)]
 use leptos::prelude::*;
 use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
@@ -91,7 +94,6 @@ pub async fn get_landing(
 }
 
 #[server(prefix = "/api/fn", endpoint = "register")]
-#[allow(clippy::too_many_arguments)] // one argument per form field
 pub async fn register(
     webinar: Option<String>,
     name: String,

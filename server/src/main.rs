@@ -56,10 +56,10 @@ async fn main() -> std::process::ExitCode {
 async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let db = webinar::db::connect(&config.database_url, config.database_max_connections).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    if config.seed_demo {
-        if let Some(demo) = webinar::demo::seed(&db, clock.now()).await? {
-            tracing::info!(slug = %demo.slug, starts_at = %demo.starts_at, "seeded the demo webinar");
-        }
+    if config.seed_demo
+        && let Some(demo) = webinar::demo::seed(&db, clock.now()).await?
+    {
+        tracing::info!(slug = %demo.slug, starts_at = %demo.starts_at, "seeded the demo webinar");
     }
     let live = Arc::new(LiveHub::default());
     let service = Service::new(db, clock, live.clone());
