@@ -5,7 +5,9 @@ use sea_orm::entity::prelude::*;
 use sea_orm::{ActiveValue::Set, QueryOrder};
 use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::N(32))")]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
@@ -137,6 +139,23 @@ pub async fn claim_due<C: ConnectionTrait>(
         .filter(Column::Id.in_subquery(due))
         .exec_with_returning(db)
         .await
+        .map(|mut claimed| {
+            // RETURNING has no order; batches should be deterministic.
+            claimed.sort_by_key(|job| (job.run_at, job.id));
+            claimed
+        })
+}
+
+/// The columns an attempt's end sets: the job's new state, why, and no lease.
+fn unlocked(status: Status, reason: &str, now: DateTime<Utc>) -> ActiveModel {
+    ActiveModel {
+        status: Set(status),
+        locked_until: Set(None),
+        locked_by: Set(None),
+        last_error: Set(Some(reason.to_owned())),
+        updated_at: Set(now),
+        ..Default::default()
+    }
 }
 
 /// Updates only jobs this worker still holds: after its lease expired and the
@@ -179,14 +198,7 @@ pub async fn mark_failed<C: ConnectionTrait>(
     error: &str,
     now: DateTime<Utc>,
 ) -> Result<u64, DbErr> {
-    let mut failed = ActiveModel {
-        status: Set(Status::Dead),
-        locked_until: Set(None),
-        locked_by: Set(None),
-        last_error: Set(Some(error.to_owned())),
-        updated_at: Set(now),
-        ..Default::default()
-    };
+    let mut failed = unlocked(Status::Dead, error, now);
     if let Some(retry_at) = retry_at {
         failed.status = Set(Status::Pending);
         failed.run_at = Set(retry_at);
@@ -215,21 +227,13 @@ pub async fn release<C: ConnectionTrait>(db: &C, worker: &str, ids: &[i64], now:
 /// queue, or marks it dead when it has used all its attempts.
 pub async fn rescue_expired<C: ConnectionTrait>(db: &C, now: DateTime<Utc>, max_attempts: i32) -> Result<u64, DbErr> {
     let expired = sea_orm::Condition::all().add(Column::Status.eq(Status::Running)).add(Column::LockedUntil.lt(now));
-    let rescue = |status: Status, error: &str| ActiveModel {
-        status: Set(status),
-        locked_until: Set(None),
-        locked_by: Set(None),
-        last_error: Set(Some(error.to_owned())),
-        updated_at: Set(now),
-        ..Default::default()
-    };
     let dead = Entity::update_many()
-        .set(rescue(Status::Dead, "lease expired on the last attempt (worker stopped mid-send)"))
+        .set(unlocked(Status::Dead, "lease expired on the last attempt (worker stopped mid-send)", now))
         .filter(expired.clone().add(Column::Attempts.gte(max_attempts)))
         .exec(db)
         .await?;
     let retried = Entity::update_many()
-        .set(rescue(Status::Pending, "lease expired (worker stopped mid-send)"))
+        .set(unlocked(Status::Pending, "lease expired (worker stopped mid-send)", now))
         .filter(expired)
         .exec(db)
         .await?;
@@ -256,4 +260,40 @@ pub async fn lag<C: ConnectionTrait>(db: &C, now: DateTime<Utc>) -> Result<Queue
         .await?
         .unwrap_or((0, None));
     Ok(QueueLag { due: due.unsigned_abs(), oldest_due_at })
+}
+
+/// Jobs that must not go out any more (unsubscribed, cancelled, or too late to
+/// be true); `reason` says which.
+pub async fn mark_cancelled<C: ConnectionTrait>(
+    db: &C,
+    worker: &str,
+    ids: &[i64],
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    let cancelled = unlocked(Status::Cancelled, reason, now);
+    let updated = Entity::update_many().set(cancelled).filter(held_by(worker, ids.iter().copied())).exec(db).await?;
+    Ok(updated.rows_affected)
+}
+
+/// Cancels a registration's jobs that have not gone out (on unsubscribe).
+pub async fn cancel_pending_for_registration<C: ConnectionTrait>(
+    db: &C,
+    registration_id: i64,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    let cancelled = ActiveModel {
+        status: Set(Status::Cancelled),
+        last_error: Set(Some(reason.to_owned())),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    let updated = Entity::update_many()
+        .set(cancelled)
+        .filter(Column::RegistrationId.eq(registration_id))
+        .filter(Column::Status.eq(Status::Pending))
+        .exec(db)
+        .await?;
+    Ok(updated.rows_affected)
 }

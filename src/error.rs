@@ -41,6 +41,9 @@ pub enum DomainError {
     WebinarNotFound,
     #[error("{}", .0.message())]
     Closed(ClosedReason),
+    /// A link named a registration that no longer exists.
+    #[error("This registration no longer exists.")]
+    RegistrationNotFound,
     #[error("database error: {0}")]
     Database(#[from] DbErr),
 }

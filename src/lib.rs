@@ -2,12 +2,16 @@
 //! reminder schedule. No web framework here: `app/` and `server/` call into
 //! [`Service`], which owns the database connection and the injected clock.
 
+pub mod calendar;
 pub mod clock;
 pub mod db;
+pub mod delivery;
 pub mod demo;
 pub mod email_address;
 pub mod email_job;
+pub mod emails;
 pub mod error;
+pub mod links;
 pub mod live;
 pub mod registration;
 pub mod reminders;
@@ -15,6 +19,7 @@ pub mod retry;
 pub mod service;
 pub mod testing;
 pub mod webinar;
+pub mod worker;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use email_address::EmailAddress;

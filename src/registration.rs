@@ -211,6 +211,29 @@ pub async fn find_by_token<C: ConnectionTrait>(db: &C, token: &str) -> Result<Op
     Entity::find().filter(Column::Token.eq(token)).one(db).await
 }
 
+/// Stops every further email to a registrant; doing it twice changes nothing.
+/// Returns the registration and its webinar, for the confirmation page.
+pub async fn unsubscribe<C: TransactionTrait + ConnectionTrait>(
+    db: &C,
+    registration_id: i64,
+    now: DateTime<Utc>,
+) -> Result<(Model, webinar::Model), DomainError> {
+    let txn = db.begin().await?;
+    let found = Entity::find_by_id(registration_id).find_also_related(webinar::Entity).one(&txn).await?;
+    let Some((registration, Some(webinar))) = found else {
+        return Err(DomainError::RegistrationNotFound);
+    };
+    let registration = match registration.unsubscribed_at {
+        Some(_) => registration,
+        None => {
+            email_job::cancel_pending_for_registration(&txn, registration_id, "unsubscribed", now).await?;
+            ActiveModel { unsubscribed_at: Set(Some(now)), ..registration.into() }.update(&txn).await?
+        }
+    };
+    txn.commit().await?;
+    Ok((registration, webinar))
+}
+
 pub async fn count_for_webinar<C: ConnectionTrait>(db: &C, webinar_id: i64) -> Result<u64, DbErr> {
     Entity::find().filter(Column::WebinarId.eq(webinar_id)).count(db).await
 }

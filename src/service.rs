@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, EntityTrait};
 
 use crate::registration::{self, RegistrationOutcome, RegistrationRequest};
 use crate::{Clock, ClosedReason, CountPublisher, DomainError, email_job, webinar};
@@ -83,6 +83,21 @@ impl Service {
     /// Due-but-unsent email jobs: a stopped worker shows here.
     pub async fn queue_lag(&self) -> Result<email_job::QueueLag, DomainError> {
         Ok(email_job::lag(&self.db, self.clock.now()).await?)
+    }
+
+    /// Where a registrant's join link leads now (the webinar's current meeting URL).
+    pub async fn join_url(&self, token: &str) -> Result<String, DomainError> {
+        let registration =
+            registration::find_by_token(&self.db, token).await?.ok_or(DomainError::RegistrationNotFound)?;
+        let webinar = webinar::Entity::find_by_id(registration.webinar_id).one(&self.db).await?;
+        webinar.map(|webinar| webinar.join_url).ok_or(DomainError::RegistrationNotFound)
+    }
+
+    /// Stops a registrant's emails; returns the webinar's title for the page.
+    pub async fn unsubscribe(&self, registration_id: i64) -> Result<String, DomainError> {
+        let (registration, webinar) = registration::unsubscribe(&self.db, registration_id, self.clock.now()).await?;
+        tracing::info!(registration = registration.id, webinar = %webinar.slug, "unsubscribed");
+        Ok(webinar.title)
     }
 
     /// The registrant behind a token, if it belongs to this webinar.

@@ -97,3 +97,10 @@ macro_rules! on_both_databases {
         }
     };
 }
+
+/// A count publisher for tests that do not follow counts.
+pub struct NoCounts;
+
+impl crate::CountPublisher for NoCounts {
+    fn publish(&self, _webinar_id: i64, _registrations: u64) {}
+}

@@ -166,8 +166,13 @@ pub async fn create<C: ConnectionTrait>(db: &C, new: NewWebinar, now: DateTime<U
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A published webinar on 1 December 2026, 16:00–17:00 UTC, in Berlin time.
+    pub(crate) fn sample() -> Model {
+        webinar(Status::Published, at("2026-12-01T16:00:00Z"))
+    }
 
     fn webinar(status: Status, starts_at: DateTime<Utc>) -> Model {
         Model {

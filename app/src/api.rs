@@ -125,7 +125,7 @@ mod ssr {
                 DomainError::Invalid(fields) => AppError::Invalid(
                     fields.into_iter().map(|f| FieldErrorView { field: f.field, message: f.message }).collect(),
                 ),
-                DomainError::WebinarNotFound => AppError::NotFound,
+                DomainError::WebinarNotFound | DomainError::RegistrationNotFound => AppError::NotFound,
                 DomainError::Closed(reason) => AppError::Closed(reason.message().to_owned()),
                 DomainError::Database(error) => {
                     tracing::error!(%error, "database error in a server function");

@@ -26,6 +26,97 @@ pub struct Config {
     /// Base name of the wasm/js/css bundle.
     #[arg(long, env = "LEPTOS_OUTPUT_NAME", default_value = "webinar")]
     pub output_name: String,
+    #[command(flatten)]
+    pub email: EmailConfig,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct EmailConfig {
+    /// SendGrid API key; without one, emails go to the dev outbox.
+    #[arg(long, env = "SENDGRID_API_KEY", hide_env_values = true)]
+    pub sendgrid_api_key: Option<String>,
+    /// SendGrid API base; the client posts to `{base}/v3/mail/send`.
+    #[arg(long, env = "SENDGRID_API_URL", default_value = "https://api.sendgrid.com")]
+    pub sendgrid_api_url: String,
+    /// Seconds before a SendGrid request counts as timed out (and is retried).
+    #[arg(long, env = "SENDGRID_TIMEOUT_SECS", default_value_t = 10)]
+    pub sendgrid_timeout_secs: u64,
+    /// Where the dev outbox writes `.eml` files.
+    #[arg(long, env = "OUTBOX_DIR", default_value = "data/outbox")]
+    pub outbox_dir: String,
+    #[arg(long, env = "EMAIL_FROM", default_value = "webinars@example.com")]
+    pub email_from: String,
+    #[arg(long, env = "EMAIL_FROM_NAME", default_value = "Webinars")]
+    pub email_from_name: String,
+    /// The site's public address, for links in emails (default: http://LEPTOS_SITE_ADDR).
+    #[arg(long, env = "PUBLIC_BASE_URL")]
+    pub public_base_url: Option<String>,
+    /// Signs unsubscribe links. Set it in production: links signed with the
+    /// development default can be forged by anyone who reads this code.
+    #[arg(long, env = "SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
+    /// Run the email worker inside `serve` (turn off when `server worker` runs apart).
+    #[arg(long, env = "RUN_WORKER", default_value_t = true, action = clap::ArgAction::Set)]
+    pub run_worker: bool,
+    /// Jobs claimed per worker tick.
+    #[arg(long, env = "WORKER_BATCH_SIZE", default_value_t = 5000)]
+    pub worker_batch_size: u64,
+    /// SendGrid requests in flight at once per worker.
+    #[arg(long, env = "WORKER_MAX_IN_FLIGHT", default_value_t = 8)]
+    pub worker_max_in_flight: usize,
+    /// Milliseconds between polls when nothing is due.
+    #[arg(long, env = "WORKER_POLL_MS", default_value_t = 1000)]
+    pub worker_poll_ms: u64,
+    /// Seconds a claimed job is leased before another worker may rescue it.
+    #[arg(long, env = "WORKER_LEASE_SECS", default_value_t = 300)]
+    pub worker_lease_secs: i64,
+    /// Attempts before a job is dead.
+    #[arg(long, env = "EMAIL_MAX_ATTEMPTS", default_value_t = 8)]
+    pub email_max_attempts: i32,
+}
+
+/// Development-only signing key, used (with a warning) when SECRET_KEY is unset.
+const DEVELOPMENT_SECRET: &str = "development-only-secret-set-SECRET_KEY-in-production";
+
+impl EmailConfig {
+    pub fn links(&self, site_addr: std::net::SocketAddr) -> webinar::links::Links {
+        let base = self.public_base_url.clone().unwrap_or_else(|| format!("http://{site_addr}"));
+        let secret = self.secret_key.clone().unwrap_or_else(|| {
+            tracing::warn!("SECRET_KEY is not set: unsubscribe links use a development key");
+            DEVELOPMENT_SECRET.to_owned()
+        });
+        webinar::links::Links::new(&base, secret.as_bytes())
+    }
+
+    pub fn worker(&self) -> webinar::worker::WorkerConfig {
+        webinar::worker::WorkerConfig {
+            batch_size: self.worker_batch_size,
+            lease: chrono::Duration::seconds(self.worker_lease_secs),
+            max_in_flight: self.worker_max_in_flight,
+            poll_interval: std::time::Duration::from_millis(self.worker_poll_ms),
+            policy: webinar::retry::RetryPolicy {
+                max_attempts: self.email_max_attempts,
+                ..webinar::retry::RetryPolicy::default()
+            },
+            from: webinar::delivery::Mailbox { email: self.email_from.clone(), name: self.email_from_name.clone() },
+        }
+    }
+
+    /// SendGrid with a key, the dev outbox without.
+    pub fn delivery(&self) -> Result<std::sync::Arc<dyn webinar::delivery::Delivery>, Box<dyn std::error::Error>> {
+        use webinar::delivery::{Outbox, SendGrid};
+        Ok(match &self.sendgrid_api_key {
+            Some(key) => {
+                let timeout = std::time::Duration::from_secs(self.sendgrid_timeout_secs);
+                tracing::info!(api = %self.sendgrid_api_url, "emails go to SendGrid");
+                std::sync::Arc::new(SendGrid::new(key, &self.sendgrid_api_url, timeout)?)
+            }
+            None => {
+                tracing::info!(dir = %self.outbox_dir, "no SENDGRID_API_KEY: emails go to the dev outbox");
+                std::sync::Arc::new(Outbox::new(&self.outbox_dir)?)
+            }
+        })
+    }
 }
 
 impl Config {

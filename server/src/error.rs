@@ -36,6 +36,9 @@ impl ApiError {
                 (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", Some(fields.clone()))
             }
             ApiError::Domain(DomainError::WebinarNotFound) => (StatusCode::NOT_FOUND, "webinar_not_found", None),
+            ApiError::Domain(DomainError::RegistrationNotFound) => {
+                (StatusCode::NOT_FOUND, "registration_not_found", None)
+            }
             ApiError::Domain(DomainError::Closed(_)) => (StatusCode::CONFLICT, "registration_closed", None),
             ApiError::Domain(DomainError::Database(_)) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable", None)

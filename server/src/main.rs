@@ -3,13 +3,16 @@ mod api;
 mod config;
 mod error;
 mod live;
+mod registrant;
 mod routes;
 mod state;
 
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
+use tokio::sync::watch;
 use tracing_subscriber::EnvFilter;
+use webinar::worker::Worker;
 use webinar::{Clock, Service, SystemClock};
 
 use crate::config::Config;
@@ -27,8 +30,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve the site and API (the default).
+    /// Serve the site and API, with the email worker unless RUN_WORKER=false (the default).
     Serve,
+    /// Run only the email worker (scale-out: any number, on Postgres).
+    Worker,
     /// Apply database migrations and exit.
     Migrate,
 }
@@ -42,6 +47,7 @@ async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(cli.config).await,
+        Command::Worker => work(cli.config).await,
         Command::Migrate => webinar::db::connect(&cli.config.database_url, 1).await.map(drop).map_err(Into::into),
     };
     match result {
@@ -53,7 +59,9 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
-async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
+type Failure = Box<dyn std::error::Error>;
+
+async fn serve(config: Config) -> Result<(), Failure> {
     let db = webinar::db::connect(&config.database_url, config.database_max_connections).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     if config.seed_demo
@@ -61,13 +69,57 @@ async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     {
         tracing::info!(slug = %demo.slug, starts_at = %demo.starts_at, "seeded the demo webinar");
     }
+    // Bind first: links in emails name the address actually served (port 0 picks one).
+    let listener = tokio::net::TcpListener::bind(config.site_addr).await?;
+    let links = config.email.links(listener.local_addr()?);
+    let (stop, stopping) = watch::channel(false);
+    let worker = match config.email.run_worker {
+        true => Some(spawn_worker(&config, db.clone(), clock.clone(), links.clone(), stopping.clone())?),
+        false => None,
+    };
     let live = Arc::new(LiveHub::default());
     let service = Service::new(db, clock, live.clone());
-    let state = AppState { leptos: config.leptos_options(), service, live };
-    let listener = tokio::net::TcpListener::bind(config.site_addr).await?;
+    let state = AppState { leptos: config.leptos_options(), service, live, links };
     tracing::info!("listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, routes::router(state)).with_graceful_shutdown(shutdown_signal()).await?;
+    let mut stopped = stopping.clone();
+    let server = axum::serve(listener, routes::router(state)).with_graceful_shutdown(async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
+    });
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+    server.await?;
+    if let Some(worker) = worker {
+        worker.await?;
+    }
     Ok(())
+}
+
+async fn work(config: Config) -> Result<(), Failure> {
+    let db = webinar::db::connect(&config.database_url, config.database_max_connections).await?;
+    let links = config.email.links(config.site_addr);
+    let (stop, stopping) = watch::channel(false);
+    let worker = spawn_worker(&config, db, Arc::new(SystemClock), links, stopping)?;
+    shutdown_signal().await;
+    let _ = stop.send(true);
+    worker.await?;
+    Ok(())
+}
+
+/// Starts the email worker; it stops claiming when `stopping` turns true,
+/// finishes what is in flight and gives back what it did not send.
+fn spawn_worker(
+    config: &Config,
+    db: sea_orm::DatabaseConnection,
+    clock: Arc<dyn Clock>,
+    links: webinar::links::Links,
+    stopping: watch::Receiver<bool>,
+) -> Result<tokio::task::JoinHandle<()>, Failure> {
+    let id = format!("{}-{}", std::env::var("HOSTNAME").unwrap_or_else(|_| "worker".into()), std::process::id());
+    let delivery = config.email.delivery()?;
+    let worker = Worker::new(id, db, clock, delivery, links, config.email.worker())?;
+    Ok(tokio::spawn(async move { worker.run(stopping).await }))
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

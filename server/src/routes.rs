@@ -7,8 +7,8 @@ use axum::{Json, response::IntoResponse};
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, file_and_error_handler_with_context, generate_route_list};
 
-use crate::api;
 use crate::state::AppState;
+use crate::{api, registrant};
 
 pub fn router(state: AppState) -> Router {
     let service = state.service.clone();
@@ -19,6 +19,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/webinar/stats", get(api::stats))
         .route("/api/webinar/live", get(api::live))
         .route("/healthz", get(health))
+        .route("/j/{token}", get(registrant::join))
+        .route("/u/{token}", get(registrant::confirm_unsubscribe).post(registrant::unsubscribe))
         .leptos_routes_with_context(&state, generate_route_list(app::App), context.clone(), move || {
             app::shell(options.clone())
         })

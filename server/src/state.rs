@@ -11,6 +11,7 @@ pub struct AppState {
     pub leptos: LeptosOptions,
     pub service: Service,
     pub live: Arc<LiveHub>,
+    pub links: webinar::links::Links,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -1,6 +1,7 @@
 //! Starts the real server binary on a random port against a fresh database.
 #![allow(dead_code)] // each test file uses its own part of this module
 
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -11,17 +12,39 @@ use tokio::process::{Child, Command};
 use webinar::testing::TestDatabase;
 use webinar::webinar::{NewWebinar, Speaker, Status};
 
+/// Signs the test servers' unsubscribe links.
+pub const SECRET_KEY: &str = "integration-test-secret";
+
 pub struct TestServer {
     pub base: String,
     pub db: DatabaseConnection,
+    /// The dev outbox this server writes emails to.
+    pub outbox: PathBuf,
     _child: Child,
     _database: TestDatabase,
 }
 
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.outbox);
+    }
+}
+
 impl TestServer {
     pub async fn start(database: TestDatabase) -> Self {
+        Self::start_with(database, &[]).await
+    }
+
+    /// Starts the server with extra environment variables.
+    pub async fn start_with(database: TestDatabase, env: &[(&str, &str)]) -> Self {
+        let outbox = std::env::temp_dir().join(format!("webinar_outbox_{}", rand::random::<u64>()));
         let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
             .env("DATABASE_URL", &database.url)
+            .env("OUTBOX_DIR", &outbox)
+            .env("SECRET_KEY", SECRET_KEY)
+            .env("WORKER_POLL_MS", "100")
+            .env_remove("SENDGRID_API_KEY")
+            .envs(env.iter().copied())
             .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
             .env("SEED_DEMO", "false")
             .env("RUST_LOG", "info")
@@ -44,7 +67,7 @@ impl TestServer {
         // Keep draining the log so the server never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         let db = database.connect().await.expect("connect to the test database");
-        Self { base: address, db, _child: child, _database: database }
+        Self { base: address, db, outbox, _child: child, _database: database }
     }
 
     pub fn url(&self, path: &str) -> String {

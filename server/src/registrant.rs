@@ -1,0 +1,83 @@
+//! The links in a registrant's emails: join (`/j/{token}`) and unsubscribe
+//! (`/u/{signed}`). Unsubscribing takes a POST, from the confirmation page's
+//! button or from a mail client's one-click (RFC 8058); a GET only asks, so
+//! link scanners cannot unsubscribe anyone.
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use webinar::DomainError;
+
+use crate::state::AppState;
+
+pub async fn join(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+    match state.service.join_url(&token).await {
+        Ok(url) => Redirect::temporary(&url).into_response(),
+        Err(DomainError::Database(error)) => {
+            tracing::error!(%error, "join link lookup failed");
+            page(StatusCode::SERVICE_UNAVAILABLE, "Try again in a moment", "We could not look up your link just now.")
+        }
+        Err(_) => page(
+            StatusCode::NOT_FOUND,
+            "This join link is not valid",
+            "Use the link from your most recent email about this webinar.",
+        ),
+    }
+}
+
+pub async fn confirm_unsubscribe(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+    if state.links.verify_unsubscribe(&token).is_none() {
+        return invalid_unsubscribe_link();
+    }
+    let form = format!(
+        r#"<p>You will get no more emails about this webinar.</p>
+<form method="post" action="/u/{}"><button type="submit">Unsubscribe</button></form>"#,
+        escape(&token)
+    );
+    page_with(StatusCode::OK, "Unsubscribe from these emails?", &form)
+}
+
+pub async fn unsubscribe(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+    let Some(registration_id) = state.links.verify_unsubscribe(&token) else {
+        return invalid_unsubscribe_link();
+    };
+    match state.service.unsubscribe(registration_id).await {
+        Ok(title) => page(
+            StatusCode::OK,
+            "You're unsubscribed",
+            &format!("You won't get any more emails about {title}. Your registration and join link still work."),
+        ),
+        Err(DomainError::Database(error)) => {
+            tracing::error!(%error, "unsubscribe failed");
+            page(StatusCode::SERVICE_UNAVAILABLE, "Try again in a moment", "We could not unsubscribe you just now.")
+        }
+        Err(_) => invalid_unsubscribe_link(),
+    }
+}
+
+fn invalid_unsubscribe_link() -> Response {
+    page(
+        StatusCode::NOT_FOUND,
+        "This unsubscribe link is not valid",
+        "Use the link at the bottom of your most recent email about this webinar.",
+    )
+}
+
+fn page(status: StatusCode, heading: &str, text: &str) -> Response {
+    page_with(status, heading, &format!("<p>{}</p>", escape(text)))
+}
+
+/// A small page in the site's style; `body` is trusted HTML.
+fn page_with(status: StatusCode, heading: &str, body: &str) -> Response {
+    let html = format!(
+        r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{heading}</title><link rel="stylesheet" href="/pkg/webinar.css"></head>
+<body><main><section class="register notice"><h1>{heading}</h1>{body}</section></main></body></html>"#,
+        heading = escape(heading),
+    );
+    (status, Html(html)).into_response()
+}
+
+/// Escapes text for element content and double-quoted attributes (the only kind used here).
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}

@@ -1,0 +1,308 @@
+//! The email worker. Each tick rescues expired leases, claims due jobs with a
+//! lease, sends them in batches (one provider request per webinar, kind and
+//! ICP, up to 1,000 recipients) with a bound on requests in flight, and
+//! records every outcome. No transaction is open while a request is out.
+//!
+//! Postgres: any number of workers, in any number of processes (claims use
+//! `FOR UPDATE SKIP LOCKED`). SQLite: a claim is one UPDATE and SQLite has one
+//! writer at a time, so workers never share a job; one process per file is
+//! the supported setup.
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use futures::StreamExt;
+use rand::Rng;
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use tokio::sync::watch;
+
+use crate::delivery::{Attachment, Delivery, DeliveryError, MAX_RECIPIENTS_PER_REQUEST, Mailbox, Outgoing, Recipient};
+use crate::email_job::{self, Kind};
+use crate::emails::{self, Emails, WebinarLinks};
+use crate::links::Links;
+use crate::reminders::REMINDERS;
+use crate::retry::{AfterFailure, RetryPolicy};
+use crate::{Clock, DomainError, calendar, registration, webinar};
+
+#[derive(Clone, Debug)]
+pub struct WorkerConfig {
+    /// Jobs claimed per tick.
+    pub batch_size: u64,
+    /// How long a claim is held before another worker may rescue it.
+    pub lease: Duration,
+    /// Provider requests in flight at once.
+    pub max_in_flight: usize,
+    /// Pause between ticks when nothing was due.
+    pub poll_interval: std::time::Duration,
+    pub policy: RetryPolicy,
+    pub from: Mailbox,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self {
+            batch_size: 5000,
+            lease: Duration::minutes(5),
+            max_in_flight: 8,
+            poll_interval: std::time::Duration::from_secs(1),
+            policy: RetryPolicy::default(),
+            from: Mailbox { email: "webinars@example.com".into(), name: "Webinars".into() },
+        }
+    }
+}
+
+/// What one tick did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TickReport {
+    pub claimed: usize,
+    pub sent: usize,
+    pub retried: usize,
+    pub dead: usize,
+    pub cancelled: usize,
+    pub released: usize,
+}
+
+pub struct Worker {
+    id: String,
+    db: DatabaseConnection,
+    clock: Arc<dyn Clock>,
+    delivery: Arc<dyn Delivery>,
+    emails: Arc<Emails>,
+    links: Links,
+    config: WorkerConfig,
+}
+
+/// Jobs that go out in one provider request share a webinar, a kind and an ICP.
+type BatchKey = (i64, Kind, Option<String>);
+
+/// A batch ready to send, and the jobs (with their attempt counts) behind it.
+struct Batch {
+    message: Outgoing,
+    jobs: Vec<(i64, i32)>,
+}
+
+impl Worker {
+    pub fn new(
+        id: impl Into<String>,
+        db: DatabaseConnection,
+        clock: Arc<dyn Clock>,
+        delivery: Arc<dyn Delivery>,
+        links: Links,
+        config: WorkerConfig,
+    ) -> Result<Self, minijinja::Error> {
+        Ok(Self { id: id.into(), db, clock, delivery, emails: Arc::new(Emails::new()?), links, config })
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Runs ticks until `shutdown` turns true; then finishes what is in flight
+    /// and gives back what it claimed but did not send.
+    pub async fn run(&self, mut shutdown: watch::Receiver<bool>) {
+        tracing::info!(worker = %self.id, "email worker started");
+        while !*shutdown.borrow() {
+            let busy = match self.tick(&shutdown).await {
+                Ok(report) => report.claimed > 0,
+                Err(error) => {
+                    tracing::warn!(worker = %self.id, %error, "email worker tick failed");
+                    false
+                }
+            };
+            if !busy {
+                tokio::select! {
+                    _ = shutdown.changed() => {}
+                    () = tokio::time::sleep(self.config.poll_interval) => {}
+                }
+            }
+        }
+        tracing::info!(worker = %self.id, "email worker stopped");
+    }
+
+    /// One pass over the queue. `stop` is checked before each batch goes out.
+    pub async fn tick(&self, stop: &watch::Receiver<bool>) -> Result<TickReport, DomainError> {
+        let now = self.clock.now();
+        email_job::rescue_expired(&self.db, now, self.config.policy.max_attempts).await?;
+        let jobs = email_job::claim_due(&self.db, &self.id, now, self.config.lease, self.config.batch_size).await?;
+        let mut report = TickReport { claimed: jobs.len(), ..TickReport::default() };
+        if jobs.is_empty() {
+            return Ok(report);
+        }
+        let (batches, skipped) = self.prepare(jobs, now).await?;
+        for (reason, ids) in skipped {
+            report.cancelled += ids.len();
+            email_job::mark_cancelled(&self.db, &self.id, &ids, reason, now).await?;
+        }
+        let mut outcomes = futures::stream::iter(batches)
+            .map(|batch| async move {
+                if *stop.borrow() {
+                    return (batch.jobs, None);
+                }
+                let result = self.delivery.deliver(&batch.message).await;
+                (batch.jobs, Some(result))
+            })
+            .buffer_unordered(self.config.max_in_flight.max(1));
+        while let Some((jobs, outcome)) = outcomes.next().await {
+            self.record(&jobs, outcome, &mut report).await?;
+        }
+        Ok(report)
+    }
+
+    async fn record(
+        &self,
+        jobs: &[(i64, i32)],
+        outcome: Option<Result<(), DeliveryError>>,
+        report: &mut TickReport,
+    ) -> Result<(), DomainError> {
+        let now = self.clock.now();
+        let ids: Vec<i64> = jobs.iter().map(|(id, _)| *id).collect();
+        match outcome {
+            None => report.released += email_job::release(&self.db, &self.id, &ids, now).await? as usize,
+            Some(Ok(())) => report.sent += email_job::mark_sent(&self.db, &self.id, &ids, now).await? as usize,
+            Some(Err(DeliveryError::Reject { reason })) => {
+                tracing::warn!(worker = %self.id, jobs = ids.len(), %reason, "provider rejected a batch");
+                report.dead += email_job::mark_failed(&self.db, &self.id, &ids, None, &reason, now).await? as usize;
+            }
+            Some(Err(DeliveryError::Retry { reason, retry_after })) => {
+                tracing::warn!(worker = %self.id, jobs = ids.len(), %reason, "batch will be retried");
+                let jitter = rand::rng().random::<f64>();
+                let mut by_attempts: BTreeMap<i32, Vec<i64>> = BTreeMap::new();
+                for &(id, attempts) in jobs {
+                    by_attempts.entry(attempts).or_default().push(id);
+                }
+                for (attempts, ids) in by_attempts {
+                    let retry_at = match self.config.policy.after_failure(attempts, jitter, retry_after) {
+                        AfterFailure::RetryIn(delay) => Some(now + delay),
+                        AfterFailure::Dead => None,
+                    };
+                    let updated = email_job::mark_failed(&self.db, &self.id, &ids, retry_at, &reason, now).await?;
+                    match retry_at {
+                        Some(_) => report.retried += updated as usize,
+                        None => report.dead += updated as usize,
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Groups claimed jobs into provider requests, setting aside those that
+    /// must not go out.
+    async fn prepare(
+        &self,
+        jobs: Vec<email_job::Model>,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<Batch>, BTreeMap<&'static str, Vec<i64>>), DomainError> {
+        let registrations: HashMap<i64, registration::Model> = registration::Entity::find()
+            .filter(registration::Column::Id.is_in(jobs.iter().map(|job| job.registration_id)))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|registration| (registration.id, registration))
+            .collect();
+        let webinars: HashMap<i64, webinar::Model> = webinar::Entity::find()
+            .filter(webinar::Column::Id.is_in(jobs.iter().map(|job| job.webinar_id)))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|webinar| (webinar.id, webinar))
+            .collect();
+
+        let mut skipped: BTreeMap<&'static str, Vec<i64>> = BTreeMap::new();
+        let mut groups: BTreeMap<BatchKey, Vec<(email_job::Model, &registration::Model)>> = BTreeMap::new();
+        for job in jobs {
+            let (Some(registration), Some(webinar)) =
+                (registrations.get(&job.registration_id), webinars.get(&job.webinar_id))
+            else {
+                skipped.entry("registration or webinar deleted").or_default().push(job.id);
+                continue;
+            };
+            if let Some(reason) = skip_reason(&job, registration, webinar, now) {
+                skipped.entry(reason).or_default().push(job.id);
+                continue;
+            }
+            groups.entry((job.webinar_id, job.kind, registration.icp.clone())).or_default().push((job, registration));
+        }
+
+        let mut batches = Vec::new();
+        for ((webinar_id, kind, icp), members) in groups {
+            let Some(webinar) = webinars.get(&webinar_id) else { continue };
+            let links = WebinarLinks::new(webinar, self.links.base_url());
+            let content = self.emails.render(kind, icp.as_deref(), webinar, &links).map_err(|error| {
+                DomainError::Database(sea_orm::DbErr::Custom(format!("rendering {kind:?}: {error}")))
+            })?;
+            let attachments = match kind {
+                Kind::Confirmation => vec![Attachment {
+                    filename: "invite.ics".into(),
+                    mime_type: "text/calendar; charset=utf-8; method=PUBLISH".into(),
+                    content: calendar::ics(webinar, &links.landing_url, &host_of(self.links.base_url())).into_bytes(),
+                }],
+                _ => Vec::new(),
+            };
+            for chunk in members.chunks(MAX_RECIPIENTS_PER_REQUEST) {
+                let recipients = chunk
+                    .iter()
+                    .map(|(job, registration)| {
+                        let join_url = self.links.join_url(&registration.token);
+                        let unsubscribe_url = self.links.unsubscribe_url(registration.id);
+                        Recipient {
+                            job_id: job.id,
+                            to: Mailbox { email: registration.email.clone(), name: registration.name.clone() },
+                            substitutions: emails::substitutions(&registration.name, &join_url, &unsubscribe_url),
+                            unsubscribe_url,
+                        }
+                    })
+                    .collect();
+                batches.push(Batch {
+                    message: Outgoing {
+                        from: self.config.from.clone(),
+                        category: kind_name(kind).to_owned(),
+                        content: content.clone(),
+                        attachments: attachments.clone(),
+                        recipients,
+                    },
+                    jobs: chunk.iter().map(|(job, _)| (job.id, job.attempts)).collect(),
+                });
+            }
+        }
+        Ok((batches, skipped))
+    }
+}
+
+/// Why a claimed job must not go out, if it must not.
+fn skip_reason(
+    job: &email_job::Model,
+    registration: &registration::Model,
+    webinar: &webinar::Model,
+    now: DateTime<Utc>,
+) -> Option<&'static str> {
+    if registration.unsubscribed_at.is_some() {
+        return Some("unsubscribed");
+    }
+    if webinar.status == webinar::Status::Cancelled {
+        return Some("webinar cancelled");
+    }
+    // A reminder late by more than a quarter of its lead would tell a lie
+    // ("starts in 24 hours" when it starts in 2): better none than that.
+    let lead = REMINDERS.iter().find(|(kind, _)| *kind == job.kind).map(|(_, lead)| *lead);
+    match lead {
+        Some(lead) if now > job.run_at + lead / 4 || now >= webinar.starts_at => Some("too late to be true"),
+        _ => None,
+    }
+}
+
+pub fn kind_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Confirmation => "confirmation",
+        Kind::Reminder24h => "reminder_24h",
+        Kind::Reminder3h => "reminder_3h",
+        Kind::Reminder15m => "reminder_15m",
+    }
+}
+
+fn host_of(base_url: &str) -> String {
+    url::Url::parse(base_url)
+        .ok()
+        .and_then(|url| url.host_str().map(str::to_owned))
+        .unwrap_or_else(|| "localhost".into())
+}
