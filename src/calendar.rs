@@ -1,5 +1,5 @@
 //! Add-to-calendar: the `.ics` file and Google/Outlook links for a webinar.
-use icalendar::{Calendar, Component, Event, EventLike};
+use icalendar::{Calendar, Component, Event, EventLike, EventStatus};
 use url::Url;
 
 use crate::webinar;
@@ -17,6 +17,10 @@ pub fn ics(webinar: &webinar::Model, landing_url: &str, host: &str) -> String {
         .starts(webinar.starts_at)
         .ends(webinar.ends_at())
         .url(landing_url)
+        .status(match webinar.status {
+            webinar::Status::Cancelled => EventStatus::Cancelled,
+            _ => EventStatus::Confirmed,
+        })
         .done();
     Calendar::new().name(&webinar.title).push(event).done().to_string()
 }
@@ -63,6 +67,9 @@ mod tests {
         assert!(ics.contains("DTSTART:20261201T160000Z"), "{ics}");
         assert!(ics.contains("DTEND:20261201T170000Z"), "{ics}");
         assert!(ics.contains("SUMMARY:Demo"), "{ics}");
+        assert!(ics.contains("STATUS:CONFIRMED"), "{ics}");
+        webinar.status = crate::webinar::Status::Cancelled;
+        assert!(super::ics(&webinar, "https://x", "x").contains("STATUS:CANCELLED"));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! written in the same transaction as the registration.
 use chrono::{DateTime, Utc};
 use sea_orm::entity::prelude::*;
-use sea_orm::{ActiveValue::Set, QueryOrder};
+use sea_orm::{ActiveValue::Set, Condition, QueryOrder};
 use serde::{Deserialize, Serialize};
 
 #[derive(
@@ -19,6 +19,10 @@ pub enum Kind {
     Reminder3h,
     #[sea_orm(string_value = "reminder_15m")]
     Reminder15m,
+    #[sea_orm(string_value = "time_changed")]
+    TimeChanged,
+    #[sea_orm(string_value = "cancelled")]
+    Cancelled,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
@@ -45,6 +49,9 @@ pub struct Model {
     pub registration_id: i64,
     pub webinar_id: i64,
     pub kind: Kind,
+    /// The webinar's schedule version a notice is about (0 for the
+    /// confirmation and reminders): one "time changed" email per change.
+    pub schedule_version: i32,
     pub run_at: DateTimeUtc,
     pub status: Status,
     pub attempts: i32,
@@ -87,6 +94,7 @@ pub async fn create_pending<C: ConnectionTrait>(
         registration_id: Set(registration_id),
         webinar_id: Set(webinar_id),
         kind: Set(kind),
+        schedule_version: Set(0),
         run_at: Set(run_at),
         status: Set(Status::Pending),
         attempts: Set(0),
@@ -160,11 +168,8 @@ fn unlocked(status: Status, reason: &str, now: DateTime<Utc>) -> ActiveModel {
 
 /// Updates only jobs this worker still holds: after its lease expired and the
 /// job was rescued, a late answer must not overwrite the new owner's state.
-fn held_by(worker: &str, ids: impl IntoIterator<Item = i64>) -> sea_orm::Condition {
-    sea_orm::Condition::all()
-        .add(Column::Id.is_in(ids))
-        .add(Column::Status.eq(Status::Running))
-        .add(Column::LockedBy.eq(worker))
+fn held_by(worker: &str, ids: impl IntoIterator<Item = i64>) -> Condition {
+    Condition::all().add(Column::Id.is_in(ids)).add(Column::Status.eq(Status::Running)).add(Column::LockedBy.eq(worker))
 }
 
 pub async fn mark_sent<C: ConnectionTrait>(
@@ -226,7 +231,7 @@ pub async fn release<C: ConnectionTrait>(db: &C, worker: &str, ids: &[i64], now:
 /// Jobs whose worker died: a lease that ran out puts the job back in the
 /// queue, or marks it dead when it has used all its attempts.
 pub async fn rescue_expired<C: ConnectionTrait>(db: &C, now: DateTime<Utc>, max_attempts: i32) -> Result<u64, DbErr> {
-    let expired = sea_orm::Condition::all().add(Column::Status.eq(Status::Running)).add(Column::LockedUntil.lt(now));
+    let expired = Condition::all().add(Column::Status.eq(Status::Running)).add(Column::LockedUntil.lt(now));
     let dead = Entity::update_many()
         .set(unlocked(Status::Dead, "lease expired on the last attempt (worker stopped mid-send)", now))
         .filter(expired.clone().add(Column::Attempts.gte(max_attempts)))
@@ -283,17 +288,108 @@ pub async fn cancel_pending_for_registration<C: ConnectionTrait>(
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<u64, DbErr> {
-    let cancelled = ActiveModel {
-        status: Set(Status::Cancelled),
-        last_error: Set(Some(reason.to_owned())),
-        updated_at: Set(now),
-        ..Default::default()
-    };
+    cancel_pending_where(db, Condition::all().add(Column::RegistrationId.eq(registration_id)), reason, now).await
+}
+
+/// Cancels a webinar's pending jobs of the given kinds, saying why.
+pub async fn cancel_pending_for_webinar<C: ConnectionTrait>(
+    db: &C,
+    webinar_id: i64,
+    kinds: &[Kind],
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    let scope = Condition::all().add(Column::WebinarId.eq(webinar_id)).add(Column::Kind.is_in(kinds.iter().copied()));
+    cancel_pending_where(db, scope, reason, now).await
+}
+
+async fn cancel_pending_where<C: ConnectionTrait>(
+    db: &C,
+    scope: Condition,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<u64, DbErr> {
     let updated = Entity::update_many()
-        .set(cancelled)
-        .filter(Column::RegistrationId.eq(registration_id))
+        .set(unlocked(Status::Cancelled, reason, now))
+        .filter(scope.add(Column::Status.eq(Status::Pending)))
+        .exec(db)
+        .await?;
+    Ok(updated.rows_affected)
+}
+
+/// Moves a webinar's pending jobs of `kind` to `run_at` (a reschedule).
+pub async fn move_pending<C: ConnectionTrait>(
+    db: &C,
+    webinar_id: i64,
+    kind: Kind,
+    run_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    let moved = ActiveModel { run_at: Set(run_at), updated_at: Set(now), ..Default::default() };
+    let updated = Entity::update_many()
+        .set(moved)
+        .filter(Column::WebinarId.eq(webinar_id))
+        .filter(Column::Kind.eq(kind))
         .filter(Column::Status.eq(Status::Pending))
         .exec(db)
         .await?;
     Ok(updated.rows_affected)
+}
+
+/// Queues a `kind` email due at `run_at` for every registrant of the webinar
+/// who has not unsubscribed and has none of that kind and version yet;
+/// returns how many. One statement, however many registrants.
+pub async fn queue_for_registrants<C: ConnectionTrait>(
+    db: &C,
+    webinar_id: i64,
+    kind: Kind,
+    schedule_version: i32,
+    run_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    use crate::registration;
+    use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+    let existing = Alias::new("existing");
+    let already_queued = Query::select()
+        .expr(Expr::value(1))
+        .from_as(Entity, existing.clone())
+        .and_where(
+            Expr::col((existing.clone(), Column::RegistrationId))
+                .equals((registration::Entity, registration::Column::Id)),
+        )
+        .and_where(Expr::col((existing.clone(), Column::Kind)).eq(kind))
+        .and_where(Expr::col((existing, Column::ScheduleVersion)).eq(schedule_version))
+        .to_owned();
+    let registrants = Query::select()
+        .column((registration::Entity, registration::Column::Id))
+        .column((registration::Entity, registration::Column::WebinarId))
+        .expr(Expr::value(kind))
+        .expr(Expr::value(schedule_version))
+        .expr(Expr::value(run_at))
+        .expr(Expr::value(Status::Pending))
+        .expr(Expr::value(0))
+        .expr(Expr::value(now))
+        .expr(Expr::value(now))
+        .from(registration::Entity)
+        .and_where(Expr::col((registration::Entity, registration::Column::WebinarId)).eq(webinar_id))
+        .and_where(Expr::col((registration::Entity, registration::Column::UnsubscribedAt)).is_null())
+        .and_where(Expr::exists(already_queued).not())
+        .to_owned();
+    let insert = Query::insert()
+        .into_table(Entity)
+        .columns([
+            Column::RegistrationId,
+            Column::WebinarId,
+            Column::Kind,
+            Column::ScheduleVersion,
+            Column::RunAt,
+            Column::Status,
+            Column::Attempts,
+            Column::CreatedAt,
+            Column::UpdatedAt,
+        ])
+        .select_from(registrants)
+        .map_err(|error| DbErr::Custom(error.to_string()))?
+        .to_owned();
+    Ok(db.execute(&insert).await?.rows_affected())
 }

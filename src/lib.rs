@@ -16,6 +16,7 @@ pub mod live;
 pub mod registration;
 pub mod reminders;
 pub mod retry;
+pub mod schedule;
 pub mod service;
 pub mod testing;
 pub mod webinar;

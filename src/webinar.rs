@@ -100,6 +100,11 @@ impl Model {
     }
 }
 
+/// A webinar by slug, whatever its status (operators and the admin).
+pub async fn find_by_slug<C: ConnectionTrait>(db: &C, slug: &str) -> Result<Option<Model>, DbErr> {
+    Entity::find().filter(Column::Slug.eq(slug)).one(db).await
+}
+
 /// A public (non-draft) webinar by slug.
 pub async fn find_public_by_slug<C: ConnectionTrait>(db: &C, slug: &str) -> Result<Option<Model>, DbErr> {
     Entity::find().filter(Column::Slug.eq(slug)).filter(Column::Status.ne(Status::Draft)).one(db).await

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use futures::StreamExt;
 use rand::Rng;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{ActiveEnum, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use tokio::sync::watch;
 
 use crate::delivery::{Attachment, Delivery, DeliveryError, MAX_RECIPIENTS_PER_REQUEST, Mailbox, Outgoing, Recipient};
@@ -232,7 +232,7 @@ impl Worker {
                 DomainError::Database(sea_orm::DbErr::Custom(format!("rendering {kind:?}: {error}")))
             })?;
             let attachments = match kind {
-                Kind::Confirmation => vec![Attachment {
+                Kind::Confirmation | Kind::TimeChanged | Kind::Cancelled => vec![Attachment {
                     filename: "invite.ics".into(),
                     mime_type: "text/calendar; charset=utf-8; method=PUBLISH".into(),
                     content: calendar::ics(webinar, &links.landing_url, &host_of(self.links.base_url())).into_bytes(),
@@ -256,7 +256,7 @@ impl Worker {
                 batches.push(Batch {
                     message: Outgoing {
                         from: self.config.from.clone(),
-                        category: kind_name(kind).to_owned(),
+                        category: kind.to_value(),
                         content: content.clone(),
                         attachments: attachments.clone(),
                         recipients,
@@ -279,8 +279,11 @@ fn skip_reason(
     if registration.unsubscribed_at.is_some() {
         return Some("unsubscribed");
     }
-    if webinar.status == webinar::Status::Cancelled {
+    if webinar.status == webinar::Status::Cancelled && job.kind != Kind::Cancelled {
         return Some("webinar cancelled");
+    }
+    if job.kind == Kind::TimeChanged && job.schedule_version < webinar.schedule_version {
+        return Some("superseded by a later time change");
     }
     // A reminder late by more than a quarter of its lead would tell a lie
     // ("starts in 24 hours" when it starts in 2): better none than that.
@@ -288,15 +291,6 @@ fn skip_reason(
     match lead {
         Some(lead) if now > job.run_at + lead / 4 || now >= webinar.starts_at => Some("too late to be true"),
         _ => None,
-    }
-}
-
-pub fn kind_name(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Confirmation => "confirmation",
-        Kind::Reminder24h => "reminder_24h",
-        Kind::Reminder3h => "reminder_3h",
-        Kind::Reminder15m => "reminder_15m",
     }
 }
 

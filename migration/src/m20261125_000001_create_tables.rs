@@ -82,6 +82,7 @@ impl MigrationTrait for Migration {
                     .col(big_integer(EmailJobs::RegistrationId))
                     .col(big_integer(EmailJobs::WebinarId))
                     .col(string_len(EmailJobs::Kind, 32))
+                    .col(integer(EmailJobs::ScheduleVersion).default(0))
                     .col(timestamp_with_time_zone(EmailJobs::RunAt))
                     .col(string_len(EmailJobs::Status, 16))
                     .col(integer(EmailJobs::Attempts).default(0))
@@ -106,12 +107,12 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        // A duplicate job for the same registration and kind is impossible.
+        // A duplicate job is impossible: one per registration, kind and schedule version.
         manager
             .create_index(unique_index(
-                "uq_email_jobs_registration_kind",
+                "uq_email_jobs_registration_kind_version",
                 EmailJobs::Table,
-                [EmailJobs::RegistrationId, EmailJobs::Kind],
+                [EmailJobs::RegistrationId, EmailJobs::Kind, EmailJobs::ScheduleVersion],
             ))
             .await?;
         // The worker's scan: due jobs by state and time.
@@ -197,6 +198,7 @@ enum EmailJobs {
     RegistrationId,
     WebinarId,
     Kind,
+    ScheduleVersion,
     RunAt,
     Status,
     Attempts,

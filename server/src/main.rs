@@ -36,6 +36,28 @@ enum Command {
     Worker,
     /// Apply database migrations and exit.
     Migrate,
+    /// Change a webinar's schedule; registrants are emailed by the worker.
+    Webinar {
+        #[command(subcommand)]
+        action: WebinarAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum WebinarAction {
+    /// Move the start: reminders follow, every registrant gets a "time changed" email.
+    Reschedule {
+        #[arg(long)]
+        slug: String,
+        /// The new start, RFC 3339 (e.g. 2026-12-01T16:00:00Z).
+        #[arg(long)]
+        starts_at: chrono::DateTime<chrono::Utc>,
+    },
+    /// Cancel: queued emails are withdrawn, every registrant gets a cancellation email.
+    Cancel {
+        #[arg(long)]
+        slug: String,
+    },
 }
 
 #[tokio::main]
@@ -49,6 +71,7 @@ async fn main() -> std::process::ExitCode {
         Command::Serve => serve(cli.config).await,
         Command::Worker => work(cli.config).await,
         Command::Migrate => webinar::db::connect(&cli.config.database_url, 1).await.map(drop).map_err(Into::into),
+        Command::Webinar { action } => change_schedule(cli.config, action).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -104,6 +127,38 @@ async fn work(config: Config) -> Result<(), Failure> {
     shutdown_signal().await;
     let _ = stop.send(true);
     worker.await?;
+    Ok(())
+}
+
+async fn change_schedule(config: Config, action: WebinarAction) -> Result<(), Failure> {
+    let db = webinar::db::connect(&config.database_url, 1).await?;
+    let now = SystemClock.now();
+    let slug = match &action {
+        WebinarAction::Reschedule { slug, .. } | WebinarAction::Cancel { slug } => slug,
+    };
+    let found =
+        webinar::webinar::find_by_slug(&db, slug).await?.ok_or_else(|| format!("no webinar has the slug {slug:?}"))?;
+    let summary = match action {
+        WebinarAction::Reschedule { starts_at, .. } => {
+            let done = webinar::schedule::reschedule(&db, found.id, starts_at, now).await?;
+            format!(
+                "rescheduled {} to {}: {} reminders due at the new time, {} dropped as past, {} registrants will be emailed",
+                done.webinar.slug,
+                done.webinar.start_local(),
+                done.moved,
+                done.dropped,
+                done.notified
+            )
+        }
+        WebinarAction::Cancel { .. } => {
+            let done = webinar::schedule::cancel(&db, found.id, now).await?;
+            format!(
+                "cancelled {}: {} queued emails withdrawn, {} registrants will be emailed",
+                done.webinar.slug, done.withdrawn, done.notified
+            )
+        }
+    };
+    println!("{summary}");
     Ok(())
 }
 

@@ -111,6 +111,59 @@ async fn unsubscribing_stops_every_further_email(database: TestDatabase) {
     assert_eq!(reqwest::get(server.url("/u/1.00")).await.expect("get").status(), StatusCode::NOT_FOUND);
 }
 
+/// Runs `server webinar …` against the test server's database.
+async fn cli(server: &TestServer, args: &[&str]) -> (bool, String) {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_server"))
+        .arg("webinar")
+        .args(args)
+        .env("DATABASE_URL", &server.database_url)
+        .output()
+        .await
+        .expect("run the CLI");
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    (output.status.success(), text)
+}
+
+async fn reschedule_and_cancel_email_every_registrant(database: TestDatabase) {
+    let server = TestServer::start(database).await;
+    server.webinar("launch", WebinarStatus::Published, Span::days(2)).await;
+    let registrant = register(&server, "ada@example.com").await;
+    outbox_messages(&server, 1).await;
+
+    let new_start = support::now() + Span::days(3);
+    let (ok, said) = cli(&server, &["reschedule", "--slug", "launch", "--starts-at", &new_start.to_rfc3339()]).await;
+    assert!(ok, "{said}");
+    assert!(
+        said.contains("3 reminders due at the new time, 0 dropped as past, 1 registrants will be emailed"),
+        "{said}"
+    );
+    let messages = outbox_messages(&server, 2).await;
+    let notice =
+        messages.iter().find(|eml| eml.contains("Subject: New time: Growth webinar launch")).expect("a notice");
+    assert!(notice.contains("SEQUENCE:1"), "the invite's sequence went up: {notice}");
+    let jobs = email_job::for_registration(&server.db, registrant.id).await.expect("jobs");
+    let reminder = jobs.iter().find(|job| job.kind == Kind::Reminder24h).expect("24 h reminder");
+    assert_eq!(reminder.run_at, new_start - Span::hours(24));
+
+    let (ok, said) = cli(&server, &["cancel", "--slug", "launch"]).await;
+    assert!(ok, "{said}");
+    assert!(said.contains("3 queued emails withdrawn, 1 registrants will be emailed"), "{said}");
+    let messages = outbox_messages(&server, 3).await;
+    let cancelled =
+        messages.iter().find(|eml| eml.contains("Subject: Cancelled: Growth webinar launch")).expect("a cancellation");
+    assert!(cancelled.contains("STATUS:CANCELLED"), "{cancelled}");
+    let again = reqwest::Client::new()
+        .post(server.url("/api/webinar/register"))
+        .json(&json!({"webinar": "launch", "name": "Grace", "email": "grace@example.com"}))
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+
+    let (ok, said) = cli(&server, &["cancel", "--slug", "nope"]).await;
+    assert!(!ok && said.contains("no webinar has the slug \"nope\""), "{said}");
+}
+
 async fn a_stopped_worker_shows_in_healthz(database: TestDatabase) {
     let server = TestServer::start_with(database, &[("RUN_WORKER", "false")]).await;
     server.webinar("launch", WebinarStatus::Published, Span::days(2)).await;
@@ -125,6 +178,7 @@ async fn a_stopped_worker_shows_in_healthz(database: TestDatabase) {
 }
 
 webinar::on_both_databases!(
+    reschedule_and_cancel_email_every_registrant,
     a_stopped_worker_shows_in_healthz,
     the_confirmation_lands_in_the_dev_outbox,
     the_join_link_follows_the_current_meeting_url,

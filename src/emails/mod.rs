@@ -30,6 +30,12 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("reminder.subject", include_str!("templates/reminder.subject")),
     ("reminder.txt", include_str!("templates/reminder.txt")),
     ("reminder.html", include_str!("templates/reminder.html")),
+    ("time_changed.subject", include_str!("templates/time_changed.subject")),
+    ("time_changed.txt", include_str!("templates/time_changed.txt")),
+    ("time_changed.html", include_str!("templates/time_changed.html")),
+    ("cancelled.subject", include_str!("templates/cancelled.subject")),
+    ("cancelled.txt", include_str!("templates/cancelled.txt")),
+    ("cancelled.html", include_str!("templates/cancelled.html")),
 ];
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -103,6 +109,8 @@ impl Emails {
             Kind::Reminder24h => ("reminder", "in 24 hours"),
             Kind::Reminder3h => ("reminder", "in 3 hours"),
             Kind::Reminder15m => ("reminder", "in 15 minutes"),
+            Kind::TimeChanged => ("time_changed", ""),
+            Kind::Cancelled => ("cancelled", ""),
         };
         let part = |extension: &str, name: &str| {
             let variant = icp.map(|icp| format!("{template}@{icp}.{extension}"));
@@ -119,7 +127,7 @@ impl Emails {
                 landing_url => &links.landing_url,
                 google_calendar_url => &links.google_calendar_url,
                 outlook_calendar_url => &links.outlook_calendar_url,
-                has_invite => kind == Kind::Confirmation,
+                has_invite => matches!(kind, Kind::Confirmation | Kind::TimeChanged),
             })
         };
         Ok(Rendered {
@@ -196,6 +204,21 @@ mod tests {
             assert!(email.text.contains(shown), "{zone} {at}: {}", email.text);
             assert!(email.html.contains(shown), "{zone} {at}");
         }
+    }
+
+    #[test]
+    fn schedule_notices_show_the_current_time() {
+        let mut moved = sample();
+        moved.starts_at += chrono::Duration::days(1);
+        let changed = render(Kind::TimeChanged, None, &moved);
+        assert_eq!(changed.subject, "New time: Demo");
+        assert!(changed.text.contains("Wednesday, 2 December 2026, 17:00 CET (UTC+01:00)"), "{}", changed.text);
+        assert!(changed.html.contains("attached invite"));
+        let cancelled = render(Kind::Cancelled, None, &sample());
+        assert_eq!(cancelled.subject, "Cancelled: Demo");
+        assert!(cancelled.text.contains("is cancelled"));
+        assert!(!cancelled.html.contains("Join the webinar"), "no join button for a cancelled webinar");
+        assert!(cancelled.html.contains("https://events.example.com/u/SIG"));
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub const SECRET_KEY: &str = "integration-test-secret";
 
 pub struct TestServer {
     pub base: String,
+    pub database_url: String,
     pub db: DatabaseConnection,
     /// The dev outbox this server writes emails to.
     pub outbox: PathBuf,
@@ -67,7 +68,7 @@ impl TestServer {
         // Keep draining the log so the server never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         let db = database.connect().await.expect("connect to the test database");
-        Self { base: address, db, outbox, _child: child, _database: database }
+        Self { base: address, database_url: database.url.clone(), db, outbox, _child: child, _database: database }
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -1,0 +1,269 @@
+//! A virtual-clock simulation of the reminder engine: 1,000 registrants at
+//! random times, three reschedules (earlier, later, later again), unsubscribes,
+//! and a second webinar cancelled. Every delivered email is checked against
+//! what a registrant should get, and when.
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Duration, Utc};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+use tokio::sync::watch;
+use webinar::delivery::{Delivery, DeliveryError, Outgoing};
+use webinar::email_job;
+use webinar::links::Links;
+use webinar::testing::{NoCounts, TestDatabase};
+use webinar::webinar::{NewWebinar, Status as WebinarStatus};
+use webinar::worker::{Worker, WorkerConfig};
+use webinar::{Clock, ManualClock, RegistrationRequest, Service, registration, schedule};
+
+const TICK: Duration = Duration::minutes(1);
+
+/// One email as a registrant received it.
+#[derive(Clone, Debug)]
+struct Delivered {
+    to: String,
+    kind: String,
+    text: String,
+    at: DateTime<Utc>,
+}
+
+struct Recorder {
+    clock: Arc<ManualClock>,
+    delivered: Mutex<Vec<Delivered>>,
+}
+
+#[async_trait::async_trait]
+impl Delivery for Recorder {
+    async fn deliver(&self, message: &Outgoing) -> Result<(), DeliveryError> {
+        let at = self.clock.now();
+        let mut delivered = self.delivered.lock().expect("lock");
+        for recipient in &message.recipients {
+            let text = message.content.personalize(&recipient.substitutions).text;
+            delivered.push(Delivered { to: recipient.to.email.clone(), kind: message.category.clone(), text, at });
+        }
+        Ok(())
+    }
+}
+
+fn t0() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-12-01T08:00:00Z").expect("valid").with_timezone(&Utc)
+}
+
+enum Event {
+    Register { webinar: &'static str, email: String },
+    Unsubscribe { email: String },
+    Reschedule { to: DateTime<Utc> },
+    Cancel,
+}
+
+async fn create(db: &DatabaseConnection, slug: &str, starts_at: DateTime<Utc>) -> webinar::webinar::Model {
+    let new = NewWebinar {
+        slug: slug.into(),
+        title: format!("Webinar {slug}"),
+        subtitle: String::new(),
+        description: String::new(),
+        speakers: vec![],
+        starts_at,
+        duration_minutes: 60,
+        timezone: chrono_tz::America::New_York,
+        join_url: "https://meet.example.com/x".into(),
+        status: WebinarStatus::Published,
+        capacity: None,
+    };
+    webinar::webinar::create(db, new, t0()).await.expect("webinar")
+}
+
+/// The earliest instant something is due: an event or a pending job.
+async fn next_due(db: &DatabaseConnection, events: &[(DateTime<Utc>, Event)], done: usize) -> Option<DateTime<Utc>> {
+    let job = email_job::Entity::find()
+        .filter(email_job::Column::Status.eq(email_job::Status::Pending))
+        .order_by_asc(email_job::Column::RunAt)
+        .one(db)
+        .await
+        .expect("query")
+        .map(|job| job.run_at);
+    let event = events.get(done).map(|(at, _)| *at);
+    [job, event].into_iter().flatten().min()
+}
+
+async fn reminders_stay_true_through_reschedules_cancels_and_unsubscribes(database: TestDatabase) {
+    let db = database.connect().await.expect("connect");
+    let clock = Arc::new(ManualClock::new(t0()));
+    let recorder = Arc::new(Recorder { clock: clock.clone(), delivered: Mutex::new(Vec::new()) });
+    let config = WorkerConfig { batch_size: 2000, ..WorkerConfig::default() };
+    let links = Links::new("https://events.example.com", b"simulation");
+    let worker = Worker::new("sim", db.clone(), clock.clone(), recorder.clone(), links, config).expect("worker");
+    let service = Service::new(db.clone(), clock.clone(), Arc::new(NoCounts));
+    let (_stop_sender, stop) = watch::channel(false);
+
+    // Webinar A moves three times; webinar B is cancelled.
+    let starts = [
+        t0() + Duration::days(10),
+        t0() + Duration::days(8),
+        t0() + Duration::days(9),
+        t0() + Duration::days(9) + Duration::hours(6),
+    ];
+    let changes = [t0() + Duration::days(2), t0() + Duration::days(4), t0() + Duration::days(7)];
+    let a = create(&db, "a", starts[0]).await;
+    let b = create(&db, "b", t0() + Duration::days(5)).await;
+    let cancel_at = t0() + Duration::days(3);
+
+    let mut rng = StdRng::seed_from_u64(20261125);
+    let mut events: Vec<(DateTime<Utc>, Event)> = Vec::new();
+    let span = |from: DateTime<Utc>, to: DateTime<Utc>, rng: &mut StdRng| {
+        from + Duration::seconds(rng.random_range(0..(to - from).num_seconds()))
+    };
+    for n in 0..1000 {
+        let at = span(t0(), starts[3] - Duration::minutes(1), &mut rng);
+        events.push((at, Event::Register { webinar: "a", email: format!("a{n}@example.com") }));
+        if n % 33 == 0 {
+            let until = span(at + Duration::minutes(1), starts[3], &mut rng);
+            events.push((until, Event::Unsubscribe { email: format!("a{n}@example.com") }));
+        }
+    }
+    for n in 0..100 {
+        events.push((
+            span(t0(), cancel_at, &mut rng),
+            Event::Register { webinar: "b", email: format!("b{n}@example.com") },
+        ));
+    }
+    for (at, to) in changes.iter().zip(&starts[1..]) {
+        events.push((*at, Event::Reschedule { to: *to }));
+    }
+    events.push((cancel_at, Event::Cancel));
+    events.sort_by_key(|(at, _)| *at);
+
+    // Run: 1-minute ticks, skipping stretches where nothing is due.
+    let mut registered: HashMap<String, DateTime<Utc>> = HashMap::new();
+    let mut unsubscribed: HashMap<String, DateTime<Utc>> = HashMap::new();
+    let mut done = 0;
+    let end = starts[3] + Duration::hours(1);
+    while let Some(next) = next_due(&db, &events, done).await.filter(|next| *next <= end) {
+        let now = clock.now().max(next);
+        let elapsed = u64::try_from((now - t0()).num_seconds()).expect("after t0");
+        let ticks = elapsed.div_ceil(TICK.num_seconds().unsigned_abs());
+        clock.set(t0() + TICK * i32::try_from(ticks).expect("ticks fit"));
+        while let Some((at, event)) = events.get(done).filter(|(at, _)| *at <= clock.now()) {
+            let at = *at;
+            match event {
+                Event::Register { webinar, email } => {
+                    let request = RegistrationRequest {
+                        webinar: Some((*webinar).into()),
+                        name: "Sim".into(),
+                        email: email.clone(),
+                        ..Default::default()
+                    };
+                    let outcome = service.register(request).await.expect("register");
+                    registered.insert(email.clone(), outcome.registration.created_at);
+                }
+                Event::Unsubscribe { email } => {
+                    let found = registration::Entity::find()
+                        .filter(registration::Column::Email.eq(email.as_str()))
+                        .one(&db)
+                        .await
+                        .expect("query");
+                    let registrant = found.expect("registered before unsubscribing");
+                    registration::unsubscribe(&db, registrant.id, clock.now()).await.expect("unsubscribe");
+                    unsubscribed.insert(email.clone(), clock.now());
+                }
+                Event::Reschedule { to } => {
+                    schedule::reschedule(&db, a.id, *to, clock.now()).await.expect("reschedule");
+                }
+                Event::Cancel => {
+                    schedule::cancel(&db, b.id, clock.now()).await.expect("cancel");
+                }
+            }
+            assert!(clock.now() - at < TICK, "events are applied within their tick");
+            done += 1;
+        }
+        while worker.tick(&stop).await.expect("tick").claimed > 0 {}
+        if done == events.len() && next_due(&db, &events, done).await.is_none() {
+            break;
+        }
+    }
+    assert_eq!(done, events.len(), "every event happened");
+
+    // What each registrant received, by kind.
+    let delivered = recorder.delivered.lock().expect("lock").clone();
+    let mut inbox: BTreeMap<(String, String), Vec<Delivered>> = BTreeMap::new();
+    for email in &delivered {
+        inbox.entry((email.to.clone(), email.kind.clone())).or_default().push(email.clone());
+    }
+    let start_at = |at: DateTime<Utc>| {
+        let index = changes.iter().filter(|change| **change <= at).count();
+        starts[index]
+    };
+    let shows = |webinar: &webinar::webinar::Model, start: DateTime<Utc>| {
+        let mut then = webinar.clone();
+        then.starts_at = start;
+        then.start_local()
+    };
+    let on_time = |got: DateTime<Utc>, due: DateTime<Utc>| got >= due && got - due <= TICK;
+    let leads = [
+        ("reminder_24h", Duration::hours(24)),
+        ("reminder_3h", Duration::hours(3)),
+        ("reminder_15m", Duration::minutes(15)),
+    ];
+
+    for (email, registered_at) in &registered {
+        let stopped = unsubscribed.get(email).copied();
+        let received = |kind: &str| inbox.get(&(email.clone(), kind.to_owned())).cloned().unwrap_or_default();
+        for email_received in delivered.iter().filter(|d| &d.to == email) {
+            assert!(
+                stopped.is_none_or(|stopped| email_received.at < stopped),
+                "{email}: {} after unsubscribing",
+                email_received.kind
+            );
+        }
+        let confirmation = received("confirmation");
+        assert_eq!(confirmation.len(), 1, "{email}: one confirmation");
+        assert!(on_time(confirmation[0].at, *registered_at), "{email}: confirmation at once");
+
+        if email.starts_with('a') {
+            assert!(
+                confirmation[0].text.contains(&shows(&a, start_at(*registered_at))),
+                "{email}: the then-current start"
+            );
+            for (kind, lead) in leads {
+                let due = starts[3] - lead;
+                let expected = usize::from(due > *registered_at && stopped.is_none_or(|stopped| stopped > due));
+                let got = received(kind);
+                assert_eq!(
+                    got.len(),
+                    expected,
+                    "{email}: {kind} (registered {registered_at}, unsubscribed {stopped:?})"
+                );
+                for reminder in got {
+                    assert!(on_time(reminder.at, due), "{email}: {kind} at {} for {due}", reminder.at);
+                    assert!(reminder.text.contains(&shows(&a, starts[3])), "{email}: {kind} shows the current start");
+                }
+            }
+            let changed = received("time_changed");
+            let expected: Vec<(DateTime<Utc>, DateTime<Utc>)> = changes
+                .iter()
+                .zip(&starts[1..])
+                // Registered in the change's own tick counts as before it: events apply in order.
+                .filter(|(change, _)| **change >= *registered_at && stopped.is_none_or(|stopped| stopped > **change))
+                .map(|(change, start)| (*change, *start))
+                .collect();
+            assert_eq!(changed.len(), expected.len(), "{email}: one time-changed email per change");
+            for (notice, (change, start)) in changed.iter().zip(expected) {
+                assert!(on_time(notice.at, change), "{email}: notice at {} for {change}", notice.at);
+                assert!(notice.text.contains(&shows(&a, start)), "{email}: the notice shows its new start");
+            }
+        } else {
+            let cancelled = received("cancelled");
+            assert_eq!(cancelled.len(), 1, "{email}: one cancellation");
+            assert!(on_time(cancelled[0].at, cancel_at), "{email}: cancellation at once");
+            for kind in ["reminder_24h", "reminder_3h", "reminder_15m", "time_changed"] {
+                assert!(received(kind).is_empty(), "{email}: no {kind} for a cancelled webinar");
+            }
+        }
+    }
+    let total = delivered.len();
+    assert!(total > 4000, "a full run delivers thousands of emails ({total})");
+}
+
+webinar::on_both_databases!(reminders_stay_true_through_reschedules_cancels_and_unsubscribes);
