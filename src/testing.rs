@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use rand::distr::{Alphanumeric, SampleString};
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbErr};
+use sea_orm::{ColumnTrait, ConnectionTrait, Database, DatabaseConnection, DbErr, QueryFilter};
 
 /// Where tests create and drop their Postgres databases.
 pub fn postgres_admin_url() -> String {
@@ -103,4 +103,77 @@ pub struct NoCounts;
 
 impl crate::CountPublisher for NoCounts {
     fn publish(&self, _webinar_id: i64, _registrations: u64) {}
+}
+
+/// Seeds a published webinar starting two days after `due_at`, with
+/// `registrations` registrants, each with the four job kinds due at `due_at`.
+/// Returns the job ids. Bulk inserts, so 100,000 jobs take seconds.
+pub async fn seed_due_jobs<C: ConnectionTrait>(
+    db: &C,
+    registrations: usize,
+    due_at: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<i64>, DbErr> {
+    use crate::email_job::{self, Kind};
+    use crate::registration;
+    use crate::webinar::{self, NewWebinar, Status};
+    use sea_orm::{ActiveValue::Set, EntityTrait};
+
+    let new = NewWebinar {
+        slug: format!("seeded-{}", unique_name()),
+        title: "Seeded".into(),
+        subtitle: String::new(),
+        description: String::new(),
+        speakers: vec![],
+        starts_at: due_at + chrono::Duration::days(2),
+        duration_minutes: 60,
+        timezone: chrono_tz::UTC,
+        join_url: "https://meet.example.com/seeded".into(),
+        status: Status::Published,
+        capacity: None,
+    };
+    let webinar = webinar::create(db, new, due_at).await?;
+    let rows: Vec<registration::ActiveModel> = (0..registrations)
+        .map(|n| registration::ActiveModel {
+            webinar_id: Set(webinar.id),
+            name: Set(format!("Registrant {n}")),
+            email: Set(format!("r{n}@example.com")),
+            email_key: Set(format!("r{n}@example.com")),
+            token: Set(Alphanumeric.sample_string(&mut rand::rng(), 32)),
+            created_at: Set(due_at),
+            ..Default::default()
+        })
+        .collect();
+    for chunk in rows.chunks(1000) {
+        registration::Entity::insert_many(chunk.to_vec()).exec_without_returning(db).await?;
+    }
+    let ids: Vec<i64> = registration::Entity::find()
+        .filter(registration::Column::WebinarId.eq(webinar.id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|registration| registration.id)
+        .collect();
+    let kinds = [Kind::Confirmation, Kind::Reminder24h, Kind::Reminder3h, Kind::Reminder15m];
+    let jobs: Vec<email_job::ActiveModel> = ids
+        .iter()
+        .flat_map(|&registration_id| {
+            kinds.iter().map(move |&kind| email_job::ActiveModel {
+                registration_id: Set(registration_id),
+                webinar_id: Set(webinar.id),
+                kind: Set(kind),
+                schedule_version: Set(0),
+                run_at: Set(due_at),
+                status: Set(email_job::Status::Pending),
+                attempts: Set(0),
+                created_at: Set(due_at),
+                updated_at: Set(due_at),
+                ..Default::default()
+            })
+        })
+        .collect();
+    for chunk in jobs.chunks(1000) {
+        email_job::Entity::insert_many(chunk.to_vec()).exec_without_returning(db).await?;
+    }
+    let jobs = email_job::Entity::find().filter(email_job::Column::WebinarId.eq(webinar.id)).all(db).await?;
+    Ok(jobs.into_iter().map(|job| job.id).collect())
 }

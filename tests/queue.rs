@@ -2,58 +2,14 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Duration, Utc};
-use rand::distr::{Alphanumeric, SampleString};
-use sea_orm::{ActiveValue::Set, DatabaseConnection, EntityTrait};
-use webinar::email_job::{self, Kind, QueueLag, Status};
-use webinar::registration;
-use webinar::testing::TestDatabase;
-use webinar::webinar::{NewWebinar, Status as WebinarStatus};
+use sea_orm::{DatabaseConnection, EntityTrait};
+use webinar::email_job::{self, QueueLag, Status};
+use webinar::testing::{TestDatabase, seed_due_jobs};
 
 const LEASE: Duration = Duration::minutes(5);
 
 fn now() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-12-01T09:00:00Z").expect("valid").with_timezone(&Utc)
-}
-
-/// `registrations` registrants, each with the four job kinds, all due at `due_at`.
-async fn seed_jobs(db: &DatabaseConnection, registrations: usize, due_at: DateTime<Utc>) -> Vec<i64> {
-    let new = NewWebinar {
-        slug: "queue".into(),
-        title: "Queue".into(),
-        subtitle: String::new(),
-        description: String::new(),
-        speakers: vec![],
-        starts_at: now() + Duration::days(2),
-        duration_minutes: 60,
-        timezone: chrono_tz::UTC,
-        join_url: "https://meet.example.com/q".into(),
-        status: WebinarStatus::Published,
-        capacity: None,
-    };
-    let webinar = webinar::webinar::create(db, new, now()).await.expect("webinar");
-    let rows: Vec<registration::ActiveModel> = (0..registrations)
-        .map(|n| registration::ActiveModel {
-            webinar_id: Set(webinar.id),
-            name: Set(format!("Registrant {n}")),
-            email: Set(format!("r{n}@example.com")),
-            email_key: Set(format!("r{n}@example.com")),
-            token: Set(Alphanumeric.sample_string(&mut rand::rng(), 32)),
-            created_at: Set(now()),
-            ..Default::default()
-        })
-        .collect();
-    for chunk in rows.chunks(500) {
-        registration::Entity::insert_many(chunk.to_vec()).exec_without_returning(db).await.expect("registrations");
-    }
-    let kinds = [Kind::Confirmation, Kind::Reminder24h, Kind::Reminder3h, Kind::Reminder15m];
-    let ids: Vec<i64> = registration::Entity::find().all(db).await.expect("ids").into_iter().map(|r| r.id).collect();
-    for chunk in ids.chunks(200) {
-        for registration_id in chunk {
-            let jobs: Vec<(Kind, DateTime<Utc>)> = kinds.iter().map(|&kind| (kind, due_at)).collect();
-            email_job::create_pending(db, *registration_id, webinar.id, &jobs, now()).await.expect("jobs");
-        }
-    }
-    email_job::Entity::find().all(db).await.expect("jobs").into_iter().map(|job| job.id).collect()
 }
 
 async fn job(db: &DatabaseConnection, id: i64) -> email_job::Model {
@@ -62,7 +18,7 @@ async fn job(db: &DatabaseConnection, id: i64) -> email_job::Model {
 
 async fn claims_only_due_jobs_up_to_the_limit_with_a_lease(database: TestDatabase) {
     let db = database.connect().await.expect("connect");
-    seed_jobs(&db, 2, now() + Duration::minutes(1)).await;
+    seed_due_jobs(&db, 2, now() + Duration::minutes(1)).await.expect("seed");
     assert!(email_job::claim_due(&db, "w1", now(), LEASE, 10).await.expect("claim").is_empty(), "nothing due yet");
 
     let later = now() + Duration::minutes(2);
@@ -83,7 +39,7 @@ async fn claims_only_due_jobs_up_to_the_limit_with_a_lease(database: TestDatabas
 
 async fn outcomes_apply_only_to_the_holder(database: TestDatabase) {
     let db = database.connect().await.expect("connect");
-    seed_jobs(&db, 1, now()).await;
+    seed_due_jobs(&db, 1, now()).await.expect("seed");
     let claimed = email_job::claim_due(&db, "w1", now(), LEASE, 4).await.expect("claim");
     let ids: Vec<i64> = claimed.iter().map(|job| job.id).collect();
 
@@ -116,7 +72,7 @@ async fn outcomes_apply_only_to_the_holder(database: TestDatabase) {
 
 async fn expired_leases_are_rescued_or_dead(database: TestDatabase) {
     let db = database.connect().await.expect("connect");
-    seed_jobs(&db, 1, now()).await;
+    seed_due_jobs(&db, 1, now()).await.expect("seed");
     let claimed = email_job::claim_due(&db, "crashed", now(), LEASE, 4).await.expect("claim");
     assert_eq!(email_job::rescue_expired(&db, now() + LEASE - Duration::seconds(1), 3).await.expect("rescue"), 0);
 
@@ -139,7 +95,7 @@ async fn expired_leases_are_rescued_or_dead(database: TestDatabase) {
 
 async fn two_claimers_take_each_of_5000_jobs_exactly_once(database: TestDatabase) {
     let db = database.connect().await.expect("connect");
-    let all = seed_jobs(&db, 1250, now()).await;
+    let all = seed_due_jobs(&db, 1250, now()).await.expect("seed");
     assert_eq!(all.len(), 5000);
     let claimer = |worker: &'static str| {
         let db = db.clone();

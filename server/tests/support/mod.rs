@@ -21,7 +21,7 @@ pub struct TestServer {
     pub db: DatabaseConnection,
     /// The dev outbox this server writes emails to.
     pub outbox: PathBuf,
-    _child: Child,
+    child: Child,
     _database: TestDatabase,
 }
 
@@ -39,36 +39,21 @@ impl TestServer {
     /// Starts the server with extra environment variables.
     pub async fn start_with(database: TestDatabase, env: &[(&str, &str)]) -> Self {
         let outbox = std::env::temp_dir().join(format!("webinar_outbox_{}", rand::random::<u64>()));
-        let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
-            .env("DATABASE_URL", &database.url)
-            .env("OUTBOX_DIR", &outbox)
-            .env("SECRET_KEY", SECRET_KEY)
-            .env("WORKER_POLL_MS", "100")
-            .env_remove("SENDGRID_API_KEY")
-            .envs(env.iter().copied())
-            .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
-            .env("SEED_DEMO", "false")
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start the server binary");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let address = tokio::time::timeout(Duration::from_secs(30), async {
-            while let Some(line) = lines.next_line().await.expect("read server output") {
-                if let Some((_, address)) = line.split_once("listening on ") {
-                    return address.trim().to_owned();
-                }
-            }
-            panic!("the server exited before listening");
-        })
-        .await
-        .expect("the server did not start within 30 s");
-        // Keep draining the log so the server never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let (child, base) = spawn_server(&database.url, &outbox, env).await;
         let db = database.connect().await.expect("connect to the test database");
-        Self { base: address, database_url: database.url.clone(), db, outbox, _child: child, _database: database }
+        Self { base, database_url: database.url.clone(), db, outbox, child, _database: database }
+    }
+
+    /// Ends the server process at once (SIGKILL): no shutdown, leases left behind.
+    pub async fn kill(&mut self) {
+        self.child.kill().await.expect("kill the server");
+    }
+
+    /// Starts a new server process on the same database and outbox.
+    pub async fn restart(&mut self, env: &[(&str, &str)]) {
+        let (child, base) = spawn_server(&self.database_url, &self.outbox, env).await;
+        self.child = child;
+        self.base = base;
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -93,6 +78,103 @@ impl TestServer {
     }
 }
 
+/// Starts the server binary and waits until it listens; returns it and its base URL.
+async fn spawn_server(database_url: &str, outbox: &std::path::Path, env: &[(&str, &str)]) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
+        .env("DATABASE_URL", database_url)
+        .env("OUTBOX_DIR", outbox)
+        .env("SECRET_KEY", SECRET_KEY)
+        .env("WORKER_POLL_MS", "100")
+        .env_remove("SENDGRID_API_KEY")
+        .envs(env.iter().copied())
+        .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
+        .env("SEED_DEMO", "false")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start the server binary");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let address = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.expect("read server output") {
+            if let Some((_, address)) = line.split_once("listening on ") {
+                return address.trim().to_owned();
+            }
+        }
+        panic!("the server exited before listening");
+    })
+    .await
+    .expect("the server did not start within 30 s");
+    // Keep draining the log so the server never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, address)
+}
+
 pub fn now() -> DateTime<Utc> {
     webinar::Clock::now(&webinar::SystemClock)
+}
+
+/// The `sendgrid-mock` binary, answering every request after `delay_ms`.
+pub struct MockSendGrid {
+    pub base: String,
+    _child: Child,
+}
+
+impl MockSendGrid {
+    pub async fn start(delay_ms: u64) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sendgrid-mock"))
+            .args(["--delay-ms", &delay_ms.to_string()])
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start the SendGrid mock");
+        let mut lines = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
+        let line = lines.next_line().await.expect("read").expect("the mock says where it listens");
+        let base = line.trim_start_matches("listening on ").trim().to_owned();
+        Self { base, _child: child }
+    }
+
+    /// `{requests, messages, distinct_jobs, duplicates}` so far.
+    pub async fn stats(&self) -> serde_json::Value {
+        reqwest::get(format!("{}/stats", self.base)).await.expect("stats").json().await.expect("JSON")
+    }
+
+    /// The environment that points a server or worker at this mock.
+    pub fn env(&self) -> [(&str, &str); 2] {
+        [("SENDGRID_API_KEY", "SG.test"), ("SENDGRID_API_URL", self.base.as_str())]
+    }
+}
+
+/// Starts `server worker` (no web server) with extra environment.
+pub fn spawn_worker(database_url: &str, env: &[(&str, &str)]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_server"))
+        .arg("worker")
+        .env("DATABASE_URL", database_url)
+        .env("WORKER_POLL_MS", "50")
+        .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start a worker process")
+}
+
+/// Waits until no email job is pending or running.
+pub async fn drained(db: &DatabaseConnection, within: Duration) {
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    use webinar::email_job::{Column, Entity, Status};
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let open = Entity::find()
+            .filter(Column::Status.is_in([Status::Pending, Status::Running]))
+            .count(db)
+            .await
+            .expect("count");
+        if open == 0 {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{open} jobs still open after {within:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

@@ -1,0 +1,79 @@
+//! Worker processes against one database and a SendGrid stand-in: scale-out
+//! without double sends, and `kill -9` mid-burst without losing an email.
+mod support;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use support::{MockSendGrid, TestServer, drained, spawn_worker};
+use webinar::email_job::{self, Status};
+use webinar::testing::{TestDatabase, seed_due_jobs};
+
+const JOBS: usize = 5000;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_worker_processes_on_postgres_send_each_of_5000_jobs_once() {
+    let database = TestDatabase::postgres().await.expect("postgres");
+    let db = database.connect().await.expect("connect");
+    seed_due_jobs(&db, JOBS / 4, support::now()).await.expect("seed");
+    let mock = MockSendGrid::start(20).await;
+    let mut env = mock.env().to_vec();
+    env.push(("WORKER_BATCH_SIZE", "250"));
+    let workers = [spawn_worker(&database.url, &env), spawn_worker(&database.url, &env)];
+    drained(&db, Duration::from_secs(90)).await;
+
+    let stats = mock.stats().await;
+    assert_eq!(stats["messages"], JOBS, "{stats}");
+    assert_eq!(stats["distinct_jobs"], JOBS, "{stats}");
+    assert_eq!(stats["duplicates"], 0, "{stats}");
+    let sent =
+        email_job::Entity::find().filter(email_job::Column::Status.eq(Status::Sent)).all(&db).await.expect("jobs");
+    assert_eq!(sent.len(), JOBS);
+    let senders: HashSet<Option<String>> = sent.into_iter().map(|job| job.locked_by).collect();
+    assert_eq!(senders.len(), 2, "both processes sent: {senders:?}");
+    drop(workers);
+}
+
+async fn kill_9_mid_burst_loses_nothing(database: TestDatabase) {
+    let database_url = database.url.clone();
+    let mock = MockSendGrid::start(400).await;
+    let mut env = mock.env().to_vec();
+    env.extend([("WORKER_LEASE_SECS", "2"), ("WORKER_MAX_IN_FLIGHT", "2"), ("WORKER_POLL_MS", "50")]);
+    let db = database.connect().await.expect("connect");
+    seed_due_jobs(&db, JOBS / 4, support::now()).await.expect("seed");
+    let mut server = TestServer::start_with(database, &env).await;
+
+    // Let the burst begin, then kill the server without warning.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while mock.stats().await["requests"].as_u64().unwrap_or(0) == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "the burst never began");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    server.kill().await;
+    let running = email_job::Entity::find()
+        .filter(email_job::Column::Status.eq(Status::Running))
+        .all(&server.db)
+        .await
+        .expect("jobs")
+        .len();
+    assert!(running > 0, "the kill left claimed jobs behind");
+
+    // A new server on the same database picks up after the leases expire.
+    server.restart(&env).await;
+    drained(&server.db, Duration::from_secs(90)).await;
+    let stats = mock.stats().await;
+    assert_eq!(stats["distinct_jobs"], JOBS, "nothing lost: {stats}");
+    let duplicates = stats["duplicates"].as_u64().expect("a count");
+    let in_flight_batch = 2 * webinar::delivery::MAX_RECIPIENTS_PER_REQUEST as u64;
+    assert!(duplicates <= in_flight_batch, "duplicates {duplicates} exceed the in-flight batch {in_flight_batch}");
+    println!("kill -9 mid-burst ({database_url}): {running} jobs were claimed at the kill, {duplicates} sent twice");
+    let sent = email_job::Entity::find()
+        .filter(email_job::Column::Status.eq(Status::Sent))
+        .all(&server.db)
+        .await
+        .expect("jobs");
+    assert_eq!(sent.len(), JOBS);
+}
+
+webinar::on_both_databases!(kill_9_mid_burst_loses_nothing);
