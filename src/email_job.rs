@@ -133,7 +133,11 @@ pub async fn claim_due<C: ConnectionTrait>(
         .from(Entity)
         .and_where(Column::Status.eq(Status::Pending))
         .and_where(Column::RunAt.lte(now))
+        // Jobs of one webinar and kind go out together: claiming them together
+        // fills provider requests instead of splitting each claim four ways.
         .order_by(Column::RunAt, Order::Asc)
+        .order_by(Column::WebinarId, Order::Asc)
+        .order_by(Column::Kind, Order::Asc)
         .order_by(Column::Id, Order::Asc)
         .limit(limit)
         .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
@@ -149,7 +153,7 @@ pub async fn claim_due<C: ConnectionTrait>(
         .await
         .map(|mut claimed| {
             // RETURNING has no order; batches should be deterministic.
-            claimed.sort_by_key(|job| (job.run_at, job.id));
+            claimed.sort_by_key(|job| (job.run_at, job.webinar_id, job.kind, job.id));
             claimed
         })
 }

@@ -7,14 +7,15 @@
 //! `FOR UPDATE SKIP LOCKED`). SQLite: a claim is one UPDATE and SQLite has one
 //! writer at a time, so workers never share a job; one process per file is
 //! the supported setup.
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use futures::StreamExt;
 use rand::Rng;
 use sea_orm::{ActiveEnum, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
 
 use crate::delivery::{Attachment, Delivery, DeliveryError, MAX_RECIPIENTS_PER_REQUEST, Mailbox, Outgoing, Recipient};
 use crate::email_job::{self, Kind};
@@ -62,6 +63,17 @@ pub struct TickReport {
     pub released: usize,
 }
 
+impl std::ops::AddAssign for TickReport {
+    fn add_assign(&mut self, other: Self) {
+        self.claimed += other.claimed;
+        self.sent += other.sent;
+        self.retried += other.retried;
+        self.dead += other.dead;
+        self.cancelled += other.cancelled;
+        self.released += other.released;
+    }
+}
+
 pub struct Worker {
     id: String,
     db: DatabaseConnection,
@@ -97,54 +109,106 @@ impl Worker {
         &self.id
     }
 
-    /// Runs ticks until `shutdown` turns true; then finishes what is in flight
-    /// and gives back what it claimed but did not send.
-    pub async fn run(&self, mut shutdown: watch::Receiver<bool>) {
+    /// Sends until `shutdown` turns true, then finishes what is in flight and
+    /// gives back what it claimed but did not send. Claiming is pipelined with
+    /// sending: while batches are out, the next ones are claimed and rendered,
+    /// never more than the free send slots can take.
+    pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         tracing::info!(worker = %self.id, "email worker started");
+        let slots = Arc::new(Semaphore::new(self.config.max_in_flight.max(1)));
+        let mut in_flight = JoinSet::new();
         while !*shutdown.borrow() {
-            let busy = match self.tick(&shutdown).await {
-                Ok(report) => report.claimed > 0,
+            while let Some(done) = in_flight.try_join_next() {
+                self.log_failure(done);
+            }
+            let free = slots.available_permits();
+            if free == 0 {
+                if let Some(done) = in_flight.join_next().await {
+                    self.log_failure(done);
+                }
+                continue;
+            }
+            let limit = self.config.batch_size.min((free * MAX_RECIPIENTS_PER_REQUEST) as u64);
+            let batches = match self.claim(limit).await {
+                Ok((batches, _)) => batches,
                 Err(error) => {
-                    tracing::warn!(worker = %self.id, %error, "email worker tick failed");
-                    false
+                    tracing::warn!(worker = %self.id, %error, "claiming email jobs failed");
+                    Vec::new()
                 }
             };
-            if !busy {
+            if batches.is_empty() {
                 tokio::select! {
                     _ = shutdown.changed() => {}
                     () = tokio::time::sleep(self.config.poll_interval) => {}
+                    Some(done) = in_flight.join_next(), if !in_flight.is_empty() => self.log_failure(done),
                 }
+                continue;
             }
+            for batch in batches {
+                let Ok(slot) = slots.clone().acquire_owned().await else { break };
+                let (worker, stop) = (self.clone(), shutdown.clone());
+                in_flight.spawn(async move {
+                    let sent = worker.send(batch, &stop).await;
+                    drop(slot);
+                    sent
+                });
+            }
+        }
+        while let Some(done) = in_flight.join_next().await {
+            self.log_failure(done);
         }
         tracing::info!(worker = %self.id, "email worker stopped");
     }
 
-    /// One pass over the queue. `stop` is checked before each batch goes out.
+    fn log_failure(&self, done: Result<Result<TickReport, DomainError>, tokio::task::JoinError>) {
+        match done {
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => tracing::warn!(worker = %self.id, %error, "recording a send failed"),
+            Err(error) => tracing::error!(worker = %self.id, %error, "a send task panicked"),
+        }
+    }
+
+    /// One pass over the queue: claims up to the batch size, sends it all and
+    /// returns when every outcome is recorded. `stop` is checked before each
+    /// batch goes out. (Tests drive the worker tick by tick on a virtual clock.)
     pub async fn tick(&self, stop: &watch::Receiver<bool>) -> Result<TickReport, DomainError> {
+        let (batches, mut report) = self.claim(self.config.batch_size).await?;
+        let mut sends = futures::stream::iter(batches)
+            .map(|batch| self.send(batch, stop))
+            .buffer_unordered(self.config.max_in_flight.max(1));
+        while let Some(sent) = sends.next().await {
+            report += sent?;
+        }
+        Ok(report)
+    }
+
+    /// Rescues expired leases, claims up to `limit` due jobs, and turns them
+    /// into batches; jobs that must not go out are cancelled here.
+    async fn claim(&self, limit: u64) -> Result<(Vec<Batch>, TickReport), DomainError> {
         let now = self.clock.now();
         email_job::rescue_expired(&self.db, now, self.config.policy.max_attempts).await?;
-        let jobs = email_job::claim_due(&self.db, &self.id, now, self.config.lease, self.config.batch_size).await?;
+        let jobs = email_job::claim_due(&self.db, &self.id, now, self.config.lease, limit).await?;
         let mut report = TickReport { claimed: jobs.len(), ..TickReport::default() };
         if jobs.is_empty() {
-            return Ok(report);
+            return Ok((Vec::new(), report));
         }
         let (batches, skipped) = self.prepare(jobs, now).await?;
         for (reason, ids) in skipped {
             report.cancelled += ids.len();
             email_job::mark_cancelled(&self.db, &self.id, &ids, reason, now).await?;
         }
-        let mut outcomes = futures::stream::iter(batches)
-            .map(|batch| async move {
-                if *stop.borrow() {
-                    return (batch.jobs, None);
-                }
-                let result = self.delivery.deliver(&batch.message).await;
-                (batch.jobs, Some(result))
-            })
-            .buffer_unordered(self.config.max_in_flight.max(1));
-        while let Some((jobs, outcome)) = outcomes.next().await {
-            self.record(&jobs, outcome, &mut report).await?;
-        }
+        Ok((batches, report))
+    }
+
+    /// Sends one batch (unless stopping) and records the outcome.
+    async fn send(&self, batch: Batch, stop: &watch::Receiver<bool>) -> Result<TickReport, DomainError> {
+        let stopping = *stop.borrow();
+        let outcome = match stopping {
+            true => None,
+            false => Some(self.delivery.deliver(&batch.message).await),
+        };
+        let mut report = TickReport::default();
+        self.record(&batch.jobs, outcome, &mut report).await?;
         Ok(report)
     }
 
@@ -193,15 +257,18 @@ impl Worker {
         jobs: Vec<email_job::Model>,
         now: DateTime<Utc>,
     ) -> Result<(Vec<Batch>, BTreeMap<&'static str, Vec<i64>>), DomainError> {
+        // Jobs share registrations (four kinds each) and webinars: look each up once.
+        let registration_ids: BTreeSet<i64> = jobs.iter().map(|job| job.registration_id).collect();
+        let webinar_ids: BTreeSet<i64> = jobs.iter().map(|job| job.webinar_id).collect();
         let registrations: HashMap<i64, registration::Model> = registration::Entity::find()
-            .filter(registration::Column::Id.is_in(jobs.iter().map(|job| job.registration_id)))
+            .filter(registration::Column::Id.is_in(registration_ids))
             .all(&self.db)
             .await?
             .into_iter()
             .map(|registration| (registration.id, registration))
             .collect();
         let webinars: HashMap<i64, webinar::Model> = webinar::Entity::find()
-            .filter(webinar::Column::Id.is_in(jobs.iter().map(|job| job.webinar_id)))
+            .filter(webinar::Column::Id.is_in(webinar_ids))
             .all(&self.db)
             .await?
             .into_iter()

@@ -115,12 +115,13 @@ impl MigrationTrait for Migration {
                 [EmailJobs::RegistrationId, EmailJobs::Kind, EmailJobs::ScheduleVersion],
             ))
             .await?;
-        // The worker's scan: due jobs by state and time.
+        // The worker's claim, in its own order (due time, then webinar and kind
+        // so a claim fills whole batches): an index scan with a limit, no sort.
         manager
             .create_index(index(
-                "idx_email_jobs_status_run_at",
+                "idx_email_jobs_claim",
                 EmailJobs::Table,
-                [EmailJobs::Status, EmailJobs::RunAt],
+                [EmailJobs::Status, EmailJobs::RunAt, EmailJobs::WebinarId, EmailJobs::Kind, EmailJobs::Id],
             ))
             .await
     }

@@ -173,8 +173,8 @@ fn spawn_worker(
 ) -> Result<tokio::task::JoinHandle<()>, Failure> {
     let id = format!("{}-{}", std::env::var("HOSTNAME").unwrap_or_else(|_| "worker".into()), std::process::id());
     let delivery = config.email.delivery()?;
-    let worker = Worker::new(id, db, clock, delivery, links, config.email.worker())?;
-    Ok(tokio::spawn(async move { worker.run(stopping).await }))
+    let worker = Arc::new(Worker::new(id, db, clock, delivery, links, config.email.worker())?);
+    Ok(tokio::spawn(worker.run(stopping)))
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
