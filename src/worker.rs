@@ -105,10 +105,6 @@ impl Worker {
         Ok(Self { id: id.into(), db, clock, delivery, emails: Arc::new(Emails::new()?), links, config })
     }
 
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-
     /// Sends until `shutdown` turns true, then finishes what is in flight and
     /// gives back what it claimed but did not send. Claiming is pipelined with
     /// sending: while batches are out, the next ones are claimed and rendered,
