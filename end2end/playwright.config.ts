@@ -31,6 +31,7 @@ export default defineConfig({
       LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
       LEPTOS_SITE_ROOT: '../target/site',
       SEED_DEMO: 'true',
+      OUTBOX_DIR: '../target/e2e/outbox',
       RUST_LOG: 'info',
     },
   },
