@@ -14,7 +14,7 @@ use chrono::{DateTime, Duration, Utc};
 use futures::StreamExt;
 use rand::Rng;
 use sea_orm::{ActiveEnum, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::delivery::{Attachment, Delivery, DeliveryError, MAX_RECIPIENTS_PER_REQUEST, Mailbox, Outgoing, Recipient};
@@ -106,26 +106,50 @@ impl Worker {
     }
 
     /// Sends until `shutdown` turns true, then finishes what is in flight and
-    /// gives back what it claimed but did not send. Claiming is pipelined with
-    /// sending: while batches are out, the next ones are claimed and rendered,
-    /// never more than the free send slots can take.
-    pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+    /// gives back what it claimed but did not send. Claiming runs ahead of
+    /// sending: a prefetch task claims and renders up to `max_in_flight`
+    /// batches into a bounded channel while the sends are out, so a free send
+    /// slot never waits for the database.
+    pub async fn run(self: Arc<Self>, shutdown: watch::Receiver<bool>) {
         tracing::info!(worker = %self.id, "email worker started");
-        let slots = Arc::new(Semaphore::new(self.config.max_in_flight.max(1)));
+        let in_flight_limit = self.config.max_in_flight.max(1);
+        let (ready, mut prepared) = mpsc::channel::<Batch>(in_flight_limit);
+        // Two claimers: while one waits on the database, the other's batches go out.
+        let prefetchers = [
+            tokio::spawn(self.clone().prefetch(ready.clone(), shutdown.clone())),
+            tokio::spawn(self.clone().prefetch(ready, shutdown.clone())),
+        ];
+        let slots = Arc::new(Semaphore::new(in_flight_limit));
         let mut in_flight = JoinSet::new();
-        while !*shutdown.borrow() {
+        while let Some(batch) = prepared.recv().await {
             while let Some(done) = in_flight.try_join_next() {
                 self.log_failure(done);
             }
-            let free = slots.available_permits();
-            if free == 0 {
-                if let Some(done) = in_flight.join_next().await {
-                    self.log_failure(done);
-                }
-                continue;
+            let Ok(slot) = slots.clone().acquire_owned().await else { break };
+            let (worker, stop) = (self.clone(), shutdown.clone());
+            in_flight.spawn(async move {
+                // After shutdown, `send` gives the batch back instead of sending it.
+                let sent = worker.send(batch, &stop).await;
+                drop(slot);
+                sent
+            });
+        }
+        for prefetch in prefetchers {
+            if let Err(error) = prefetch.await {
+                tracing::error!(worker = %self.id, %error, "a claiming task panicked");
             }
-            let limit = self.config.batch_size.min((free * MAX_RECIPIENTS_PER_REQUEST) as u64);
-            let batches = match self.claim(limit).await {
+        }
+        while let Some(done) = in_flight.join_next().await {
+            self.log_failure(done);
+        }
+        tracing::info!(worker = %self.id, "email worker stopped");
+    }
+
+    /// Claims due jobs into `ready` until shutdown; closing `ready` ends `run`.
+    async fn prefetch(self: Arc<Self>, ready: mpsc::Sender<Batch>, mut shutdown: watch::Receiver<bool>) {
+        let ahead = (self.config.max_in_flight.max(1) * MAX_RECIPIENTS_PER_REQUEST) as u64;
+        while !*shutdown.borrow() {
+            let batches = match self.claim(self.config.batch_size.min(ahead)).await {
                 Ok((batches, _)) => batches,
                 Err(error) => {
                     tracing::warn!(worker = %self.id, %error, "claiming email jobs failed");
@@ -136,24 +160,15 @@ impl Worker {
                 tokio::select! {
                     _ = shutdown.changed() => {}
                     () = tokio::time::sleep(self.config.poll_interval) => {}
-                    Some(done) = in_flight.join_next(), if !in_flight.is_empty() => self.log_failure(done),
                 }
-                continue;
             }
             for batch in batches {
-                let Ok(slot) = slots.clone().acquire_owned().await else { break };
-                let (worker, stop) = (self.clone(), shutdown.clone());
-                in_flight.spawn(async move {
-                    let sent = worker.send(batch, &stop).await;
-                    drop(slot);
-                    sent
-                });
+                // Waits while `max_in_flight` batches are already prepared.
+                if ready.send(batch).await.is_err() {
+                    return;
+                }
             }
         }
-        while let Some(done) = in_flight.join_next().await {
-            self.log_failure(done);
-        }
-        tracing::info!(worker = %self.id, "email worker stopped");
     }
 
     fn log_failure(&self, done: Result<Result<TickReport, DomainError>, tokio::task::JoinError>) {
