@@ -172,8 +172,11 @@ fn unlocked(status: Status, reason: &str, now: DateTime<Utc>) -> ActiveModel {
 
 /// Updates only jobs this worker still holds: after its lease expired and the
 /// job was rescued, a late answer must not overwrite the new owner's state.
-fn held_by(worker: &str, ids: impl IntoIterator<Item = i64>) -> Condition {
-    Condition::all().add(Column::Id.is_in(ids)).add(Column::Status.eq(Status::Running)).add(Column::LockedBy.eq(worker))
+fn held_by(worker: &str, ids: &[i64]) -> Condition {
+    Condition::all()
+        .add(Column::Id.is_in(ids.iter().copied()))
+        .add(Column::Status.eq(Status::Running))
+        .add(Column::LockedBy.eq(worker))
 }
 
 pub async fn mark_sent<C: ConnectionTrait>(
@@ -191,7 +194,7 @@ pub async fn mark_sent<C: ConnectionTrait>(
             updated_at: Set(now),
             ..Default::default()
         })
-        .filter(held_by(worker, ids.iter().copied()))
+        .filter(held_by(worker, ids))
         .exec(db)
         .await?;
     Ok(updated.rows_affected)
@@ -212,7 +215,7 @@ pub async fn mark_failed<C: ConnectionTrait>(
         failed.status = Set(Status::Pending);
         failed.run_at = Set(retry_at);
     }
-    let updated = Entity::update_many().set(failed).filter(held_by(worker, ids.iter().copied())).exec(db).await?;
+    let updated = Entity::update_many().set(failed).filter(held_by(worker, ids)).exec(db).await?;
     Ok(updated.rows_affected)
 }
 
@@ -226,7 +229,7 @@ pub async fn release<C: ConnectionTrait>(db: &C, worker: &str, ids: &[i64], now:
         .col_expr(Column::LockedBy, Expr::value(Option::<String>::None))
         .col_expr(Column::Attempts, Expr::col(Column::Attempts).sub(1))
         .col_expr(Column::UpdatedAt, Expr::value(now))
-        .filter(held_by(worker, ids.iter().copied()))
+        .filter(held_by(worker, ids))
         .exec(db)
         .await?;
     Ok(updated.rows_affected)
@@ -281,7 +284,7 @@ pub async fn mark_cancelled<C: ConnectionTrait>(
     now: DateTime<Utc>,
 ) -> Result<u64, DbErr> {
     let cancelled = unlocked(Status::Cancelled, reason, now);
-    let updated = Entity::update_many().set(cancelled).filter(held_by(worker, ids.iter().copied())).exec(db).await?;
+    let updated = Entity::update_many().set(cancelled).filter(held_by(worker, ids)).exec(db).await?;
     Ok(updated.rows_affected)
 }
 

@@ -46,4 +46,7 @@ pub enum DomainError {
     RegistrationNotFound,
     #[error("database error: {0}")]
     Database(#[from] DbErr),
+    /// An email template failed to render (a defect in the templates, not in the input).
+    #[error("email template error: {0}")]
+    Rendering(#[from] minijinja::Error),
 }

@@ -218,17 +218,15 @@ impl Worker {
             true => None,
             false => Some(self.delivery.deliver(&batch.message).await),
         };
-        let mut report = TickReport::default();
-        self.record(&batch.jobs, outcome, &mut report).await?;
-        Ok(report)
+        self.record(&batch.jobs, outcome).await
     }
 
     async fn record(
         &self,
         jobs: &[(i64, i32)],
         outcome: Option<Result<(), DeliveryError>>,
-        report: &mut TickReport,
-    ) -> Result<(), DomainError> {
+    ) -> Result<TickReport, DomainError> {
+        let mut report = TickReport::default();
         let now = self.clock.now();
         let ids: Vec<i64> = jobs.iter().map(|(id, _)| *id).collect();
         match outcome {
@@ -258,7 +256,7 @@ impl Worker {
                 }
             }
         }
-        Ok(())
+        Ok(report)
     }
 
     /// Groups claimed jobs into provider requests, setting aside those that
@@ -306,9 +304,7 @@ impl Worker {
         for ((webinar_id, kind, icp), members) in groups {
             let Some(webinar) = webinars.get(&webinar_id) else { continue };
             let links = WebinarLinks::new(webinar, self.links.base_url());
-            let content = self.emails.render(kind, icp.as_deref(), webinar, &links).map_err(|error| {
-                DomainError::Database(sea_orm::DbErr::Custom(format!("rendering {kind:?}: {error}")))
-            })?;
+            let content = self.emails.render(kind, icp.as_deref(), webinar, &links)?;
             let attachments = match kind {
                 Kind::Confirmation | Kind::TimeChanged | Kind::Cancelled => vec![Attachment {
                     filename: "invite.ics".into(),

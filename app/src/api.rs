@@ -127,8 +127,8 @@ mod ssr {
                 ),
                 DomainError::WebinarNotFound | DomainError::RegistrationNotFound => AppError::NotFound,
                 DomainError::Closed(reason) => AppError::Closed(reason.message().to_owned()),
-                DomainError::Database(error) => {
-                    tracing::error!(%error, "database error in a server function");
+                error @ (DomainError::Database(_) | DomainError::Rendering(_)) => {
+                    tracing::error!(%error, "internal error in a server function");
                     AppError::Server
                 }
             }

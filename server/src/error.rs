@@ -43,6 +43,7 @@ impl ApiError {
             ApiError::Domain(DomainError::Database(_)) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable", None)
             }
+            ApiError::Domain(DomainError::Rendering(_)) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", None),
             ApiError::BadBody { field, message } => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid_body",
@@ -60,6 +61,10 @@ impl IntoResponse for ApiError {
             ApiError::Domain(DomainError::Database(error)) => {
                 tracing::error!(%error, "database error");
                 "The service is temporarily unavailable. Please try again in a moment.".to_owned()
+            }
+            ApiError::Domain(error @ DomainError::Rendering(_)) => {
+                tracing::error!(%error, "internal error");
+                "Something went wrong on our side. Please try again in a moment.".to_owned()
             }
             ApiError::Domain(DomainError::Invalid(_)) => "Some fields are invalid; see `fields`.".to_owned(),
             other => other.to_string(),
