@@ -91,6 +91,8 @@ type BatchKey = (i64, Kind, Option<String>);
 struct Batch {
     message: Outgoing,
     jobs: Vec<(i64, i32)>,
+    /// When the claim behind it was made; its lease runs from here.
+    claimed_at: DateTime<Utc>,
 }
 
 impl Worker {
@@ -211,10 +213,16 @@ impl Worker {
         Ok((batches, report))
     }
 
-    /// Sends one batch (unless stopping) and records the outcome.
+    /// Sends one batch and records the outcome. A batch is given back unsent
+    /// when stopping, or when it waited past half its lease: by the lease's
+    /// end another claim may take the same jobs, and both would send them.
     async fn send(&self, batch: Batch, stop: &watch::Receiver<bool>) -> Result<TickReport, DomainError> {
         let stopping = *stop.borrow();
-        let outcome = match stopping {
+        let lease_half_gone = self.clock.now() >= batch.claimed_at + self.config.lease / 2;
+        if lease_half_gone && !stopping {
+            tracing::info!(worker = %self.id, jobs = batch.jobs.len(), "a batch waited past half its lease: given back");
+        }
+        let outcome = match stopping || lease_half_gone {
             true => None,
             false => Some(self.delivery.deliver(&batch.message).await),
         };
@@ -336,6 +344,7 @@ impl Worker {
                         recipients,
                     },
                     jobs: chunk.iter().map(|(job, _)| (job.id, job.attempts)).collect(),
+                    claimed_at: now,
                 });
             }
         }

@@ -32,12 +32,15 @@ struct Delivered {
 struct Recorder {
     clock: Arc<ManualClock>,
     delivered: Mutex<Vec<Delivered>>,
+    /// Virtual time each request takes (a slow provider).
+    takes: Duration,
 }
 
 #[async_trait::async_trait]
 impl Delivery for Recorder {
     async fn deliver(&self, message: &Outgoing) -> Result<(), DeliveryError> {
         let at = self.clock.now();
+        self.clock.advance(self.takes);
         let mut delivered = self.delivered.lock().expect("lock");
         for recipient in &message.recipients {
             let text = message.content.personalize(&recipient.substitutions).text;
@@ -91,7 +94,8 @@ async fn next_due(db: &DatabaseConnection, events: &[(DateTime<Utc>, Event)], do
 async fn reminders_stay_true_through_reschedules_cancels_and_unsubscribes(database: TestDatabase) {
     let db = database.connect().await.expect("connect");
     let clock = Arc::new(ManualClock::new(t0()));
-    let recorder = Arc::new(Recorder { clock: clock.clone(), delivered: Mutex::new(Vec::new()) });
+    let recorder =
+        Arc::new(Recorder { clock: clock.clone(), delivered: Mutex::new(Vec::new()), takes: Duration::zero() });
     let config = WorkerConfig { batch_size: 2000, ..WorkerConfig::default() };
     let links = Links::new("https://events.example.com", b"simulation");
     let worker = Worker::new("sim", db.clone(), clock.clone(), recorder.clone(), links, config).expect("worker");
@@ -266,4 +270,41 @@ async fn reminders_stay_true_through_reschedules_cancels_and_unsubscribes(databa
     assert!(total > 4000, "a full run delivers thousands of emails ({total})");
 }
 
-webinar::on_both_databases!(reminders_stay_true_through_reschedules_cancels_and_unsubscribes);
+/// A batch that waited in the worker past half its lease goes back to the
+/// queue unsent: by the lease's end another claim could take (and send) it too.
+async fn a_batch_that_waited_past_half_its_lease_is_given_back(database: TestDatabase) {
+    let db = database.connect().await.expect("connect");
+    let clock = Arc::new(ManualClock::new(t0()));
+    let lease = Duration::minutes(10);
+    let takes = Duration::minutes(6);
+    let recorder = Arc::new(Recorder { clock: clock.clone(), delivered: Mutex::new(Vec::new()), takes });
+    let config = WorkerConfig { lease, max_in_flight: 1, ..WorkerConfig::default() };
+    let links = Links::new("https://events.example.com", b"simulation");
+    let worker = Worker::new("slow", db.clone(), clock.clone(), recorder.clone(), links, config).expect("worker");
+    let service = Service::new(db.clone(), clock.clone(), Arc::new(NoCounts));
+    // Two webinars: two confirmation batches, sent one after the other.
+    for slug in ["a", "b"] {
+        create(&db, slug, t0() + Duration::days(3)).await;
+        let request = RegistrationRequest {
+            webinar: Some(slug.into()),
+            name: "Ada".into(),
+            email: format!("ada.{slug}@example.com"),
+            ..RegistrationRequest::default()
+        };
+        service.register(request).await.expect("register");
+    }
+    let (_stop_sender, stop) = watch::channel(false);
+    let first = worker.tick(&stop).await.expect("tick");
+    assert_eq!((first.claimed, first.sent, first.released), (2, 1, 1), "{first:?}");
+    let second = worker.tick(&stop).await.expect("tick");
+    assert_eq!((second.claimed, second.sent), (1, 1), "the given-back job is claimed afresh: {second:?}");
+    let delivered = recorder.delivered.lock().expect("lock").clone();
+    let mut recipients: Vec<String> = delivered.into_iter().map(|email| email.to).collect();
+    recipients.sort();
+    assert_eq!(recipients, ["ada.a@example.com", "ada.b@example.com"], "each sent exactly once");
+}
+
+webinar::on_both_databases!(
+    reminders_stay_true_through_reschedules_cancels_and_unsubscribes,
+    a_batch_that_waited_past_half_its_lease_is_given_back,
+);
