@@ -39,6 +39,8 @@ e2e: build ## Playwright against the release server on a fresh SQLite database
 	SERVER_BIN=$(TARGET_DIR)/release/server npx playwright test -c end2end/playwright.config.ts
 
 bench: ## Benchmarks (programs, not tests): see BENCHMARKS.md
-	cargo build --release -p server --bin bench --bin sendgrid-mock
+	cargo build --release -p server --bin bench --bin sendgrid-mock --bin server
 	$(TARGET_DIR)/release/bench reminders --database postgres
 	$(TARGET_DIR)/release/bench reminders --database sqlite
+	$(TARGET_DIR)/release/bench stats
+	$(TARGET_DIR)/release/bench websockets

@@ -33,6 +33,9 @@ export default defineConfig({
       SEED_DEMO: 'true',
       OUTBOX_DIR: '../target/e2e/outbox',
       RUST_LOG: 'info',
+      // Every test registers from 127.0.0.1; the limit has a test of its own.
+      RATE_LIMIT_REGISTER: '1000/1m',
+      RATE_LIMIT_PUBLIC: '10000/1m',
     },
   },
 });

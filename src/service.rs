@@ -27,6 +27,8 @@ pub struct Landing {
 /// The public registration count.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Stats {
+    #[serde(skip)]
+    pub webinar_id: i64,
     pub webinar: String,
     pub registrations: u64,
     pub updated_at: DateTime<Utc>,
@@ -73,6 +75,7 @@ impl Service {
     pub async fn stats(&self, slug: Option<&str>) -> Result<Stats, DomainError> {
         let landing = self.landing(slug).await?;
         Ok(Stats {
+            webinar_id: landing.webinar.id,
             webinar: landing.webinar.slug,
             registrations: landing.registrations,
             updated_at: self.clock.now(),

@@ -56,6 +56,10 @@ pub enum AppError {
     NotFound,
     #[error("{0}")]
     Closed(String),
+    #[error("Too many attempts — try again in {retry_after_seconds} s.")]
+    TooManyAttempts { retry_after_seconds: u64 },
+    #[error("Registration is temporarily unavailable: we cannot reach our database. Please try again in a minute.")]
+    Unavailable,
     #[error("Something went wrong on our side. Please try again in a moment.")]
     Server,
     #[error("Could not reach the server. Check your connection and try again.")]
@@ -127,7 +131,11 @@ mod ssr {
                 ),
                 DomainError::WebinarNotFound | DomainError::RegistrationNotFound => AppError::NotFound,
                 DomainError::Closed(reason) => AppError::Closed(reason.message().to_owned()),
-                error @ (DomainError::Database(_) | DomainError::Rendering(_)) => {
+                DomainError::Database(error) => {
+                    tracing::error!(%error, "database unreachable in a server function");
+                    AppError::Unavailable
+                }
+                error @ DomainError::Rendering(_) => {
                     tracing::error!(%error, "internal error in a server function");
                     AppError::Server
                 }

@@ -47,10 +47,11 @@ fn Landing(view: LandingView) -> impl IntoView {
         }
     });
     let no_js_name = view.registered_name.clone();
-    let registered_name = move || match register.value().get() {
+    // A memo, so an error answer does not rebuild the form (and lose what was typed).
+    let registered_name = Memo::new(move |_| match register.value().get() {
         Some(Ok(registered)) => Some(registered.name),
         _ => no_js_name.clone(),
-    };
+    });
     let no_js_errors = view.form_errors.clone();
     let error_for = move |field: &'static str| {
         let no_js_errors = no_js_errors.clone();
@@ -60,11 +61,11 @@ fn Landing(view: LandingView) -> impl IntoView {
             None => no_js_errors.iter().find(|error| error.field == field).map(|error| error.message.clone()),
         }
     };
+    // Errors not tied to one field; the form keeps what was typed, so the
+    // visitor can simply try again.
     let form_error = move || match register.value().get() {
-        Some(Err(error @ (AppError::Closed(_) | AppError::NotFound | AppError::Server | AppError::Unreachable))) => {
-            Some(error.to_string())
-        }
-        _ => None,
+        Some(Err(AppError::Invalid(_))) | Some(Ok(_)) | None => None,
+        Some(Err(error)) => Some(error.to_string()),
     };
 
     let query = use_query_map();
@@ -109,7 +110,7 @@ fn Landing(view: LandingView) -> impl IntoView {
                     </ul>
                 </section>
                 <section class="register" id="register">
-                    {move || match (closed.clone(), registered_name()) {
+                    {move || match (closed.clone(), registered_name.get()) {
                         (_, Some(name)) => {
                             view! {
                                 <div class="success" role="status" data-testid="success">

@@ -1,11 +1,13 @@
 //! The public JSON API and the live-count websocket. Handlers only translate;
 //! the domain's `Service` decides.
+use std::time::Duration;
+
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
@@ -59,11 +61,32 @@ fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError
     })
 }
 
+/// The count from the cache, with `ETag` (so pollers get 304s) and
+/// `Cache-Control`; while the database is down, the last known count with
+/// `"stale": true`.
 pub async fn stats(
     State(state): State<AppState>,
     Query(query): Query<WebinarQuery>,
-) -> Result<Json<webinar::Stats>, ApiError> {
-    Ok(Json(state.service.stats(query.webinar.as_deref()).await?))
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let stats = state.stats.get(&state.service, query.webinar.as_deref()).await?;
+    let stale = if stats.stale { "-stale" } else { "" };
+    let etag = format!("W/\"{}-{}{stale}\"", stats.webinar, stats.registrations);
+    let cache_control = match stats.stale {
+        true => "no-cache".to_owned(),
+        false => format!("public, max-age={}", state.stats.ttl().as_secs()),
+    };
+    let headers_out = [(header::ETAG, etag.clone()), (header::CACHE_CONTROL, cache_control)];
+    let not_modified = headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|tag| tag.trim() == etag || tag.trim() == "*");
+    Ok(match not_modified {
+        true => (StatusCode::NOT_MODIFIED, headers_out).into_response(),
+        false => (headers_out, Json(stats)).into_response(),
+    })
 }
 
 /// Sends `{"registrations": N}` on connect and after every change.
@@ -74,6 +97,8 @@ pub async fn live(
 ) -> Result<Response, ApiError> {
     let landing = state.service.landing(query.webinar.as_deref()).await?;
     let counts = state.live.subscribe(landing.webinar.id, landing.registrations);
+    // Messages are a few bytes each way: small buffers keep 10,000 sockets cheap.
+    let upgrade = upgrade.read_buffer_size(SOCKET_BUFFER).write_buffer_size(0).max_message_size(SOCKET_BUFFER);
     Ok(upgrade.on_upgrade(move |socket| push_counts(socket, counts, landing.registrations)))
 }
 
@@ -98,7 +123,15 @@ async fn push_counts(mut socket: WebSocket, mut counts: watch::Receiver<u64>, cu
     }
 }
 
-async fn send_count(socket: &mut WebSocket, registrations: u64) -> Result<(), axum::Error> {
-    let text = serde_json::json!({ "registrations": registrations }).to_string();
-    socket.send(Message::Text(text.into())).await
+/// A client that cannot take a message within this is dropped, so it holds
+/// nothing (it reconnects and gets the current count).
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+const SOCKET_BUFFER: usize = 4096;
+
+async fn send_count(socket: &mut WebSocket, registrations: u64) -> Result<(), ()> {
+    let text = format!(r#"{{"registrations":{registrations}}}"#);
+    match tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Text(text.into()))).await {
+        Ok(Ok(())) => Ok(()),
+        _ => Err(()),
+    }
 }

@@ -4,6 +4,9 @@ use std::net::SocketAddr;
 use clap::Args;
 use leptos::config::LeptosOptions;
 
+use crate::client_ip::TrustedProxies;
+use crate::rate_limit::{Quota, Quotas};
+
 #[derive(Args, Clone, Debug)]
 pub struct Config {
     /// `sqlite://…` (embedded, the default) or `postgres://…`.
@@ -26,6 +29,28 @@ pub struct Config {
     /// Base name of the wasm/js/css bundle.
     #[arg(long, env = "LEPTOS_OUTPUT_NAME", default_value = "webinar")]
     pub output_name: String,
+    /// Redis for rate limits and live counts shared across instances; without
+    /// it (or while it is down) both are in-process.
+    #[arg(long, env = "REDIS_URL")]
+    pub redis_url: Option<String>,
+    /// Prefix of every Redis key and channel, so deployments can share a Redis.
+    #[arg(long, env = "REDIS_KEY_PREFIX", default_value = "webinar")]
+    pub redis_key_prefix: String,
+    /// Registrations per client IP (JSON API and form): requests/period.
+    #[arg(long, env = "RATE_LIMIT_REGISTER", default_value = "5/5m")]
+    pub rate_limit_register: Quota,
+    /// Other public API calls (stats, websocket connects, page data) per client IP.
+    #[arg(long, env = "RATE_LIMIT_PUBLIC", default_value = "100/1m")]
+    pub rate_limit_public: Quota,
+    /// Admin login attempts per client IP.
+    #[arg(long, env = "RATE_LIMIT_AUTH", default_value = "10/1m")]
+    pub rate_limit_auth: Quota,
+    /// Proxies whose X-Forwarded-For names the client: IPs or CIDRs, comma-separated.
+    #[arg(long, env = "TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: TrustedProxies,
+    /// Seconds a cached registration count is served before the database is asked again.
+    #[arg(long, env = "STATS_CACHE_TTL_SECS", default_value_t = 5)]
+    pub stats_cache_ttl_secs: u64,
     #[command(flatten)]
     pub email: EmailConfig,
 }
@@ -80,8 +105,8 @@ const DEVELOPMENT_SECRET: &str = "development-only-secret-set-SECRET_KEY-in-prod
 
 impl EmailConfig {
     pub fn links(&self, site_addr: std::net::SocketAddr) -> webinar::links::Links {
-        let base = self.public_base_url.clone().unwrap_or_else(|| format!("http://{site_addr}"));
-        let secret = self.secret_key.clone().unwrap_or_else(|| {
+        let base = set(&self.public_base_url).map_or_else(|| format!("http://{site_addr}"), str::to_owned);
+        let secret = set(&self.secret_key).map(str::to_owned).unwrap_or_else(|| {
             tracing::warn!("SECRET_KEY is not set: unsubscribe links use a development key");
             DEVELOPMENT_SECRET.to_owned()
         });
@@ -105,7 +130,7 @@ impl EmailConfig {
     /// SendGrid with a key, the dev outbox without.
     pub fn delivery(&self) -> Result<std::sync::Arc<dyn webinar::delivery::Delivery>, Box<dyn std::error::Error>> {
         use webinar::delivery::{Outbox, SendGrid};
-        Ok(match &self.sendgrid_api_key {
+        Ok(match set(&self.sendgrid_api_key) {
             Some(key) => {
                 let timeout = std::time::Duration::from_secs(self.sendgrid_timeout_secs);
                 tracing::info!(api = %self.sendgrid_api_url, "emails go to SendGrid");
@@ -119,7 +144,20 @@ impl EmailConfig {
     }
 }
 
+/// An optional setting; exported empty (as `.env.example` lists it) means unset.
+fn set(value: &Option<String>) -> Option<&str> {
+    value.as_deref().filter(|value| !value.trim().is_empty())
+}
+
 impl Config {
+    pub fn redis_url(&self) -> Option<&str> {
+        set(&self.redis_url)
+    }
+
+    pub fn quotas(&self) -> Quotas {
+        Quotas { register: self.rate_limit_register, public: self.rate_limit_public, auth: self.rate_limit_auth }
+    }
+
     pub fn leptos_options(&self) -> LeptosOptions {
         LeptosOptions::builder()
             .output_name(self.output_name.as_str())

@@ -6,6 +6,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use webinar::{DomainError, FieldError};
 
+use crate::rate_limit::Verdict;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error(transparent)]
@@ -14,6 +16,10 @@ pub enum ApiError {
     BadBody { message: String, field: Option<String> },
     #[error("The request body is larger than {limit} bytes.")]
     TooLarge { limit: usize },
+    #[error("Too many attempts — try again in {} s.", verdict.retry_after_seconds())]
+    RateLimited { verdict: Verdict, caller: Caller },
+    #[error("Registration counts are unavailable right now: the database cannot be reached. Try again in a minute.")]
+    StatsUnavailable,
 }
 
 #[derive(Serialize)]
@@ -50,6 +56,8 @@ impl ApiError {
                 field.as_ref().map(|field| vec![FieldError::new(field, message.clone())]),
             ),
             ApiError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", None),
+            ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited", None),
+            ApiError::StatsUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "stats_unavailable", None),
         }
     }
 }
@@ -60,7 +68,8 @@ impl IntoResponse for ApiError {
         let message = match &self {
             ApiError::Domain(DomainError::Database(error)) => {
                 tracing::error!(%error, "database error");
-                "The service is temporarily unavailable. Please try again in a moment.".to_owned()
+                "The service is temporarily unavailable: we cannot reach our database. Please try again in a minute."
+                    .to_owned()
             }
             ApiError::Domain(error @ DomainError::Rendering(_)) => {
                 tracing::error!(%error, "internal error");
@@ -69,6 +78,43 @@ impl IntoResponse for ApiError {
             ApiError::Domain(DomainError::Invalid(_)) => "Some fields are invalid; see `fields`.".to_owned(),
             other => other.to_string(),
         };
-        (status, Json(Body { error: ErrorBody { code, message, fields } })).into_response()
+        let body = Body { error: ErrorBody { code, message, fields } };
+        match &self {
+            ApiError::RateLimited { verdict, caller } => rate_limited(status, verdict, *caller, body),
+            _ => (status, Json(body)).into_response(),
+        }
     }
+}
+
+/// Who gets an error answer, which decides its encoding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Caller {
+    /// The JSON API: `{"error": {…}}`.
+    Api,
+    /// A hydrated page's server function call: the function's own error encoding.
+    ServerFunction,
+    /// A form posted without JavaScript: a page a person can read.
+    PlainForm,
+}
+
+/// 429 with the `RateLimit-*` and `Retry-After` headers, in the caller's encoding.
+fn rate_limited(status: StatusCode, verdict: &Verdict, caller: Caller, body: Body) -> Response {
+    let mut response = match caller {
+        Caller::Api => (status, Json(body)).into_response(),
+        Caller::ServerFunction => {
+            let error = app::api::AppError::TooManyAttempts { retry_after_seconds: verdict.retry_after_seconds() };
+            (status, Json(error)).into_response()
+        }
+        Caller::PlainForm => {
+            let page = format!(
+                "<!DOCTYPE html><html lang=\"en\"><meta charset=\"utf-8\"><title>Too many attempts</title>\
+                 <main><h1>Too many attempts</h1><p>{}</p>\
+                 <p>Go back to the page and submit the form again then.</p></main></html>",
+                body.error.message
+            );
+            (status, axum::response::Html(page)).into_response()
+        }
+    };
+    response.headers_mut().extend(verdict.headers());
+    response
 }

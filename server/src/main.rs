@@ -1,11 +1,15 @@
 //! The webinar server: pages, API, websocket, and (soon) the email worker.
 mod api;
+mod client_ip;
 mod config;
 mod error;
 mod live;
+mod rate_limit;
+mod redis;
 mod registrant;
 mod routes;
 mod state;
+mod stats;
 
 use std::sync::Arc;
 
@@ -16,8 +20,11 @@ use webinar::worker::Worker;
 use webinar::{Clock, Service, SystemClock};
 
 use crate::config::Config;
-use crate::live::LiveHub;
+use crate::live::{LiveCounts, LiveHub};
+use crate::rate_limit::RateLimits;
+use crate::redis::Redis;
 use crate::state::AppState;
+use crate::stats::StatsCache;
 
 #[derive(Parser)]
 #[command(version, about = "Webinar registration and reminders")]
@@ -100,12 +107,23 @@ async fn serve(config: Config) -> Result<(), Failure> {
         true => Some(spawn_worker(&config, db.clone(), clock.clone(), links.clone(), stopping.clone())?),
         false => None,
     };
+    let redis =
+        match config.redis_url() {
+            Some(url) => Some(Redis::start(url, &config.redis_key_prefix).await.map_err(|error| {
+                format!("REDIS_URL is not a usable Redis URL (e.g. redis://127.0.0.1:6379): {error}")
+            })?),
+            None => None,
+        };
     let live = Arc::new(LiveHub::default());
-    let service = Service::new(db, clock, live.clone());
-    let state = AppState { leptos: config.leptos_options(), service, live, links };
+    let stats = Arc::new(StatsCache::new(std::time::Duration::from_secs(config.stats_cache_ttl_secs)));
+    let counts = LiveCounts::new(live.clone(), stats.clone(), redis.clone(), clock.clone());
+    let service = Service::new(db, clock, counts);
+    let limits = Arc::new(RateLimits::new(config.quotas(), config.trusted_proxies.clone(), redis.clone()));
+    let state = AppState { leptos: config.leptos_options(), service, live, stats, limits, redis, links };
     tracing::info!("listening on http://{}", listener.local_addr()?);
     let mut stopped = stopping.clone();
-    let server = axum::serve(listener, routes::router(state)).with_graceful_shutdown(async move {
+    let app = routes::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         let _ = stopped.wait_for(|stop| *stop).await;
     });
     tokio::spawn(async move {

@@ -8,7 +8,7 @@ use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, file_and_error_handler_with_context, generate_route_list};
 
 use crate::state::AppState;
-use crate::{api, registrant};
+use crate::{api, rate_limit, registrant};
 
 pub fn router(state: AppState) -> Router {
     let service = state.service.clone();
@@ -19,6 +19,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/webinar/stats", get(api::stats))
         .route("/api/webinar/live", get(api::live))
         .route("/healthz", get(health))
+        .route("/readyz", get(ready))
         .route("/j/{token}", get(registrant::join))
         .route("/u/{token}", get(registrant::confirm_unsubscribe).post(registrant::unsubscribe))
         .leptos_routes_with_context(&state, generate_route_list(app::App), context.clone(), move || {
@@ -26,25 +27,44 @@ pub fn router(state: AppState) -> Router {
         })
         .fallback(file_and_error_handler_with_context::<AppState, _>(context, app::shell))
         .layer(DefaultBodyLimit::max(api::BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit::limit))
         .with_state(state)
 }
 
-/// Liveness plus what an operator needs at a glance: the database and the email queue.
+/// The process is up; and whether Redis is shared or we run on in-process
+/// fallbacks. No I/O: load balancers may call it often.
 async fn health(State(state): State<AppState>) -> impl IntoResponse {
-    let lag = state.service.queue_lag().await;
-    let queue = match &lag {
-        Ok(lag) => serde_json::json!({
-            "due": lag.due,
-            "oldest_due_age_seconds": lag.oldest_due_at.map(|at| (state.service.now() - at).num_seconds().max(0)),
-        }),
-        Err(_) => serde_json::Value::Null,
+    let redis = match &state.redis {
+        None => "off",
+        Some(redis) if redis.is_up() => "ok",
+        Some(_) => "unreachable",
     };
-    let healthy = lag.is_ok();
-    let body = serde_json::json!({
-        "status": if healthy { "ok" } else { "degraded" },
-        "database": if healthy { "ok" } else { "unreachable" },
-        "queue": queue,
-    });
-    let status = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (status, Json(body))
+    let live_counts = if redis == "ok" { "redis" } else { "in-process" };
+    Json(serde_json::json!({
+        "status": if redis == "unreachable" { "degraded" } else { "ok" },
+        "redis": redis,
+        "rate_limits": state.limits.mode(),
+        "live_counts": live_counts,
+    }))
+}
+
+/// Ready to serve: the database answers; plus the email queue's lag, so a
+/// stopped worker is visible.
+async fn ready(State(state): State<AppState>) -> impl IntoResponse {
+    match state.service.queue_lag().await {
+        Ok(lag) => {
+            let oldest = lag.oldest_due_at.map(|at| (state.service.now() - at).num_seconds().max(0));
+            let body = serde_json::json!({
+                "status": "ok",
+                "database": "ok",
+                "queue": { "due": lag.due, "oldest_due_age_seconds": oldest },
+            });
+            (StatusCode::OK, Json(body))
+        }
+        Err(error) => {
+            tracing::warn!(%error, "readyz: database unreachable");
+            let body = serde_json::json!({ "status": "unavailable", "database": "unreachable", "queue": null });
+            (StatusCode::SERVICE_UNAVAILABLE, Json(body))
+        }
+    }
 }

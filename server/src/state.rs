@@ -5,12 +5,18 @@ use leptos::config::LeptosOptions;
 use webinar::Service;
 
 use crate::live::LiveHub;
+use crate::rate_limit::RateLimits;
+use crate::redis::Redis;
+use crate::stats::StatsCache;
 
 #[derive(Clone)]
 pub struct AppState {
     pub leptos: LeptosOptions,
     pub service: Service,
     pub live: Arc<LiveHub>,
+    pub stats: Arc<StatsCache>,
+    pub limits: Arc<RateLimits>,
+    pub redis: Option<Arc<Redis>>,
     pub links: webinar::links::Links,
 }
 

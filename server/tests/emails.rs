@@ -164,14 +164,14 @@ async fn reschedule_and_cancel_email_every_registrant(database: TestDatabase) {
     assert!(!ok && said.contains("no webinar has the slug \"nope\""), "{said}");
 }
 
-async fn a_stopped_worker_shows_in_healthz(database: TestDatabase) {
+async fn a_stopped_worker_shows_in_readyz(database: TestDatabase) {
     let server = TestServer::start_with(database, &[("RUN_WORKER", "false")]).await;
     server.webinar("launch", WebinarStatus::Published, Span::days(2)).await;
     register(&server, "ada@example.com").await;
     register(&server, "grace@example.com").await;
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let health: serde_json::Value =
-        reqwest::get(server.url("/healthz")).await.expect("healthz").json().await.expect("JSON");
+        reqwest::get(server.url("/readyz")).await.expect("readyz").json().await.expect("JSON");
     assert_eq!(health["status"], "ok");
     assert_eq!(health["queue"]["due"], 2, "two confirmations due, none sent: {health}");
     assert!(health["queue"]["oldest_due_age_seconds"].as_i64().is_some_and(|age| age >= 1), "{health}");
@@ -179,7 +179,7 @@ async fn a_stopped_worker_shows_in_healthz(database: TestDatabase) {
 
 webinar::on_both_databases!(
     reschedule_and_cancel_email_every_registrant,
-    a_stopped_worker_shows_in_healthz,
+    a_stopped_worker_shows_in_readyz,
     the_confirmation_lands_in_the_dev_outbox,
     the_join_link_follows_the_current_meeting_url,
     unsubscribing_stops_every_further_email,

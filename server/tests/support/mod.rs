@@ -22,7 +22,8 @@ pub struct TestServer {
     /// The dev outbox this server writes emails to.
     pub outbox: PathBuf,
     child: Child,
-    _database: TestDatabase,
+    /// `None` on a second instance: the first one owns (and drops) the database.
+    _database: Option<TestDatabase>,
 }
 
 impl Drop for TestServer {
@@ -41,7 +42,15 @@ impl TestServer {
         let outbox = std::env::temp_dir().join(format!("webinar_outbox_{}", rand::random::<u64>()));
         let (child, base) = spawn_server(&database.url, &outbox, env).await;
         let db = database.connect().await.expect("connect to the test database");
-        Self { base, database_url: database.url.clone(), db, outbox, child, _database: database }
+        Self { base, database_url: database.url.clone(), db, outbox, child, _database: Some(database) }
+    }
+
+    /// Another server process on the same database (scale-out).
+    pub async fn second_instance(&self, env: &[(&str, &str)]) -> Self {
+        let outbox = std::env::temp_dir().join(format!("webinar_outbox_{}", rand::random::<u64>()));
+        let (child, base) = spawn_server(&self.database_url, &outbox, env).await;
+        let db = webinar::db::connect(&self.database_url, 5).await.expect("connect to the test database");
+        Self { base, database_url: self.database_url.clone(), db, outbox, child, _database: None }
     }
 
     /// Ends the server process at once (SIGKILL): no shutdown, leases left behind.
@@ -85,7 +94,11 @@ async fn spawn_server(database_url: &str, outbox: &std::path::Path, env: &[(&str
         .env("OUTBOX_DIR", outbox)
         .env("SECRET_KEY", SECRET_KEY)
         .env("WORKER_POLL_MS", "100")
+        // Tests register many people from 127.0.0.1; the limit tests set their own.
+        .env("RATE_LIMIT_REGISTER", "10000/1m")
+        .env("RATE_LIMIT_PUBLIC", "10000/1m")
         .env_remove("SENDGRID_API_KEY")
+        .env_remove("REDIS_URL")
         .envs(env.iter().copied())
         .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
         .env("SEED_DEMO", "false")
@@ -176,5 +189,140 @@ pub async fn drained(db: &DatabaseConnection, within: Duration) {
         }
         assert!(tokio::time::Instant::now() < deadline, "{open} jobs still open after {within:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("address").port()
+}
+
+/// A namespace on the machine's shared Redis (127.0.0.1:6379) for one test;
+/// its keys are deleted when the test ends.
+pub struct RedisNamespace {
+    pub url: String,
+    pub prefix: String,
+}
+
+impl RedisNamespace {
+    pub fn new() -> Self {
+        Self::on(std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into()))
+    }
+
+    /// The environment that points a server at this namespace.
+    pub fn env(&self) -> [(&str, &str); 2] {
+        [("REDIS_URL", self.url.as_str()), ("REDIS_KEY_PREFIX", self.prefix.as_str())]
+    }
+
+    /// The same kind of namespace on another Redis.
+    pub fn on(url: String) -> Self {
+        Self { url, prefix: format!("webinar_test_{}", rand::random::<u64>()) }
+    }
+
+    /// Keys in this namespace.
+    pub async fn keys(&self) -> Vec<String> {
+        use fred::prelude::*;
+        let client = Builder::from_config(Config::from_url(&self.url).expect("a Redis URL")).build().expect("client");
+        client.init().await.expect("connect to Redis");
+        let keys = client.custom(fred::cmd!("KEYS"), vec![format!("{}:*", self.prefix)]).await.expect("KEYS");
+        let _ = client.quit().await;
+        keys
+    }
+}
+
+impl Drop for RedisNamespace {
+    fn drop(&mut self) {
+        let script = format!(
+            "redis-cli -u {url} --scan --pattern '{prefix}:*' | xargs -r redis-cli -u {url} del >/dev/null",
+            url = self.url,
+            prefix = self.prefix
+        );
+        let _ = std::process::Command::new("sh").args(["-c", &script]).status();
+    }
+}
+
+/// A private `redis-server` on its own port, to stop and start in a test.
+pub struct PrivateRedis {
+    pub port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl PrivateRedis {
+    pub async fn start() -> Self {
+        let mut redis = Self { port: free_port(), child: None };
+        redis.restart().await;
+        redis
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts (again) on the same port, empty; returns once it answers.
+    pub async fn restart(&mut self) {
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start redis-server");
+        self.child = Some(child);
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("redis-server did not listen on {}", self.port);
+    }
+
+    /// SIGKILL: connections drop, nothing is said.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A TCP proxy in front of a database server that a test can cut off: while
+/// down, open connections are dropped and new ones are closed at once.
+pub struct Outage {
+    pub port: u16,
+    up: std::sync::Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+impl Outage {
+    pub async fn proxy_to(target: std::net::SocketAddr) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the proxy");
+        let port = listener.local_addr().expect("address").port();
+        let up = std::sync::Arc::new(tokio::sync::watch::Sender::new(true));
+        let state = up.clone();
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if !*state.borrow() {
+                    continue; // dropped: closed at once
+                }
+                let mut down = state.subscribe();
+                tokio::spawn(async move {
+                    let Ok(mut server) = tokio::net::TcpStream::connect(target).await else { return };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = down.wait_for(|up| !*up) => {}
+                    }
+                });
+            }
+        });
+        Self { port, up }
+    }
+
+    pub fn set_up(&self, up: bool) {
+        self.up.send_replace(up);
     }
 }

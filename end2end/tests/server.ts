@@ -1,0 +1,82 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+const root = path.resolve(__dirname, '..', '..');
+const serverBin = path.resolve(root, 'end2end', process.env.SERVER_BIN ?? '../target/release/server');
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** A server process of a test's own: its own port and SQLite file, restartable. */
+export class OwnServer {
+  private process?: ChildProcess;
+  private readonly dir = mkdtempSync(path.join(tmpdir(), 'webinar-e2e-'));
+
+  private constructor(
+    readonly port: number,
+    private readonly env: Record<string, string>,
+  ) {}
+
+  static async start(env: Record<string, string> = {}): Promise<OwnServer> {
+    const server = new OwnServer(await freePort(), env);
+    await server.restart();
+    return server;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** Starts the process (again) on the same port and database; resolves once it answers. */
+  async restart(): Promise<void> {
+    this.process = spawn(serverBin, ['serve'], {
+      cwd: root,
+      stdio: 'ignore',
+      env: {
+        ...process.env,
+        DATABASE_URL: `sqlite://${this.dir}/webinar.db?mode=rwc`,
+        LEPTOS_SITE_ADDR: `127.0.0.1:${this.port}`,
+        LEPTOS_SITE_ROOT: 'target/site',
+        SEED_DEMO: 'true',
+        OUTBOX_DIR: path.join(this.dir, 'outbox'),
+        ...this.env,
+      },
+    });
+    for (let attempt = 0; attempt < 200; attempt++) {
+      try {
+        if ((await fetch(`${this.url}/healthz`)).ok) return;
+      } catch {
+        // not listening yet
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    throw new Error(`the server on ${this.port} did not start`);
+  }
+
+  /** SIGKILL: every open websocket drops at once. */
+  async kill(): Promise<void> {
+    const process = this.process;
+    if (!process || process.exitCode !== null) return;
+    await new Promise((resolve) => {
+      process.once('exit', resolve);
+      process.kill('SIGKILL');
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.kill();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
