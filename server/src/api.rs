@@ -6,8 +6,8 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{Query, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
@@ -67,25 +67,23 @@ fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError
 pub async fn stats(
     State(state): State<AppState>,
     Query(query): Query<WebinarQuery>,
-    headers: HeaderMap,
+    request: Request,
 ) -> Result<Response, ApiError> {
     let stats = state.stats.get(&state.service, query.webinar.as_deref()).await?;
-    let stale = if stats.stale { "-stale" } else { "" };
-    let etag = format!("W/\"{}-{}{stale}\"", stats.webinar, stats.registrations);
-    let cache_control = match stats.stale {
-        true => "no-cache".to_owned(),
-        false => format!("public, max-age={}", state.stats.ttl().as_secs()),
-    };
-    let headers_out = [(header::ETAG, etag.clone()), (header::CACHE_CONTROL, cache_control)];
-    let not_modified = headers
+    let not_modified = request
+        .headers()
         .get_all(header::IF_NONE_MATCH)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(','))
-        .any(|tag| tag.trim() == etag || tag.trim() == "*");
+        .any(|tag| tag.trim() == stats.etag || tag.trim() == "*");
+    let headers_out = [(header::ETAG, stats.etag), (header::CACHE_CONTROL, stats.cache_control)];
     Ok(match not_modified {
         true => (StatusCode::NOT_MODIFIED, headers_out).into_response(),
-        false => (headers_out, Json(stats)).into_response(),
+        false => {
+            let json = [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))];
+            (headers_out, json, stats.body).into_response()
+        }
     })
 }
 

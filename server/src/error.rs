@@ -115,6 +115,6 @@ fn rate_limited(status: StatusCode, verdict: &Verdict, caller: Caller, body: Bod
             (status, axum::response::Html(page)).into_response()
         }
     };
-    response.headers_mut().extend(verdict.headers());
+    verdict.write_headers(response.headers_mut());
     response
 }

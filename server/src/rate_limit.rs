@@ -106,17 +106,16 @@ pub struct Verdict {
 }
 
 impl Verdict {
-    /// `RateLimit-Limit/Remaining/Reset`, plus `Retry-After` on a refusal (whole seconds, rounded up).
-    pub fn headers(&self) -> HeaderMap {
+    /// Sets `RateLimit-Limit/Remaining/Reset`, plus `Retry-After` on a refusal
+    /// (whole seconds, rounded up).
+    pub fn write_headers(&self, headers: &mut HeaderMap) {
         let seconds = |duration: Duration| HeaderValue::from(duration.as_millis().div_ceil(1000) as u64);
-        let mut headers = HeaderMap::new();
         headers.insert("ratelimit-limit", HeaderValue::from(self.limit));
         headers.insert("ratelimit-remaining", HeaderValue::from(self.remaining));
         headers.insert("ratelimit-reset", seconds(self.reset));
         if !self.allowed {
             headers.insert("retry-after", seconds(self.retry_after.max(Duration::from_secs(1))));
         }
-        headers
     }
 
     pub fn retry_after_seconds(&self) -> u64 {
@@ -274,7 +273,7 @@ pub async fn limit(
         return ApiError::RateLimited { verdict, caller: caller(&request) }.into_response();
     }
     let mut response = next.run(request).await;
-    response.headers_mut().extend(verdict.headers());
+    verdict.write_headers(response.headers_mut());
     response
 }
 
@@ -337,8 +336,10 @@ mod tests {
         let refused = limits.check(Class::Register, ip).await;
         assert!(!refused.allowed);
         assert!(refused.retry_after > Duration::from_secs(55) && refused.retry_after <= Duration::from_secs(60));
-        assert_eq!(refused.headers()["retry-after"], "60");
-        assert_eq!(refused.headers()["ratelimit-remaining"], "0");
+        let mut headers = HeaderMap::new();
+        refused.write_headers(&mut headers);
+        assert_eq!(headers["retry-after"], "60");
+        assert_eq!(headers["ratelimit-remaining"], "0");
         assert!(limits.check(Class::Public, ip).await.allowed, "other budgets are untouched");
         assert!(limits.check(Class::Register, "203.0.113.10".parse().expect("ip")).await.allowed);
         assert_eq!(limits.mode(), "in-process");

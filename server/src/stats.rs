@@ -1,11 +1,14 @@
 //! Public registration counts served from memory. Registrations update the
 //! cache as they happen (here, and on every instance over Redis); a short TTL
 //! bounds any drift; while the database is unreachable the last known count
-//! is served marked stale.
+//! is served marked stale. Entries keep their JSON and `ETag` rendered, so a
+//! hit costs a lookup and a reference count.
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use axum::body::Bytes;
+use axum::http::HeaderValue;
 use chrono::{DateTime, Utc};
 use webinar::{DomainError, Service, Stats};
 
@@ -13,38 +16,62 @@ use crate::error::ApiError;
 
 pub struct StatsCache {
     ttl: Duration,
+    cache_control: HeaderValue,
     /// By the slug asked for (`""`: the next upcoming webinar).
     entries: Mutex<HashMap<String, Entry>>,
 }
 
+/// A count as served: the JSON body, its `ETag` and `Cache-Control`.
+#[derive(Clone)]
+pub struct Rendered {
+    pub body: Bytes,
+    pub etag: HeaderValue,
+    pub cache_control: HeaderValue,
+}
+
 struct Entry {
     stats: Stats,
+    rendered: Rendered,
     fetched: Instant,
 }
 
 impl StatsCache {
     pub fn new(ttl: Duration) -> Self {
-        Self { ttl, entries: Mutex::default() }
-    }
-
-    pub fn ttl(&self) -> Duration {
-        self.ttl
+        let cache_control = HeaderValue::from_str(&format!("public, max-age={}", ttl.as_secs()))
+            .unwrap_or(HeaderValue::from_static("no-cache"));
+        Self { ttl, cache_control, entries: Mutex::default() }
     }
 
     fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
         self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    pub async fn get(&self, service: &Service, slug: Option<&str>) -> Result<Stats, ApiError> {
+    fn entry(&self, stats: Stats) -> Entry {
+        // A weak tag: `updated_at` may differ while the count, which is what matters, does not.
+        let stale = if stats.stale { "-stale" } else { "" };
+        let etag = format!("W/\"{}-{}{stale}\"", stats.webinar, stats.registrations);
+        let rendered = Rendered {
+            body: serde_json::to_vec(&stats).map(Bytes::from).unwrap_or_default(),
+            etag: HeaderValue::from_str(&etag).unwrap_or(HeaderValue::from_static("W/\"unknown\"")),
+            cache_control: match stats.stale {
+                true => HeaderValue::from_static("no-cache"),
+                false => self.cache_control.clone(),
+            },
+        };
+        Entry { stats, rendered, fetched: Instant::now() }
+    }
+
+    pub async fn get(&self, service: &Service, slug: Option<&str>) -> Result<Rendered, ApiError> {
         let key = slug.unwrap_or_default();
         if let Some(entry) = self.entries().get(key).filter(|entry| entry.fetched.elapsed() < self.ttl) {
-            return Ok(entry.stats.clone());
+            return Ok(entry.rendered.clone());
         }
         match service.stats(slug).await {
             Ok(stats) => {
-                let entry = Entry { stats: stats.clone(), fetched: Instant::now() };
+                let entry = self.entry(stats);
+                let rendered = entry.rendered.clone();
                 self.entries().insert(key.to_owned(), entry);
-                Ok(stats)
+                Ok(rendered)
             }
             Err(DomainError::Database(error)) => {
                 let mut entries = self.entries();
@@ -56,9 +83,9 @@ impl StatsCache {
                     tracing::warn!(%error, "stats: database unreachable, serving the last known count");
                 }
                 // Serve the stale value for a TTL before asking the database again.
-                entry.stats.stale = true;
-                entry.fetched = Instant::now();
-                Ok(entry.stats.clone())
+                let stale = Stats { stale: true, ..entry.stats.clone() };
+                *entry = self.entry(stale);
+                Ok(entry.rendered.clone())
             }
             Err(other) => Err(other.into()),
         }
@@ -67,10 +94,12 @@ impl StatsCache {
     /// A registration happened: every cached view of that webinar moves on.
     /// Counts only grow here, so a late or echoed message cannot move one back.
     pub fn record(&self, webinar_id: i64, registrations: u64, at: DateTime<Utc>) {
-        for entry in self.entries().values_mut().filter(|entry| entry.stats.webinar_id == webinar_id) {
-            if registrations > entry.stats.registrations {
-                entry.stats.registrations = registrations;
-                entry.stats.updated_at = at;
+        let mut entries = self.entries();
+        for entry in entries.values_mut() {
+            if entry.stats.webinar_id == webinar_id && registrations > entry.stats.registrations {
+                let fetched = entry.fetched;
+                let moved = Stats { registrations, updated_at: at, ..entry.stats.clone() };
+                *entry = Entry { fetched, ..self.entry(moved) };
             }
         }
     }

@@ -59,10 +59,19 @@ async fn the_confirmation_lands_in_the_dev_outbox(database: TestDatabase) {
     assert!(eml.contains("Content-Type: text/calendar"), "the invite: {eml}");
     assert!(eml.contains(&format!("{}/j/{}", server.base, registrant.token)), "the join link: {eml}");
 
-    let jobs = email_job::for_registration(&server.db, registrant.id).await.expect("jobs");
-    let confirmation = jobs.iter().find(|job| job.kind == Kind::Confirmation).expect("confirmation");
-    assert_eq!(confirmation.status, Status::Sent);
-    assert!(jobs.iter().filter(|job| job.kind != Kind::Confirmation).all(|job| job.status == Status::Pending));
+    // The worker records the outcome just after the outbox has the file.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let jobs = email_job::for_registration(&server.db, registrant.id).await.expect("jobs");
+        let confirmation = jobs.iter().find(|job| job.kind == Kind::Confirmation).expect("confirmation");
+        assert!(jobs.iter().filter(|job| job.kind != Kind::Confirmation).all(|job| job.status == Status::Pending));
+        if confirmation.status == Status::Sent {
+            break;
+        }
+        assert_eq!(confirmation.status, Status::Running, "delivered, being recorded");
+        assert!(tokio::time::Instant::now() < deadline, "the confirmation was never recorded as sent");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 async fn the_join_link_follows_the_current_meeting_url(database: TestDatabase) {

@@ -40,10 +40,10 @@ enum Bench {
     Stats {
         #[arg(long, default_value_t = 64)]
         connections: usize,
-        #[arg(long, default_value_t = 5)]
+        #[arg(long, default_value_t = 21)]
         rounds: usize,
-        #[arg(long, default_value_t = 3)]
-        seconds_per_round: u64,
+        #[arg(long, default_value_t = 1000)]
+        ms_per_round: u64,
     },
     /// Websocket clients following one webinar; registrations pushed to all of them.
     Websockets {
@@ -68,8 +68,8 @@ async fn main() -> std::process::ExitCode {
         Bench::Reminders { database, jobs, mock_delay_ms, max_in_flight, batch_size } => {
             reminders::run(database, jobs, mock_delay_ms, max_in_flight, batch_size).await
         }
-        Bench::Stats { connections, rounds, seconds_per_round } => {
-            http::stats_against_health(connections, rounds, seconds_per_round).await
+        Bench::Stats { connections, rounds, ms_per_round } => {
+            http::stats_against_health(connections, rounds, ms_per_round).await
         }
         Bench::Websockets { clients, registrations } => websockets::run(clients, registrations).await,
     };
@@ -123,6 +123,15 @@ pub fn memory_mib(pid: &str, field: &str) -> f64 {
         .and_then(|value| value.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .unwrap_or(0.0);
     kib / 1024.0
+}
+
+/// CPU time (user + system) a process has used so far, in ms (`/proc/{pid}/stat`, 100 ticks/s).
+pub fn cpu_ms(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start at field 3; utime and stime are 14 and 15.
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<f64> = after_name.split_whitespace().map(|field| field.parse().unwrap_or(0.0)).collect();
+    fields.get(11).zip(fields.get(12)).map_or(0.0, |(user, system)| (user + system) * 10.0)
 }
 
 pub fn reset_peak_rss() {

@@ -4,11 +4,12 @@
 //! resident memory with all of them connected (target < 200 MB).
 use std::time::{Duration, Instant};
 
-use futures::{SinkExt, StreamExt};
+use futures::StreamExt;
 use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::server::BenchServer;
-use crate::{Failure, median, memory_mib};
+use crate::{Failure, cpu_ms, median, memory_mib};
 
 pub async fn run(clients: usize, registrations: usize) -> Result<bool, Failure> {
     let server = BenchServer::start().await?;
@@ -23,10 +24,11 @@ pub async fn run(clients: usize, registrations: usize) -> Result<bool, Failure> 
         .map(|_| {
             let (url, counts_tx) = (ws_url.clone(), counts_tx.clone());
             async move {
-                let (socket, _) = tokio_tungstenite::connect_async(url).await?;
-                let (mut sink, mut stream) = socket.split();
+                // Small buffers, as the server uses: messages are a few bytes.
+                let config = WebSocketConfig::default().read_buffer_size(4096).write_buffer_size(0);
+                let (mut socket, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), true).await?;
                 tokio::spawn(async move {
-                    while let Some(Ok(message)) = stream.next().await {
+                    while let Some(Ok(message)) = socket.next().await {
                         let arrived = Instant::now();
                         // The server's exact shape, `{"registrations":N}`: cheap to read, so
                         // the figures are the server's and not this client's parsing.
@@ -39,7 +41,6 @@ pub async fn run(clients: usize, registrations: usize) -> Result<bool, Failure> 
                             break;
                         }
                     }
-                    let _ = sink.close().await;
                 });
                 Ok::<_, Failure>(())
             }
@@ -60,6 +61,7 @@ pub async fn run(clients: usize, registrations: usize) -> Result<bool, Failure> 
 
     let (mut p50s, mut p99s, mut alls) = (Vec::new(), Vec::new(), Vec::new());
     for n in 0..registrations {
+        let (server_cpu, bench_cpu) = (cpu_ms(&server.pid()), cpu_ms("self"));
         let sent = Instant::now();
         let count = server.register(&http, n).await?;
         let answered = sent.elapsed().as_secs_f64() * 1000.0;
@@ -73,11 +75,13 @@ pub async fn run(clients: usize, registrations: usize) -> Result<bool, Failure> 
                 latencies.push(arrived.duration_since(sent).as_secs_f64() * 1000.0);
             }
         }
+        let server_cpu = cpu_ms(&server.pid()) - server_cpu;
+        let bench_cpu = cpu_ms("self") - bench_cpu;
         latencies.sort_by(f64::total_cmp);
         let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
         let (p50, p99, all) = (at(0.5), at(0.99), latencies[latencies.len() - 1]);
         println!(
-            "  registration {} (answered in {answered:.1} ms): p50 {p50:.1} ms, p99 {p99:.1} ms, all {all:.1} ms",
+            "  registration {} (answered in {answered:.1} ms): p50 {p50:.1} ms, p99 {p99:.1} ms, all {all:.1} ms; CPU: server {server_cpu:.0} ms, clients {bench_cpu:.0} ms",
             n + 1
         );
         p50s.push(p50);
