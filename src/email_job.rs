@@ -274,6 +274,22 @@ pub async fn lag<C: ConnectionTrait>(db: &C, now: DateTime<Utc>) -> Result<Queue
     Ok(QueueLag { due: due.unsigned_abs(), oldest_due_at })
 }
 
+/// Email jobs per webinar and state, for every webinar that has any.
+pub async fn counts_by_webinar_and_status<C: ConnectionTrait>(db: &C) -> Result<Vec<(i64, Status, u64)>, DbErr> {
+    use sea_orm::QuerySelect;
+    let rows = Entity::find()
+        .select_only()
+        .column(Column::WebinarId)
+        .column(Column::Status)
+        .column_as(Column::Id.count(), "jobs")
+        .group_by(Column::WebinarId)
+        .group_by(Column::Status)
+        .into_tuple::<(i64, Status, i64)>()
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|(webinar_id, status, count)| (webinar_id, status, count.unsigned_abs())).collect())
+}
+
 /// Jobs that must not go out any more (unsubscribed, cancelled, or too late to
 /// be true); `reason` says which.
 pub async fn mark_cancelled<C: ConnectionTrait>(

@@ -2,6 +2,7 @@
 //! reminder schedule. No web framework here: `app/` and `server/` call into
 //! [`Service`], which owns the database connection and the injected clock.
 
+pub mod admin;
 pub mod calendar;
 pub mod clock;
 pub mod db;
@@ -27,4 +28,6 @@ pub use email_address::EmailAddress;
 pub use error::{ClosedReason, DomainError, FieldError};
 pub use live::CountPublisher;
 pub use registration::{RegistrationOutcome, RegistrationRequest};
+/// For callers without SeaORM of their own: `to_value()` on the domain's enums.
+pub use sea_orm::ActiveEnum;
 pub use service::{Landing, Service, Stats};

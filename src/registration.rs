@@ -238,6 +238,20 @@ pub async fn count_for_webinar<C: ConnectionTrait>(db: &C, webinar_id: i64) -> R
     Entity::find().filter(Column::WebinarId.eq(webinar_id)).count(db).await
 }
 
+/// Registrations per webinar, for every webinar that has any.
+pub async fn counts_by_webinar<C: ConnectionTrait>(db: &C) -> Result<std::collections::HashMap<i64, u64>, DbErr> {
+    use sea_orm::QuerySelect;
+    let rows = Entity::find()
+        .select_only()
+        .column(Column::WebinarId)
+        .column_as(Column::Id.count(), "registrations")
+        .group_by(Column::WebinarId)
+        .into_tuple::<(i64, i64)>()
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|(webinar_id, count)| (webinar_id, count.unsigned_abs())).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use sea_orm::{DatabaseConnection, EntityTrait};
 
+use crate::admin::{self, AdminError};
 use crate::registration::{self, RegistrationOutcome, RegistrationRequest};
 use crate::{Clock, ClosedReason, CountPublisher, DomainError, email_job, webinar};
 
@@ -107,5 +108,29 @@ impl Service {
     pub async fn registrant(&self, webinar_id: i64, token: &str) -> Result<Option<registration::Model>, DomainError> {
         let found = registration::find_by_token(&self.db, token).await?;
         Ok(found.filter(|registration| registration.webinar_id == webinar_id))
+    }
+
+    /// Checks an admin's credentials and opens a session.
+    pub async fn admin_log_in(&self, email: &str, password: &str) -> Result<admin::Login, AdminError> {
+        let login = admin::log_in(&self.db, email, password, self.clock.now()).await;
+        match &login {
+            Ok(login) => tracing::info!(admin = login.admin.id, "admin logged in"),
+            Err(AdminError::BadCredentials) => tracing::info!("admin login refused"),
+            Err(_) => {}
+        }
+        login
+    }
+
+    /// The admin behind a session cookie, while the session lasts.
+    pub async fn admin_session(&self, token: &str) -> Result<Option<admin::account::Model>, DomainError> {
+        Ok(admin::authenticate(&self.db, token, self.clock.now()).await?)
+    }
+
+    pub async fn admin_log_out(&self, token: &str) -> Result<(), DomainError> {
+        Ok(admin::log_out(&self.db, token, self.clock.now()).await?)
+    }
+
+    pub async fn admin_overview(&self) -> Result<Vec<admin::WebinarSummary>, DomainError> {
+        Ok(admin::overview(&self.db).await?)
     }
 }

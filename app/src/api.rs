@@ -60,6 +60,10 @@ pub enum AppError {
     TooManyAttempts { retry_after_seconds: u64 },
     #[error("Registration is temporarily unavailable: we cannot reach our database. Please try again in a minute.")]
     Unavailable,
+    #[error("The email or password is not correct.")]
+    LoginFailed,
+    #[error("Please log in.")]
+    Unauthorized,
     #[error("Something went wrong on our side. Please try again in a moment.")]
     Server,
     #[error("Could not reach the server. Check your connection and try again.")]
@@ -78,6 +82,19 @@ impl FromServerFnError for AppError {
 }
 
 impl AppError {
+    /// The HTTP status a server function answers with this error.
+    pub fn status(&self) -> u16 {
+        match self {
+            AppError::Invalid(_) => 422,
+            AppError::NotFound => 404,
+            AppError::Closed(_) => 409,
+            AppError::TooManyAttempts { .. } => 429,
+            AppError::LoginFailed | AppError::Unauthorized => 401,
+            AppError::Unavailable | AppError::Unreachable => 503,
+            AppError::Server => 500,
+        }
+    }
+
     pub fn field(&self, field: &str) -> Option<String> {
         match self {
             AppError::Invalid(fields) => {
@@ -94,7 +111,7 @@ pub async fn get_landing(
     registered: Option<String>,
     invalid: Option<String>,
 ) -> Result<LandingView, AppError> {
-    ssr::landing(slug, registered, invalid).await
+    ssr::answered(ssr::landing(slug, registered, invalid).await)
 }
 
 #[server(prefix = "/api/fn", endpoint = "register")]
@@ -110,16 +127,16 @@ pub async fn register(
 ) -> Result<RegisteredView, AppError> {
     let request =
         webinar::RegistrationRequest { webinar, name, email, company, icp, utm_source, utm_medium, utm_campaign };
-    ssr::register(request).await
+    ssr::answered(ssr::register(request).await)
 }
 
 #[cfg(feature = "ssr")]
-mod ssr {
+pub(crate) mod ssr {
     use super::*;
     use webinar::registration::{COMPANY_MESSAGE, NAME_MESSAGE};
     use webinar::{DomainError, RegistrationRequest, Service};
 
-    fn service() -> Result<Service, AppError> {
+    pub(crate) fn service() -> Result<Service, AppError> {
         use_context::<Service>().ok_or(AppError::Server)
     }
 
@@ -141,6 +158,19 @@ mod ssr {
                 }
             }
         }
+    }
+
+    /// A failed call answers with its error's status (not the default 500),
+    /// except to a plain form post, which is redirected back to its page.
+    pub(crate) fn answered<T>(result: Result<T, AppError>) -> Result<T, AppError> {
+        if let Err(error) = &result
+            && !is_plain_form_post()
+            && let (Some(response), Ok(status)) =
+                (use_context::<leptos_axum::ResponseOptions>(), http::StatusCode::from_u16(error.status()))
+        {
+            response.set_status(status);
+        }
+        result
     }
 
     /// A plain form post (no JavaScript) asks for HTML back.

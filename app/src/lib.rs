@@ -1,4 +1,5 @@
 //! Leptos components and the thin server functions behind them.
+pub mod admin;
 pub mod api;
 mod landing;
 mod live;
@@ -46,6 +47,8 @@ pub fn App() -> impl IntoView {
                         view=LandingPage
                         ssr=SsrMode::Async
                     />
+                    <Route path=StaticSegment("admin") view=admin::AdminHome ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("admin"), StaticSegment("login")) view=admin::LoginPage/>
                 </Routes>
             </main>
         </Router>

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -39,6 +39,20 @@ export class OwnServer {
     return `http://127.0.0.1:${this.port}`;
   }
 
+  private get databaseUrl(): string {
+    return `sqlite://${this.dir}/webinar.db?mode=rwc`;
+  }
+
+  /** `server create-admin` on this server's database, the password on stdin. */
+  createAdmin(email: string, password: string): void {
+    const result = spawnSync(serverBin, ['create-admin', '--email', email], {
+      cwd: root,
+      input: `${password}\n`,
+      env: { ...process.env, DATABASE_URL: this.databaseUrl, RUST_LOG: 'error' },
+    });
+    if (result.status !== 0) throw new Error(`create-admin failed: ${result.stdout}${result.stderr}`);
+  }
+
   /** Starts the process (again) on the same port and database; resolves once it answers. */
   async restart(): Promise<void> {
     this.process = spawn(serverBin, ['serve'], {
@@ -46,7 +60,7 @@ export class OwnServer {
       stdio: 'ignore',
       env: {
         ...process.env,
-        DATABASE_URL: `sqlite://${this.dir}/webinar.db?mode=rwc`,
+        DATABASE_URL: this.databaseUrl,
         LEPTOS_SITE_ADDR: `127.0.0.1:${this.port}`,
         LEPTOS_SITE_ROOT: 'target/site',
         SEED_DEMO: 'true',

@@ -20,6 +20,10 @@ pub enum ApiError {
     RateLimited { verdict: Verdict, caller: Caller },
     #[error("Registration counts are unavailable right now: the database cannot be reached. Try again in a minute.")]
     StatsUnavailable,
+    #[error("Please log in.")]
+    Unauthorized { caller: Caller },
+    #[error("This request came from another site; admin changes must be made from this site's own pages.")]
+    CrossSite,
 }
 
 #[derive(Serialize)]
@@ -58,6 +62,8 @@ impl ApiError {
             ApiError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", None),
             ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited", None),
             ApiError::StatsUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "stats_unavailable", None),
+            ApiError::Unauthorized { .. } => (StatusCode::UNAUTHORIZED, "unauthorized", None),
+            ApiError::CrossSite => (StatusCode::FORBIDDEN, "cross_site", None),
         }
     }
 }
@@ -81,6 +87,10 @@ impl IntoResponse for ApiError {
         let body = Body { error: ErrorBody { code, message, fields } };
         match &self {
             ApiError::RateLimited { verdict, caller } => rate_limited(status, verdict, *caller, body),
+            // The hydrated page decodes its server functions' errors as `AppError`.
+            ApiError::Unauthorized { caller: Caller::ServerFunction } => {
+                (status, Json(app::api::AppError::Unauthorized)).into_response()
+            }
             _ => (status, Json(body)).into_response(),
         }
     }
@@ -95,6 +105,22 @@ pub enum Caller {
     ServerFunction,
     /// A form posted without JavaScript: a page a person can read.
     PlainForm,
+}
+
+impl Caller {
+    /// Server functions answer in their own encoding, or with a page when the
+    /// form was posted without JavaScript (the browser asks for HTML).
+    pub fn of(request: &axum::extract::Request) -> Caller {
+        if !request.uri().path().starts_with("/api/fn/") {
+            return Caller::Api;
+        }
+        let wants_html = request
+            .headers()
+            .get(axum::http::header::ACCEPT)
+            .and_then(|accept| accept.to_str().ok())
+            .is_some_and(|accept| accept.contains("text/html"));
+        if wants_html { Caller::PlainForm } else { Caller::ServerFunction }
+    }
 }
 
 /// 429 with the `RateLimit-*` and `Retry-After` headers, in the caller's encoding.

@@ -1,4 +1,5 @@
 //! The webinar server: pages, API, websocket, and (soon) the email worker.
+mod admin_guard;
 mod api;
 mod client_ip;
 mod config;
@@ -43,6 +44,11 @@ enum Command {
     Worker,
     /// Apply database migrations and exit.
     Migrate,
+    /// Create a marketing admin; asks for the password (or reads one line from stdin).
+    CreateAdmin {
+        #[arg(long)]
+        email: String,
+    },
     /// Change a webinar's schedule; registrants are emailed by the worker.
     Webinar {
         #[command(subcommand)]
@@ -79,6 +85,7 @@ async fn main() -> std::process::ExitCode {
         Command::Worker => work(cli.config).await,
         Command::Migrate => webinar::db::connect(&cli.config.database_url, 1).await.map(drop).map_err(Into::into),
         Command::Webinar { action } => change_schedule(cli.config, action).await,
+        Command::CreateAdmin { email } => create_admin(cli.config, &email).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -119,7 +126,8 @@ async fn serve(config: Config) -> Result<(), Failure> {
     let counts = LiveCounts::new(live.clone(), stats.clone(), redis.clone(), clock.clone());
     let service = Service::new(db, clock, counts);
     let limits = Arc::new(RateLimits::new(config.quotas(), config.trusted_proxies.clone(), redis.clone()));
-    let state = AppState { leptos: config.leptos_options(), service, live, stats, limits, redis, links };
+    let cookie_policy = app::admin::CookiePolicy { secure: links.base_url().starts_with("https://") };
+    let state = AppState { leptos: config.leptos_options(), service, live, stats, limits, redis, links, cookie_policy };
     tracing::info!("listening on http://{}", listener.local_addr()?);
     let mut stopped = stopping.clone();
     let app = routes::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
@@ -177,6 +185,20 @@ async fn change_schedule(config: Config, action: WebinarAction) -> Result<(), Fa
         }
     };
     println!("{summary}");
+    Ok(())
+}
+
+async fn create_admin(config: Config, email: &str) -> Result<(), Failure> {
+    let password = if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        rpassword::prompt_password("Password (12 characters or more): ")?
+    } else {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    };
+    let db = webinar::db::connect(&config.database_url, 1).await?;
+    let admin = webinar::admin::create(&db, email, &password, SystemClock.now()).await?;
+    println!("created admin {} (id {})", admin.email, admin.id);
     Ok(())
 }
 

@@ -36,7 +36,7 @@ impl Class {
     pub fn of(method: &Method, path: &str) -> Option<Class> {
         match path {
             "/api/webinar/register" | "/api/fn/register" => Some(Class::Register),
-            "/admin/login" | "/api/admin/login" if method == Method::POST => Some(Class::Auth),
+            "/admin/login" | "/api/admin/login" | "/api/fn/admin_login" if method == Method::POST => Some(Class::Auth),
             _ if path.starts_with("/api/") => Some(Class::Public),
             _ => None,
         }
@@ -270,25 +270,11 @@ pub async fn limit(
     let verdict = state.limits.check(class, ip).await;
     if !verdict.allowed {
         tracing::info!(class = class.name(), "rate limited");
-        return ApiError::RateLimited { verdict, caller: caller(&request) }.into_response();
+        return ApiError::RateLimited { verdict, caller: Caller::of(&request) }.into_response();
     }
     let mut response = next.run(request).await;
     verdict.write_headers(response.headers_mut());
     response
-}
-
-/// Server functions answer in their own encoding, or with a page when the
-/// form was posted without JavaScript (the browser asks for HTML).
-fn caller(request: &Request) -> Caller {
-    if !request.uri().path().starts_with("/api/fn/") {
-        return Caller::Api;
-    }
-    let wants_html = request
-        .headers()
-        .get(axum::http::header::ACCEPT)
-        .and_then(|accept| accept.to_str().ok())
-        .is_some_and(|accept| accept.contains("text/html"));
-    if wants_html { Caller::PlainForm } else { Caller::ServerFunction }
 }
 
 #[cfg(test)]
@@ -314,6 +300,7 @@ mod tests {
         assert_eq!(Class::of(&Method::GET, "/api/webinar/live"), Some(Class::Public));
         assert_eq!(Class::of(&Method::POST, "/api/fn/landing"), Some(Class::Public));
         assert_eq!(Class::of(&Method::POST, "/admin/login"), Some(Class::Auth));
+        assert_eq!(Class::of(&Method::POST, "/api/fn/admin_login"), Some(Class::Auth));
         assert_eq!(Class::of(&Method::GET, "/admin/login"), None);
         assert_eq!(Class::of(&Method::GET, "/webinars/launch"), None);
         assert_eq!(Class::of(&Method::GET, "/healthz"), None);

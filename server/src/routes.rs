@@ -8,11 +8,15 @@ use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, file_and_error_handler_with_context, generate_route_list};
 
 use crate::state::AppState;
-use crate::{api, rate_limit, registrant};
+use crate::{admin_guard, api, rate_limit, registrant};
 
 pub fn router(state: AppState) -> Router {
     let service = state.service.clone();
-    let context = move || provide_context(service.clone());
+    let cookies = state.cookie_policy;
+    let context = move || {
+        provide_context(service.clone());
+        provide_context(cookies);
+    };
     let options = state.leptos.clone();
     Router::new()
         .route("/api/webinar/register", post(api::register))
@@ -27,6 +31,7 @@ pub fn router(state: AppState) -> Router {
         })
         .fallback(file_and_error_handler_with_context::<AppState, _>(context, app::shell))
         .layer(DefaultBodyLimit::max(api::BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), admin_guard::guard))
         .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit::limit))
         .with_state(state)
 }

@@ -18,6 +18,7 @@ pub struct AppState {
     pub limits: Arc<RateLimits>,
     pub redis: Option<Arc<Redis>>,
     pub links: webinar::links::Links,
+    pub cookie_policy: app::admin::CookiePolicy,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -1,0 +1,219 @@
+//! The marketing admin: log in, see every webinar with its registrations and
+//! email states, log out. Every admin page and server function needs a
+//! session; the server's guard enforces it before any of this runs, and the
+//! server functions check again for the admin they act as.
+use leptos::prelude::*;
+use leptos_meta::Title;
+use serde::{Deserialize, Serialize};
+
+use crate::api::AppError;
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "webinar_admin";
+
+/// Whether the session cookie is marked `Secure` (the site is served over https).
+#[derive(Clone, Copy, Debug)]
+pub struct CookiePolicy {
+    pub secure: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AdminWebinarRow {
+    pub slug: String,
+    pub title: String,
+    pub start_local: String,
+    pub status: String,
+    pub registrations: u64,
+    pub emails_sent: u64,
+    pub emails_pending: u64,
+    pub emails_dead: u64,
+}
+
+/// The session token among a request's cookies (the server's guard and the
+/// server functions read it the same way).
+#[cfg(feature = "ssr")]
+pub fn session_token(headers: &http::HeaderMap) -> Option<&str> {
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .find_map(|pair| pair.trim().strip_prefix(SESSION_COOKIE)?.strip_prefix('='))
+}
+
+#[server(prefix = "/api/fn", endpoint = "admin_login")]
+pub async fn admin_login(email: String, password: String) -> Result<(), AppError> {
+    crate::api::ssr::answered(ssr::log_in(email, password).await)
+}
+
+#[server(prefix = "/api/fn", endpoint = "admin_logout")]
+pub async fn admin_logout() -> Result<(), AppError> {
+    crate::api::ssr::answered(ssr::log_out().await)
+}
+
+#[server(prefix = "/api/fn", endpoint = "admin_webinars")]
+pub async fn admin_webinars() -> Result<Vec<AdminWebinarRow>, AppError> {
+    crate::api::ssr::answered(ssr::webinars().await)
+}
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use http::header::SET_COOKIE;
+    use leptos_axum::ResponseOptions;
+    use webinar::admin::{AdminError, SESSION_LENGTH};
+
+    use super::*;
+    use crate::api::ssr::service;
+
+    /// The session token in this request's cookies.
+    fn session_token() -> Option<String> {
+        let parts = use_context::<http::request::Parts>()?;
+        super::session_token(&parts.headers).map(str::to_owned)
+    }
+
+    fn set_cookie(value: &str, max_age_seconds: i64) {
+        let secure = use_context::<CookiePolicy>().is_some_and(|policy| policy.secure);
+        let cookie = format!(
+            "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_seconds}{}",
+            if secure { "; Secure" } else { "" }
+        );
+        if let (Some(response), Ok(cookie)) = (use_context::<ResponseOptions>(), cookie.parse()) {
+            response.append_header(SET_COOKIE, cookie);
+        }
+    }
+
+    /// The admin this request acts as.
+    async fn admin() -> Result<webinar::admin::account::Model, AppError> {
+        let token = session_token().ok_or(AppError::Unauthorized)?;
+        service()?.admin_session(&token).await?.ok_or(AppError::Unauthorized)
+    }
+
+    pub async fn log_in(email: String, password: String) -> Result<(), AppError> {
+        match service()?.admin_log_in(&email, &password).await {
+            Ok(login) => {
+                set_cookie(&login.token, SESSION_LENGTH.num_seconds());
+                leptos_axum::redirect("/admin");
+                Ok(())
+            }
+            Err(AdminError::BadCredentials) => Err(AppError::LoginFailed),
+            Err(error) => {
+                tracing::error!(%error, "admin login failed");
+                Err(AppError::Unavailable)
+            }
+        }
+    }
+
+    pub async fn log_out() -> Result<(), AppError> {
+        if let Some(token) = session_token() {
+            service()?.admin_log_out(&token).await?;
+        }
+        set_cookie("", 0);
+        leptos_axum::redirect("/admin/login");
+        Ok(())
+    }
+
+    pub async fn webinars() -> Result<Vec<AdminWebinarRow>, AppError> {
+        admin().await?;
+        let summaries = service()?.admin_overview().await?;
+        Ok(summaries
+            .into_iter()
+            .map(|summary| AdminWebinarRow {
+                start_local: summary.webinar.start_local(),
+                status: webinar::ActiveEnum::to_value(&summary.webinar.status),
+                slug: summary.webinar.slug,
+                title: summary.webinar.title,
+                registrations: summary.registrations,
+                emails_sent: summary.emails_sent,
+                emails_pending: summary.emails_pending,
+                emails_dead: summary.emails_dead,
+            })
+            .collect())
+    }
+}
+
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let login = ServerAction::<AdminLogin>::new();
+    let error = move || match login.value().get() {
+        Some(Err(error)) => Some(error.to_string()),
+        _ => None,
+    };
+    view! {
+        <Title text="Admin login"/>
+        <section class="admin admin-login">
+            <h1>"Admin login"</h1>
+            <ActionForm action=login>
+                <div class="field">
+                    <label for="email">"Email"</label>
+                    <input id="email" type="email" name="email" autocomplete="username" required/>
+                </div>
+                <div class="field">
+                    <label for="password">"Password"</label>
+                    <input id="password" type="password" name="password" autocomplete="current-password" required/>
+                </div>
+                <p class="form-error" role="alert">{error}</p>
+                <button type="submit" disabled=move || login.pending().get()>"Log in"</button>
+            </ActionForm>
+        </section>
+    }
+}
+
+#[component]
+pub fn AdminHome() -> impl IntoView {
+    let webinars = Resource::new(|| (), |()| admin_webinars());
+    let logout = ServerAction::<AdminLogout>::new();
+    view! {
+        <Title text="Webinars — admin"/>
+        <section class="admin">
+            <header class="admin-header">
+                <h1>"Webinars"</h1>
+                <ActionForm action=logout>
+                    <button type="submit" class="secondary">"Log out"</button>
+                </ActionForm>
+            </header>
+            <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match webinars.await {
+                        Ok(rows) => view! { <WebinarTable rows/> }.into_any(),
+                        Err(error) => view! { <p class="error">{error.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn WebinarTable(rows: Vec<AdminWebinarRow>) -> impl IntoView {
+    view! {
+        <table class="admin-table" data-testid="webinars">
+            <thead>
+                <tr>
+                    <th>"Title"</th>
+                    <th>"Starts"</th>
+                    <th>"Status"</th>
+                    <th>"Registrations"</th>
+                    <th>"Emails sent / pending / dead"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {rows
+                    .into_iter()
+                    .map(|row| {
+                        view! {
+                            <tr>
+                                <td>
+                                    <a href=format!("/webinars/{}", row.slug)>{row.title}</a>
+                                </td>
+                                <td>{row.start_local}</td>
+                                <td>{row.status}</td>
+                                <td>{row.registrations}</td>
+                                <td>{format!("{} / {} / {}", row.emails_sent, row.emails_pending, row.emails_dead)}</td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
+    }
+}

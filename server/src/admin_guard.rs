@@ -1,0 +1,98 @@
+//! The door to the admin: every `/admin…` page, `/api/admin/…` route and
+//! `admin_…` server function needs a live session, except the login itself.
+//! Matching by prefix means a new admin route is guarded the day it is added.
+//! State-changing admin requests must also come from our own origin (the
+//! session cookie is `SameSite=Lax` as well).
+use axum::extract::{Request, State};
+use axum::http::{Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Area {
+    Login,
+    Page,
+    Protected,
+}
+
+impl Area {
+    fn of(path: &str) -> Option<Area> {
+        match path {
+            "/admin/login" | "/api/fn/admin_login" => Some(Area::Login),
+            "/admin" => Some(Area::Page),
+            _ if path.starts_with("/admin/") => Some(Area::Page),
+            _ if path.starts_with("/api/admin/") || path.starts_with("/api/fn/admin_") => Some(Area::Protected),
+            _ => None,
+        }
+    }
+}
+
+pub async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let Some(area) = Area::of(request.uri().path()) else {
+        return next.run(request).await;
+    };
+    let safe_method = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if !safe_method && !same_origin(&request) {
+        return ApiError::CrossSite.into_response();
+    }
+    if area == Area::Login {
+        return next.run(request).await;
+    }
+    let session = match app::admin::session_token(request.headers()) {
+        Some(token) => state.service.admin_session(token).await,
+        None => Ok(None),
+    };
+    match (session, area) {
+        (Ok(Some(_)), _) => next.run(request).await,
+        (Ok(None), Area::Page) => Redirect::to("/admin/login").into_response(),
+        (Ok(None), _) => ApiError::Unauthorized { caller: crate::error::Caller::of(&request) }.into_response(),
+        (Err(error), _) => ApiError::Domain(error).into_response(),
+    }
+}
+
+/// A browser names the page that sent a request in `Origin`; it must be this
+/// site. (No `Origin`: not a cross-site browser request.)
+fn same_origin(request: &Request) -> bool {
+    let Some(origin) = request.headers().get(header::ORIGIN).and_then(|origin| origin.to_str().ok()) else {
+        return true;
+    };
+    let host = request.headers().get(header::HOST).and_then(|host| host.to_str().ok());
+    let origin_host = origin.split_once("://").map(|(_, rest)| rest);
+    matches!((origin_host, host), (Some(origin_host), Some(host)) if origin_host.eq_ignore_ascii_case(host))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_admin_path_is_guarded_and_only_login_is_open() {
+        assert_eq!(Area::of("/admin/login"), Some(Area::Login));
+        assert_eq!(Area::of("/api/fn/admin_login"), Some(Area::Login));
+        assert_eq!(Area::of("/admin"), Some(Area::Page));
+        assert_eq!(Area::of("/admin/webinars/new"), Some(Area::Page));
+        assert_eq!(Area::of("/api/fn/admin_webinars"), Some(Area::Protected));
+        assert_eq!(Area::of("/api/admin/export.csv"), Some(Area::Protected));
+        assert_eq!(Area::of("/administrator"), None);
+        assert_eq!(Area::of("/api/fn/register"), None);
+        assert_eq!(Area::of("/webinars/admin"), None);
+    }
+
+    #[test]
+    fn cross_site_posts_are_refused() {
+        let request = |origin: Option<&str>| {
+            let mut builder = Request::post("/api/fn/admin_login").header(header::HOST, "events.example.com");
+            if let Some(origin) = origin {
+                builder = builder.header(header::ORIGIN, origin);
+            }
+            builder.body(axum::body::Body::empty()).expect("request")
+        };
+        assert!(same_origin(&request(Some("https://events.example.com"))));
+        assert!(same_origin(&request(None)));
+        assert!(!same_origin(&request(Some("https://evil.example"))));
+        assert!(!same_origin(&request(Some("null"))));
+    }
+}

@@ -1,0 +1,185 @@
+//! The admin's door: accounts from the command line, login with a session
+//! cookie, and no admin page or server function for anyone without one.
+mod support;
+
+use std::process::Stdio;
+
+use chrono::Duration as Span;
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use reqwest::{Client, StatusCode};
+use serde_json::Value;
+use support::TestServer;
+use tokio::io::AsyncWriteExt;
+use webinar::testing::TestDatabase;
+use webinar::webinar::Status;
+
+const EMAIL: &str = "marketing@example.com";
+const PASSWORD: &str = "correct horse battery staple";
+
+/// `server create-admin`, the password on stdin; returns (succeeded, output).
+async fn create_admin(server: &TestServer, email: &str, password: &str) -> (bool, String) {
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_server"))
+        .args(["create-admin", "--email", email])
+        .env("DATABASE_URL", &server.database_url)
+        .env("RUST_LOG", "error")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run create-admin");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(format!("{password}\n").as_bytes()).await.expect("write the password");
+    drop(stdin);
+    let output = child.wait_with_output().await.expect("create-admin finished");
+    let said = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    (output.status.success(), said)
+}
+
+fn client() -> Client {
+    Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client")
+}
+
+async fn log_in(server: &TestServer, email: &str, password: &str) -> reqwest::Response {
+    client()
+        .post(server.url("/api/fn/admin_login"))
+        .form(&[("email", email), ("password", password)])
+        .send()
+        .await
+        .expect("login")
+}
+
+/// Every admin page and server function the app registers, so a new one
+/// cannot be forgotten here.
+fn admin_routes() -> (Vec<String>, Vec<String>) {
+    let pages = leptos_axum::generate_route_list(app::App)
+        .iter()
+        .map(|route| route.path().to_owned())
+        .filter(|path| path.starts_with("/admin") && path != "/admin/login")
+        .collect();
+    let functions = leptos::server_fn::axum::server_fn_paths()
+        .map(|(path, _)| path.to_owned())
+        .filter(|path| path.starts_with("/api/fn/admin_") && path != "/api/fn/admin_login")
+        .collect();
+    (pages, functions)
+}
+
+async fn every_admin_route_rejects_an_anonymous_request(database: TestDatabase) {
+    let server = TestServer::start(database).await;
+    let (pages, functions) = admin_routes();
+    assert!(pages.contains(&"/admin".to_owned()), "{pages:?}");
+    assert!(functions.len() >= 2, "{functions:?}");
+    for cookie in [None, Some("webinar_admin=forged-token")] {
+        for page in &pages {
+            let mut request = client().get(server.url(page));
+            if let Some(cookie) = cookie {
+                request = request.header(COOKIE, cookie);
+            }
+            let response = request.send().await.expect("page");
+            assert_eq!(response.status(), StatusCode::SEE_OTHER, "{page} with {cookie:?}");
+            assert_eq!(response.headers()[LOCATION], "/admin/login", "{page}");
+        }
+        for function in &functions {
+            let mut request =
+                client().post(server.url(function)).header("content-type", "application/x-www-form-urlencoded");
+            if let Some(cookie) = cookie {
+                request = request.header(COOKIE, cookie);
+            }
+            let response = request.send().await.expect("server function");
+            assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{function} with {cookie:?}");
+            let body: Value = response.json().await.expect("JSON");
+            assert_eq!(body, "Unauthorized", "the page's own error encoding: {function}");
+        }
+    }
+    let api = client().get(server.url("/api/admin/anything")).send().await.expect("api");
+    assert_eq!(api.status(), StatusCode::UNAUTHORIZED);
+    let body: Value = api.json().await.expect("JSON");
+    assert_eq!(body["error"]["code"], "unauthorized");
+}
+
+async fn an_admin_logs_in_sees_the_webinars_and_logs_out(database: TestDatabase) {
+    let server = TestServer::start(database).await;
+    server.webinar("launch", Status::Published, Span::days(2)).await;
+    assert!(!create_admin(&server, EMAIL, "short").await.0, "a weak password is refused");
+    let (created, said) = create_admin(&server, EMAIL, PASSWORD).await;
+    assert!(created, "{said}");
+    let (again, said) = create_admin(&server, "Marketing@Example.com", PASSWORD).await;
+    assert!(!again && said.contains("already exists"), "{said}");
+
+    // An unknown email and a wrong password are answered alike.
+    let unknown = log_in(&server, "nobody@example.com", PASSWORD).await;
+    let wrong = log_in(&server, EMAIL, "not the password at all").await;
+    assert!(unknown.headers().get(SET_COOKIE).is_none() && wrong.headers().get(SET_COOKIE).is_none());
+    let (unknown_status, wrong_status) = (unknown.status(), wrong.status());
+    let (unknown_body, wrong_body) = (unknown.text().await.expect("body"), wrong.text().await.expect("body"));
+    assert_eq!((unknown_status, &unknown_body), (wrong_status, &wrong_body));
+    assert_eq!(unknown_status, StatusCode::UNAUTHORIZED);
+    assert_eq!(unknown_body, r#""LoginFailed""#);
+
+    let accepted = log_in(&server, EMAIL, PASSWORD).await;
+    assert!(accepted.status().is_success() || accepted.status().is_redirection(), "{}", accepted.status());
+    let set_cookie = accepted.headers()[SET_COOKIE].to_str().expect("ASCII").to_owned();
+    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=43200"] {
+        assert!(set_cookie.contains(attribute), "{attribute} in {set_cookie}");
+    }
+    assert!(!set_cookie.contains("Secure"), "plain http here: {set_cookie}");
+    let cookie = set_cookie.split(';').next().expect("name=value").to_owned();
+
+    let page = client().get(server.url("/admin")).header(COOKIE, &cookie).send().await.expect("admin");
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.expect("html");
+    assert!(html.contains("Growth webinar launch") && html.contains("published"), "{html}");
+    let rows: Value = client()
+        .post(server.url("/api/fn/admin_webinars"))
+        .header(COOKIE, &cookie)
+        .send()
+        .await
+        .expect("rows")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(rows[0]["slug"], "launch");
+    assert_eq!(rows[0]["registrations"], 0);
+
+    let logout = client().post(server.url("/api/fn/admin_logout")).header(COOKIE, &cookie).send().await.expect("out");
+    assert!(logout.headers()[SET_COOKIE].to_str().expect("ASCII").contains("Max-Age=0"));
+    let after = client().post(server.url("/api/fn/admin_webinars")).header(COOKIE, &cookie).send().await.expect("rows");
+    assert_eq!(after.status(), StatusCode::UNAUTHORIZED, "the session ended on the server too");
+}
+
+webinar::on_both_databases!(
+    every_admin_route_rejects_an_anonymous_request,
+    an_admin_logs_in_sees_the_webinars_and_logs_out,
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_eleventh_login_attempt_in_a_minute_is_429() {
+    let server =
+        TestServer::start_with(TestDatabase::sqlite().expect("database"), &[("RATE_LIMIT_AUTH", "10/1m")]).await;
+    // All at once, as a password-guessing script would send them.
+    let attempts = (0..11).map(|_| log_in(&server, EMAIL, "wrong password here"));
+    let mut statuses: Vec<StatusCode> = futures::future::join_all(attempts).await.iter().map(|r| r.status()).collect();
+    statuses.sort();
+    let mut expected = vec![StatusCode::UNAUTHORIZED; 10];
+    expected.push(StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(statuses, expected);
+    let limited = log_in(&server, EMAIL, "wrong password here").await;
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS, "and the next one too");
+    assert!(limited.headers().contains_key("retry-after"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_posted_from_another_site_is_refused() {
+    let server = TestServer::start(TestDatabase::sqlite().expect("database")).await;
+    assert!(create_admin(&server, EMAIL, PASSWORD).await.0);
+    let response = client()
+        .post(server.url("/api/fn/admin_login"))
+        .header("origin", "https://evil.example")
+        .form(&[("email", EMAIL), ("password", PASSWORD)])
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(response.headers().get(SET_COOKIE).is_none());
+    let body: Value = response.json().await.expect("JSON");
+    assert_eq!(body["error"]["code"], "cross_site");
+}
