@@ -21,6 +21,8 @@ impl FieldError {
 pub enum ClosedReason {
     Cancelled,
     Ended,
+    /// Every seat is taken (there is no waitlist).
+    Full,
 }
 
 impl ClosedReason {
@@ -28,6 +30,7 @@ impl ClosedReason {
         match self {
             ClosedReason::Cancelled => "This webinar was cancelled, so registration is closed.",
             ClosedReason::Ended => "This webinar has already ended, so registration is closed.",
+            ClosedReason::Full => "This webinar is full, so registration is closed.",
         }
     }
 }

@@ -6,7 +6,7 @@ use sea_orm::{ActiveValue::Set, TransactionSession, TransactionTrait, TryInsertR
 use serde::Deserialize;
 
 use crate::email_address::EmailAddress;
-use crate::error::{DomainError, FieldError};
+use crate::error::{ClosedReason, DomainError, FieldError};
 use crate::{email_job, reminders, webinar};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -165,6 +165,11 @@ pub async fn register<C: TransactionTrait + ConnectionTrait>(
 ) -> Result<RegistrationOutcome, DomainError> {
     webinar.check_open(now)?;
     let txn = db.begin().await?;
+    if webinar.capacity.is_some() {
+        // Registrations for a webinar with seats to count take turns: on Postgres
+        // by locking its row; SQLite lets one writer in at a time anyway.
+        lock_seats(&txn, webinar.id).await?;
+    }
     let row = ActiveModel {
         webinar_id: Set(webinar.id),
         name: Set(input.name),
@@ -184,6 +189,11 @@ pub async fn register<C: TransactionTrait + ConnectionTrait>(
         Entity::insert(row.clone()).on_conflict_do_nothing_on([Column::WebinarId, Column::EmailKey]).exec(&txn).await?;
     let (registration, created) = match inserted {
         TryInsertResult::Inserted(result) => {
+            // Counted after our own insert, inside the transaction: a full webinar undoes it.
+            if webinar.is_full(count_for_webinar(&txn, webinar.id).await?.saturating_sub(1)) {
+                txn.rollback().await?;
+                return Err(DomainError::Closed(ClosedReason::Full));
+            }
             let registration = ActiveModel { id: Set(result.last_insert_id), ..row }.try_into_model()?;
             let jobs = reminders::schedule(now, webinar.starts_at);
             email_job::create_pending(&txn, registration.id, webinar.id, &jobs, now).await?;
@@ -197,6 +207,16 @@ pub async fn register<C: TransactionTrait + ConnectionTrait>(
     txn.commit().await?;
     let registrations = count_for_webinar(db, webinar.id).await?;
     Ok(RegistrationOutcome { registration, webinar, created, registrations })
+}
+
+/// Holds the webinar's row until the transaction ends (Postgres); SQLite
+/// serialises writers by itself and has no row locks.
+async fn lock_seats<C: ConnectionTrait>(txn: &C, webinar_id: i64) -> Result<(), DbErr> {
+    if txn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        use sea_orm::QuerySelect;
+        webinar::Entity::find_by_id(webinar_id).lock_exclusive().one(txn).await?;
+    }
+    Ok(())
 }
 
 pub async fn find_by_email<C: ConnectionTrait>(

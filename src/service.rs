@@ -68,6 +68,7 @@ impl Service {
         let registrations = registration::count_for_webinar(&self.db, webinar.id).await?;
         let closed = match webinar.check_open(now) {
             Err(DomainError::Closed(reason)) => Some(reason),
+            _ if webinar.is_full(registrations) => Some(ClosedReason::Full),
             _ => None,
         };
         Ok(Landing { webinar, registrations, closed })

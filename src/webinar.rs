@@ -98,6 +98,11 @@ impl Model {
             Status::Published => Ok(()),
         }
     }
+
+    /// Whether `registrations` take every seat (never, without a capacity).
+    pub fn is_full(&self, registrations: u64) -> bool {
+        self.capacity.is_some_and(|capacity| registrations >= u64::try_from(capacity).unwrap_or(0))
+    }
 }
 
 /// A webinar by slug, whatever its status (operators and the admin).

@@ -158,7 +158,44 @@ async fn no_slug_means_the_next_upcoming_webinar(database: TestDatabase) {
     assert_eq!(outcome.webinar.slug, "next");
 }
 
+/// Capacity 5 and 30 people registering at once, five times over: exactly 5
+/// get a seat each time, the rest hear it is full, nothing of theirs is
+/// written, and a seat holder who registers again still gets their registration.
+async fn a_full_webinar_takes_no_more_registrations(database: TestDatabase) {
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set, IntoActiveModel};
+    let f = fixture(database).await;
+    for round in 0..5 {
+        let slug = format!("small{round}");
+        let mut small = webinar(&f.db, &slug, Status::Published, Duration::days(2)).await.into_active_model();
+        small.capacity = Set(Some(5));
+        small.update(&f.db).await.expect("set a capacity");
+        let landing = f.service.landing(Some(&slug)).await.expect("landing");
+        assert_eq!(landing.closed, None, "seats left");
+
+        let attempts = (0..30).map(|n| {
+            let (service, slug) = (f.service.clone(), slug.clone());
+            tokio::spawn(async move { service.register(request(&slug, &format!("p{n}@example.com"))).await })
+        });
+        let (mut seated, mut full) = (Vec::new(), 0);
+        for attempt in futures::future::join_all(attempts).await {
+            match attempt.expect("task") {
+                Ok(outcome) => seated.push(outcome.registration.email),
+                Err(DomainError::Closed(ClosedReason::Full)) => full += 1,
+                Err(other) => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!((seated.len(), full), (5, 25), "round {round}");
+        let again = f.service.register(request(&slug, &seated[0])).await.expect("a seat holder again");
+        assert!(!again.created);
+        let landing = f.service.landing(Some(&slug)).await.expect("landing");
+        assert_eq!(landing.closed, Some(ClosedReason::Full));
+    }
+    assert_eq!(row_counts(&f.db).await, (25, 100), "five seats a webinar, four emails a seat");
+    assert_eq!(ClosedReason::Full.message(), "This webinar is full, so registration is closed.");
+}
+
 webinar::on_both_databases!(
+    a_full_webinar_takes_no_more_registrations,
     same_email_returns_the_existing_registration,
     jobs_are_written_with_the_registration,
     concurrent_duplicates_make_one_registration,

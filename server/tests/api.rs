@@ -115,6 +115,25 @@ async fn unknown_hidden_and_closed_webinars_are_refused(database: TestDatabase) 
     assert_eq!(rows(&server).await, (0, 0));
 }
 
+async fn a_full_webinar_answers_409_and_its_page_says_so(database: TestDatabase) {
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set, IntoActiveModel};
+    let server = TestServer::start(database).await;
+    let mut small = server.webinar("small", Status::Published, Span::days(2)).await.into_active_model();
+    small.capacity = Set(Some(1));
+    small.update(&server.db).await.expect("set a capacity");
+    let first = json!({"webinar": "small", "name": "Ada", "email": "ada@example.com"}).to_string();
+    assert_eq!(post_json(&server, &first).await.0, StatusCode::CREATED);
+    let second = json!({"webinar": "small", "name": "Grace", "email": "grace@example.com"}).to_string();
+    let (status, error) = post_json(&server, &second).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(error["error"]["code"], "registration_closed");
+    assert_eq!(error["error"]["message"], "This webinar is full, so registration is closed.");
+    let page = reqwest::get(server.url("/webinars/small")).await.expect("page").text().await.expect("body");
+    assert!(page.contains("This webinar is full, so registration is closed."), "the page says so");
+    assert!(!page.contains(r#"name="email""#), "and shows no form");
+    assert_eq!(rows(&server).await, (1, 4));
+}
+
 async fn a_body_over_16_kib_is_413(database: TestDatabase) {
     let server = TestServer::start(database).await;
     server.webinar("launch", Status::Published, Span::days(2)).await;
@@ -205,6 +224,7 @@ webinar::on_both_databases!(
     without_a_slug_registers_for_the_next_webinar,
     bad_input_is_422_and_writes_nothing,
     unknown_hidden_and_closed_webinars_are_refused,
+    a_full_webinar_answers_409_and_its_page_says_so,
     a_body_over_16_kib_is_413,
     the_websocket_pushes_every_new_count,
     the_landing_page_is_rendered_on_the_server,
