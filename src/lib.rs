@@ -12,6 +12,7 @@ pub mod email_address;
 pub mod email_job;
 pub mod emails;
 pub mod error;
+pub mod export;
 pub mod links;
 pub mod live;
 pub mod registration;

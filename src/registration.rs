@@ -227,6 +227,24 @@ pub async fn find_by_email<C: ConnectionTrait>(
     Entity::find().filter(Column::WebinarId.eq(webinar_id)).filter(Column::EmailKey.eq(email.key())).one(db).await
 }
 
+/// A webinar's registrations in id order, `limit` after `after_id` (keyset
+/// paging: each page is an index range, however far in).
+pub async fn page_for_webinar<C: ConnectionTrait>(
+    db: &C,
+    webinar_id: i64,
+    after_id: i64,
+    limit: u64,
+) -> Result<Vec<Model>, DbErr> {
+    use sea_orm::{QueryOrder, QuerySelect};
+    Entity::find()
+        .filter(Column::WebinarId.eq(webinar_id))
+        .filter(Column::Id.gt(after_id))
+        .order_by_asc(Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
 pub async fn find_by_token<C: ConnectionTrait>(db: &C, token: &str) -> Result<Option<Model>, DbErr> {
     Entity::find().filter(Column::Token.eq(token)).one(db).await
 }

@@ -134,4 +134,18 @@ impl Service {
     pub async fn admin_overview(&self) -> Result<Vec<admin::WebinarSummary>, DomainError> {
         Ok(admin::overview(&self.db).await?)
     }
+
+    /// A webinar by slug, whatever its status (admin views).
+    pub async fn webinar_by_slug(&self, slug: &str) -> Result<webinar::Model, DomainError> {
+        webinar::find_by_slug(&self.db, slug).await?.ok_or(DomainError::WebinarNotFound)
+    }
+
+    pub async fn registrations_page(
+        &self,
+        webinar_id: i64,
+        after_id: i64,
+        limit: u64,
+    ) -> Result<Vec<registration::Model>, DomainError> {
+        Ok(registration::page_for_webinar(&self.db, webinar_id, after_id, limit).await?)
+    }
 }

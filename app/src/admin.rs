@@ -194,6 +194,7 @@ fn WebinarTable(rows: Vec<AdminWebinarRow>) -> impl IntoView {
                     <th>"Status"</th>
                     <th>"Registrations"</th>
                     <th>"Emails sent / pending / dead"</th>
+                    <th>"Export"</th>
                 </tr>
             </thead>
             <tbody>
@@ -209,6 +210,11 @@ fn WebinarTable(rows: Vec<AdminWebinarRow>) -> impl IntoView {
                                 <td>{row.status}</td>
                                 <td>{row.registrations}</td>
                                 <td>{format!("{} / {} / {}", row.emails_sent, row.emails_pending, row.emails_dead)}</td>
+                                <td>
+                                    <a href=format!("/api/admin/webinars/{}/registrations.csv", row.slug) download>
+                                        "CSV"
+                                    </a>
+                                </td>
                             </tr>
                         }
                     })

@@ -1,4 +1,5 @@
 //! The webinar server: pages, API, websocket, and (soon) the email worker.
+mod admin_export;
 mod admin_guard;
 mod api;
 mod client_ip;

@@ -63,6 +63,18 @@ fn admin_routes() -> (Vec<String>, Vec<String>) {
     (pages, functions)
 }
 
+/// Logs in as the test admin (created before); returns the `Cookie` header value.
+async fn logged_in(server: &TestServer) -> String {
+    let accepted = log_in(server, EMAIL, PASSWORD).await;
+    assert!(accepted.status().is_success() || accepted.status().is_redirection(), "{}", accepted.status());
+    let set_cookie = accepted.headers()[SET_COOKIE].to_str().expect("ASCII").to_owned();
+    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=43200"] {
+        assert!(set_cookie.contains(attribute), "{attribute} in {set_cookie}");
+    }
+    assert!(!set_cookie.contains("Secure"), "plain http here: {set_cookie}");
+    set_cookie.split(';').next().expect("name=value").to_owned()
+}
+
 async fn every_admin_route_rejects_an_anonymous_request(database: TestDatabase) {
     let server = TestServer::start(database).await;
     let (pages, functions) = admin_routes();
@@ -115,14 +127,7 @@ async fn an_admin_logs_in_sees_the_webinars_and_logs_out(database: TestDatabase)
     assert_eq!(unknown_status, StatusCode::UNAUTHORIZED);
     assert_eq!(unknown_body, r#""LoginFailed""#);
 
-    let accepted = log_in(&server, EMAIL, PASSWORD).await;
-    assert!(accepted.status().is_success() || accepted.status().is_redirection(), "{}", accepted.status());
-    let set_cookie = accepted.headers()[SET_COOKIE].to_str().expect("ASCII").to_owned();
-    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=43200"] {
-        assert!(set_cookie.contains(attribute), "{attribute} in {set_cookie}");
-    }
-    assert!(!set_cookie.contains("Secure"), "plain http here: {set_cookie}");
-    let cookie = set_cookie.split(';').next().expect("name=value").to_owned();
+    let cookie = logged_in(&server).await;
 
     let page = client().get(server.url("/admin")).header(COOKIE, &cookie).send().await.expect("admin");
     assert_eq!(page.status(), StatusCode::OK);
@@ -146,7 +151,65 @@ async fn an_admin_logs_in_sees_the_webinars_and_logs_out(database: TestDatabase)
     assert_eq!(after.status(), StatusCode::UNAUTHORIZED, "the session ended on the server too");
 }
 
+/// More registrants than one page of the export, some with names built to
+/// break a CSV file or a spreadsheet.
+async fn the_registrations_csv_is_complete_quoted_and_formula_safe(database: TestDatabase) {
+    use sea_orm::{ActiveValue::Set, EntityTrait};
+    use webinar::registration;
+    let server = TestServer::start(database).await;
+    let launch = server.webinar("launch", Status::Published, Span::days(2)).await;
+    server.webinar("other", Status::Published, Span::days(3)).await;
+    let tricky = ["Ada, \"the\" Countess", "=HYPERLINK(\"http://evil.example\")", "+1 555", "@SUM(A1)"];
+    for (n, name) in tricky.iter().enumerate() {
+        let body = serde_json::json!({"webinar": "launch", "name": name, "email": format!("t{n}@example.com"), "utm_source": "-news"});
+        let response = client().post(server.url("/api/webinar/register")).json(&body).send().await.expect("register");
+        assert_eq!(response.status(), StatusCode::CREATED);
+    }
+    let other = serde_json::json!({"webinar": "other", "name": "Elsewhere", "email": "else@example.com"});
+    client().post(server.url("/api/webinar/register")).json(&other).send().await.expect("register");
+    let bulk: Vec<registration::ActiveModel> = (0..1100)
+        .map(|n| registration::ActiveModel {
+            webinar_id: Set(launch.id),
+            name: Set(format!("Bulk {n}")),
+            email: Set(format!("bulk{n}@example.com")),
+            email_key: Set(format!("bulk{n}@example.com")),
+            token: Set(format!("bulk-token-{n}")),
+            created_at: Set(support::now()),
+            ..Default::default()
+        })
+        .collect();
+    registration::Entity::insert_many(bulk).exec(&server.db).await.expect("bulk registrations");
+
+    let url = server.url("/api/admin/webinars/launch/registrations.csv");
+    assert_eq!(client().get(&url).send().await.expect("csv").status(), StatusCode::UNAUTHORIZED);
+    assert!(create_admin(&server, EMAIL, PASSWORD).await.0);
+    let cookie = logged_in(&server).await;
+    let response = client().get(&url).header(COOKIE, &cookie).send().await.expect("csv");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "text/csv; charset=utf-8");
+    assert_eq!(response.headers()["content-disposition"], "attachment; filename=\"launch-registrations.csv\"");
+    let text = response.text().await.expect("body");
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let header = reader.headers().expect("a header").clone();
+    assert_eq!(&header, &webinar::export::CSV_COLUMNS[..]);
+    let rows: Vec<csv::StringRecord> = reader.records().map(|row| row.expect("a well-formed row")).collect();
+    assert_eq!(rows.len(), 4 + 1100, "every registrant of this webinar, across pages, and no one else's");
+    let names: Vec<&str> = rows.iter().map(|row| &row[1]).collect();
+    assert_eq!(&names[..4], ["Ada, \"the\" Countess", "'=HYPERLINK(\"http://evil.example\")", "'+1 555", "'@SUM(A1)"]);
+    assert_eq!(&rows[0][5], "'-news", "every column is made safe");
+    assert_eq!(names[4 + 1099], "Bulk 1099");
+    assert!(!names.contains(&"Elsewhere"));
+    let missing = client()
+        .get(server.url("/api/admin/webinars/nope/registrations.csv"))
+        .header(COOKIE, &cookie)
+        .send()
+        .await
+        .expect("csv");
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+}
+
 webinar::on_both_databases!(
+    the_registrations_csv_is_complete_quoted_and_formula_safe,
     every_admin_route_rejects_an_anonymous_request,
     an_admin_logs_in_sees_the_webinars_and_logs_out,
 );
