@@ -249,6 +249,15 @@ pub async fn find_by_token<C: ConnectionTrait>(db: &C, token: &str) -> Result<Op
     Entity::find().filter(Column::Token.eq(token)).one(db).await
 }
 
+/// Erases a registrant (a GDPR request): the row goes, and with it (cascade)
+/// every email job, sent or not. Returns the webinar's id, or `None` if there
+/// was no such registration.
+pub async fn erase<C: ConnectionTrait>(db: &C, registration_id: i64) -> Result<Option<i64>, DbErr> {
+    let Some(found) = Entity::find_by_id(registration_id).one(db).await? else { return Ok(None) };
+    Entity::delete_by_id(found.id).exec(db).await?;
+    Ok(Some(found.webinar_id))
+}
+
 /// Stops every further email to a registrant; doing it twice changes nothing.
 /// Returns the registration and its webinar, for the confirmation page.
 pub async fn unsubscribe<C: TransactionTrait + ConnectionTrait>(

@@ -148,4 +148,12 @@ impl Service {
     ) -> Result<Vec<registration::Model>, DomainError> {
         Ok(registration::page_for_webinar(&self.db, webinar_id, after_id, limit).await?)
     }
+
+    /// Erases a registrant and all their email jobs (GDPR).
+    pub async fn erase_registration(&self, registration_id: i64) -> Result<(), DomainError> {
+        let webinar_id =
+            registration::erase(&self.db, registration_id).await?.ok_or(DomainError::RegistrationNotFound)?;
+        tracing::info!(registration = registration_id, webinar = webinar_id, "registrant erased");
+        Ok(())
+    }
 }

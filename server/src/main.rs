@@ -1,6 +1,6 @@
 //! The webinar server: pages, API, websocket, and (soon) the email worker.
-mod admin_export;
 mod admin_guard;
+mod admin_registrations;
 mod api;
 mod client_ip;
 mod config;

@@ -8,7 +8,7 @@ use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, file_and_error_handler_with_context, generate_route_list};
 
 use crate::state::AppState;
-use crate::{admin_export, admin_guard, api, rate_limit, registrant};
+use crate::{admin_guard, admin_registrations, api, rate_limit, registrant};
 
 pub fn router(state: AppState) -> Router {
     let service = state.service.clone();
@@ -22,7 +22,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/webinar/register", post(api::register))
         .route("/api/webinar/stats", get(api::stats))
         .route("/api/webinar/live", get(api::live))
-        .route("/api/admin/webinars/{slug}/registrations.csv", get(admin_export::registrations_csv))
+        .route("/api/admin/webinars/{slug}/registrations.csv", get(admin_registrations::registrations_csv))
+        .route("/api/admin/registrations/{id}", axum::routing::delete(admin_registrations::erase_registration))
         .route("/healthz", get(health))
         .route("/readyz", get(ready))
         .route("/j/{token}", get(registrant::join))

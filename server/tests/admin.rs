@@ -208,7 +208,46 @@ async fn the_registrations_csv_is_complete_quoted_and_formula_safe(database: Tes
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
 }
 
+/// A GDPR erase: the registrant and every email job of theirs are gone;
+/// anyone else's stay; only an admin can do it, and only from this site.
+async fn erasing_a_registrant_removes_them_and_their_emails(database: TestDatabase) {
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    use webinar::{email_job, registration};
+    let server = TestServer::start_with(database, &[("RUN_WORKER", "false")]).await;
+    server.webinar("launch", Status::Published, Span::days(2)).await;
+    let mut ids = Vec::new();
+    for email in ["ada@example.com", "grace@example.com"] {
+        let body = serde_json::json!({"webinar": "launch", "name": "A", "email": email});
+        let response = client().post(server.url("/api/webinar/register")).json(&body).send().await.expect("register");
+        let created: Value = response.json().await.expect("JSON");
+        ids.push(created["registration_id"].as_i64().expect("an id"));
+    }
+    let url = server.url(&format!("/api/admin/registrations/{}", ids[0]));
+    assert_eq!(client().delete(&url).send().await.expect("delete").status(), StatusCode::UNAUTHORIZED);
+    assert!(create_admin(&server, EMAIL, PASSWORD).await.0);
+    let cookie = logged_in(&server).await;
+    let cross_site = client()
+        .delete(&url)
+        .header(COOKIE, &cookie)
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(cross_site.status(), StatusCode::FORBIDDEN);
+
+    let erased = client().delete(&url).header(COOKIE, &cookie).send().await.expect("delete");
+    assert_eq!(erased.status(), StatusCode::NO_CONTENT);
+    assert!(registration::Entity::find_by_id(ids[0]).one(&server.db).await.expect("query").is_none());
+    let jobs_of =
+        |id: i64| email_job::Entity::find().filter(email_job::Column::RegistrationId.eq(id)).count(&server.db);
+    assert_eq!(jobs_of(ids[0]).await.expect("count"), 0, "their emails are gone too");
+    assert_eq!(jobs_of(ids[1]).await.expect("count"), 4, "the other registrant keeps theirs");
+    let again = client().delete(&url).header(COOKIE, &cookie).send().await.expect("delete");
+    assert_eq!(again.status(), StatusCode::NOT_FOUND);
+}
+
 webinar::on_both_databases!(
+    erasing_a_registrant_removes_them_and_their_emails,
     the_registrations_csv_is_complete_quoted_and_formula_safe,
     every_admin_route_rejects_an_anonymous_request,
     an_admin_logs_in_sees_the_webinars_and_logs_out,

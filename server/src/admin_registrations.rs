@@ -1,9 +1,9 @@
-//! The registrations CSV download, streamed page by page so a webinar with
-//! 100,000 registrants never sits in memory at once. Behind the admin guard
-//! (`/api/admin/…`).
+//! The admin's registration routes, behind the admin guard (`/api/admin/…`):
+//! the CSV download, streamed page by page so a webinar with 100,000
+//! registrants never sits in memory at once, and erasing a registrant.
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use webinar::export;
@@ -42,4 +42,10 @@ pub async fn registrations_csv(State(state): State<AppState>, Path(slug): Path<S
         (header::CACHE_CONTROL, "no-store".to_owned()),
     ];
     Ok((headers, Body::from_stream(header_line.chain(pages))).into_response())
+}
+
+/// `DELETE /api/admin/registrations/{id}`: a GDPR erase; `204` when done.
+pub async fn erase_registration(State(state): State<AppState>, Path(id): Path<i64>) -> Result<StatusCode, ApiError> {
+    state.service.erase_registration(id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
