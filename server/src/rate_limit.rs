@@ -109,18 +109,23 @@ impl Verdict {
     /// Sets `RateLimit-Limit/Remaining/Reset`, plus `Retry-After` on a refusal
     /// (whole seconds, rounded up).
     pub fn write_headers(&self, headers: &mut HeaderMap) {
-        let seconds = |duration: Duration| HeaderValue::from(duration.as_millis().div_ceil(1000) as u64);
         headers.insert("ratelimit-limit", HeaderValue::from(self.limit));
         headers.insert("ratelimit-remaining", HeaderValue::from(self.remaining));
-        headers.insert("ratelimit-reset", seconds(self.reset));
+        headers.insert("ratelimit-reset", HeaderValue::from(whole_seconds(self.reset)));
         if !self.allowed {
-            headers.insert("retry-after", seconds(self.retry_after.max(Duration::from_secs(1))));
+            headers.insert("retry-after", HeaderValue::from(self.retry_after_seconds()));
         }
     }
 
+    /// At least 1: "retry in 0 s" would invite an immediate, refused retry.
     pub fn retry_after_seconds(&self) -> u64 {
-        self.retry_after.as_millis().div_ceil(1000).max(1) as u64
+        whole_seconds(self.retry_after).max(1)
     }
+}
+
+/// Seconds, rounded up: a client that waits this long is never early.
+fn whole_seconds(duration: Duration) -> u64 {
+    duration.as_millis().div_ceil(1000) as u64
 }
 
 /// One class's quota and this instance's limiter for it.

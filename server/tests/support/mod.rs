@@ -39,7 +39,7 @@ impl TestServer {
 
     /// Starts the server with extra environment variables.
     pub async fn start_with(database: TestDatabase, env: &[(&str, &str)]) -> Self {
-        let outbox = std::env::temp_dir().join(format!("webinar_outbox_{}", rand::random::<u64>()));
+        let outbox = fresh_outbox();
         let (child, base) = spawn_server(&database.url, &outbox, env).await;
         let db = database.connect().await.expect("connect to the test database");
         Self { base, database_url: database.url.clone(), db, outbox, child, _database: Some(database) }
@@ -47,7 +47,7 @@ impl TestServer {
 
     /// Another server process on the same database (scale-out).
     pub async fn second_instance(&self, env: &[(&str, &str)]) -> Self {
-        let outbox = std::env::temp_dir().join(format!("webinar_outbox_{}", rand::random::<u64>()));
+        let outbox = fresh_outbox();
         let (child, base) = spawn_server(&self.database_url, &outbox, env).await;
         let db = webinar::db::connect(&self.database_url, 5).await.expect("connect to the test database");
         Self { base, database_url: self.database_url.clone(), db, outbox, child, _database: None }
@@ -85,6 +85,11 @@ impl TestServer {
         };
         webinar::webinar::create(&self.db, new, now()).await.expect("create a webinar")
     }
+}
+
+/// A dev-outbox folder of a server's own (removed when its `TestServer` is dropped).
+fn fresh_outbox() -> PathBuf {
+    std::env::temp_dir().join(format!("webinar_outbox_{}", rand::random::<u64>()))
 }
 
 /// Starts the server binary and waits until it listens; returns it and its base URL.
