@@ -2,7 +2,7 @@
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 use sea_orm::{ConnectionTrait, DbErr};
 
-use crate::webinar::{self, NewWebinar, Speaker, Status};
+use crate::webinar::{self, AgendaItem, NewWebinar, Speaker, Status};
 
 /// Creates a demo webinar three days out, unless a published one is upcoming.
 /// Returns the one it created.
@@ -23,6 +23,11 @@ that always works.\n\nBring your questions: the last 15 minutes are live Q&A."
         speakers: vec![
             Speaker { name: "Ada Lovelace".into(), title: "Head of Growth".into(), photo_url: None },
             Speaker { name: "Grace Hopper".into(), title: "Lifecycle Marketing Lead".into(), photo_url: None },
+        ],
+        agenda: vec![
+            AgendaItem { at: "0:00".into(), title: "Why registrants don't show up".into() },
+            AgendaItem { at: "0:10".into(), title: "The confirmation email and the three reminders".into() },
+            AgendaItem { at: "0:30".into(), title: "Live Q&A".into() },
         ],
         starts_at,
         duration_minutes: 45,

@@ -416,3 +416,65 @@ pub async fn queue_for_registrants<C: ConnectionTrait>(
         .to_owned();
     Ok(db.execute(&insert).await?.rows_affected())
 }
+
+/// One webinar's jobs per kind and state, for its queue page.
+pub async fn counts_for_webinar<C: ConnectionTrait>(db: &C, webinar_id: i64) -> Result<Vec<(Kind, Status, u64)>, DbErr> {
+    use sea_orm::QuerySelect;
+    let rows = Entity::find()
+        .select_only()
+        .column(Column::Kind)
+        .column(Column::Status)
+        .column_as(Column::Id.count(), "jobs")
+        .filter(Column::WebinarId.eq(webinar_id))
+        .group_by(Column::Kind)
+        .group_by(Column::Status)
+        .into_tuple::<(Kind, Status, i64)>()
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|(kind, status, count)| (kind, status, count.unsigned_abs())).collect())
+}
+
+/// A webinar's dead letters, newest first, with their registrant.
+pub async fn dead_for_webinar<C: ConnectionTrait>(
+    db: &C,
+    webinar_id: i64,
+    limit: u64,
+) -> Result<Vec<(Model, Option<crate::registration::Model>)>, DbErr> {
+    use sea_orm::QuerySelect;
+    Entity::find()
+        .filter(Column::WebinarId.eq(webinar_id))
+        .filter(Column::Status.eq(Status::Dead))
+        .order_by_desc(Column::UpdatedAt)
+        .order_by_desc(Column::Id)
+        .limit(limit)
+        .find_also_related(crate::registration::Entity)
+        .all(db)
+        .await
+}
+
+/// Sends dead letters again: one (`job_id`) or all of a webinar's. They go
+/// back to pending, due now, with a fresh set of attempts; the worker still
+/// skips any that no longer apply (unsubscribed, cancelled, too late).
+pub async fn retry_dead<C: ConnectionTrait>(
+    db: &C,
+    webinar_id: i64,
+    job_id: Option<i64>,
+    now: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    let mut query = Entity::update_many()
+        .set(ActiveModel {
+            status: Set(Status::Pending),
+            attempts: Set(0),
+            run_at: Set(now),
+            locked_until: Set(None),
+            locked_by: Set(None),
+            updated_at: Set(now),
+            ..Default::default()
+        })
+        .filter(Column::WebinarId.eq(webinar_id))
+        .filter(Column::Status.eq(Status::Dead));
+    if let Some(job_id) = job_id {
+        query = query.filter(Column::Id.eq(job_id));
+    }
+    Ok(query.exec(db).await?.rows_affected)
+}

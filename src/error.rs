@@ -47,6 +47,15 @@ pub enum DomainError {
     /// A link named a registration that no longer exists.
     #[error("This registration no longer exists.")]
     RegistrationNotFound,
+    /// Saving would email registrants; the editor must confirm first.
+    #[error("{message}")]
+    NeedsConfirmation { registrants: u64, message: String },
+    /// Previews and test emails need the mail setup, which this process lacks.
+    #[error("Email is not set up in this process.")]
+    MailUnavailable,
+    /// The provider refused or could not take a test email.
+    #[error("The email could not be sent: {0}")]
+    DeliveryFailed(String),
     #[error("database error: {0}")]
     Database(#[from] DbErr),
     /// An email template failed to render (a defect in the templates, not in the input).

@@ -245,6 +245,41 @@ pub async fn page_for_webinar<C: ConnectionTrait>(
         .await
 }
 
+/// One page of a webinar's registrations, newest first, whose name, email
+/// or company contains `search` (any case); and how many match in all.
+pub async fn search<C: ConnectionTrait>(
+    db: &C,
+    webinar_id: i64,
+    search: &str,
+    offset: u64,
+    limit: u64,
+) -> Result<(Vec<Model>, u64), DbErr> {
+    use sea_orm::sea_query::{Condition, Expr, ExprTrait, Func, LikeExpr};
+    use sea_orm::{PaginatorTrait, QueryOrder, QuerySelect};
+    let mut query = Entity::find().filter(Column::WebinarId.eq(webinar_id));
+    let search = search.trim().to_lowercase();
+    if !search.is_empty() {
+        let escaped: String = search
+            .chars()
+            .flat_map(|c| match c {
+                '%' | '_' | '\\' => vec!['\\', c],
+                c => vec![c],
+            })
+            .collect();
+        let pattern = || LikeExpr::new(format!("%{escaped}%")).escape('\\');
+        let lower = |column: Column| Expr::expr(Func::lower(Expr::col(column)));
+        query = query.filter(
+            Condition::any()
+                .add(lower(Column::Name).like(pattern()))
+                .add(Expr::col(Column::EmailKey).like(pattern()))
+                .add(lower(Column::Company).like(pattern())),
+        );
+    }
+    let total = query.clone().count(db).await?;
+    let rows = query.order_by_desc(Column::Id).offset(offset).limit(limit).all(db).await?;
+    Ok((rows, total))
+}
+
 pub async fn find_by_token<C: ConnectionTrait>(db: &C, token: &str) -> Result<Option<Model>, DbErr> {
     Entity::find().filter(Column::Token.eq(token)).one(db).await
 }
@@ -283,6 +318,11 @@ pub async fn unsubscribe<C: TransactionTrait + ConnectionTrait>(
 
 pub async fn count_for_webinar<C: ConnectionTrait>(db: &C, webinar_id: i64) -> Result<u64, DbErr> {
     Entity::find().filter(Column::WebinarId.eq(webinar_id)).count(db).await
+}
+
+/// Registrants who still get emails (the ones a schedule change notifies).
+pub async fn count_subscribed<C: ConnectionTrait>(db: &C, webinar_id: i64) -> Result<u64, DbErr> {
+    Entity::find().filter(Column::WebinarId.eq(webinar_id)).filter(Column::UnsubscribedAt.is_null()).count(db).await
 }
 
 /// Registrations per webinar, for every webinar that has any.

@@ -7,13 +7,14 @@ use sea_orm::{DatabaseConnection, EntityTrait};
 
 use crate::admin::{self, AdminError};
 use crate::registration::{self, RegistrationOutcome, RegistrationRequest};
-use crate::{Clock, ClosedReason, CountPublisher, DomainError, email_job, webinar};
+use crate::{Clock, ClosedReason, CountPublisher, DomainError, email_job, icp_variant, webinar};
 
 #[derive(Clone)]
 pub struct Service {
     db: DatabaseConnection,
     clock: Arc<dyn Clock>,
     counts: Arc<dyn CountPublisher>,
+    mail: Option<Arc<admin::Mail>>,
 }
 
 /// A landing page's data.
@@ -23,6 +24,8 @@ pub struct Landing {
     pub registrations: u64,
     /// Why registration is closed; `None` while it is open.
     pub closed: Option<ClosedReason>,
+    /// The headline and intro for the visitor's ICP, when the webinar has them.
+    pub variant: Option<icp_variant::Model>,
 }
 
 /// The public registration count.
@@ -38,7 +41,16 @@ pub struct Stats {
 
 impl Service {
     pub fn new(db: DatabaseConnection, clock: Arc<dyn Clock>, counts: Arc<dyn CountPublisher>) -> Self {
-        Self { db, clock, counts }
+        Self { db, clock, counts, mail: None }
+    }
+
+    /// Lets the admin preview and test-send emails.
+    pub fn with_mail(self, mail: admin::Mail) -> Self {
+        Self { mail: Some(Arc::new(mail)), ..self }
+    }
+
+    pub(crate) fn mail_parts(&self) -> Option<&admin::Mail> {
+        self.mail.as_deref()
     }
 
     pub fn db(&self) -> &DatabaseConnection {
@@ -62,20 +74,35 @@ impl Service {
         Ok(outcome)
     }
 
-    pub async fn landing(&self, slug: Option<&str>) -> Result<Landing, DomainError> {
+    /// A public landing page, in the copy for `icp` when there is one.
+    pub async fn landing(&self, slug: Option<&str>, icp: Option<&str>) -> Result<Landing, DomainError> {
+        let webinar = webinar::resolve(&self.db, slug, self.clock.now()).await?;
+        self.landing_of(webinar, icp).await
+    }
+
+    /// Any webinar's page as a visitor would see it, drafts included (the admin's preview).
+    pub async fn preview_landing(&self, slug: &str, icp: Option<&str>) -> Result<Landing, DomainError> {
+        let webinar = self.webinar_by_slug(slug).await?;
+        self.landing_of(webinar, icp).await
+    }
+
+    async fn landing_of(&self, webinar: webinar::Model, icp: Option<&str>) -> Result<Landing, DomainError> {
         let now = self.clock.now();
-        let webinar = webinar::resolve(&self.db, slug, now).await?;
+        let variant = match icp {
+            Some(icp) => icp_variant::find(&self.db, webinar.id, icp).await?,
+            None => None,
+        };
         let registrations = registration::count_for_webinar(&self.db, webinar.id).await?;
         let closed = match webinar.check_open(now) {
             Err(DomainError::Closed(reason)) => Some(reason),
             _ if webinar.is_full(registrations) => Some(ClosedReason::Full),
             _ => None,
         };
-        Ok(Landing { webinar, registrations, closed })
+        Ok(Landing { webinar, registrations, closed, variant })
     }
 
     pub async fn stats(&self, slug: Option<&str>) -> Result<Stats, DomainError> {
-        let landing = self.landing(slug).await?;
+        let landing = self.landing(slug, None).await?;
         Ok(Stats {
             webinar_id: landing.webinar.id,
             webinar: landing.webinar.slug,

@@ -124,6 +124,7 @@ pub async fn seed_due_jobs<C: ConnectionTrait>(
         subtitle: String::new(),
         description: String::new(),
         speakers: vec![],
+        agenda: vec![],
         starts_at: due_at + chrono::Duration::days(2),
         duration_minutes: 60,
         timezone: chrono_tz::UTC,

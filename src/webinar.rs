@@ -27,6 +27,14 @@ pub struct Speaker {
     pub photo_url: Option<String>,
 }
 
+/// One line of the agenda: an optional time ("17:05") and what happens.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgendaItem {
+    #[serde(default)]
+    pub at: String,
+    pub title: String,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "webinars")]
 pub struct Model {
@@ -50,6 +58,8 @@ pub struct Model {
     pub schedule_version: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// JSON list of [`AgendaItem`]s; read through [`Model::agenda`].
+    pub agenda: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -76,6 +86,10 @@ impl Model {
 
     pub fn speakers(&self) -> Vec<Speaker> {
         serde_json::from_str(&self.speakers).unwrap_or_default()
+    }
+
+    pub fn agenda(&self) -> Vec<AgendaItem> {
+        serde_json::from_str(&self.agenda).unwrap_or_default()
     }
 
     /// The webinar's zone; an unknown name (never written by this code) falls back to UTC.
@@ -144,6 +158,7 @@ pub struct NewWebinar {
     pub subtitle: String,
     pub description: String,
     pub speakers: Vec<Speaker>,
+    pub agenda: Vec<AgendaItem>,
     pub starts_at: DateTime<Utc>,
     pub duration_minutes: i32,
     pub timezone: Tz,
@@ -153,26 +168,31 @@ pub struct NewWebinar {
 }
 
 pub async fn create<C: ConnectionTrait>(db: &C, new: NewWebinar, now: DateTime<Utc>) -> Result<Model, DbErr> {
-    let speakers = serde_json::to_string(&new.speakers).map_err(|err| DbErr::Custom(err.to_string()))?;
-    ActiveModel {
-        slug: Set(new.slug),
-        title: Set(new.title),
-        subtitle: Set(new.subtitle),
-        description: Set(new.description),
-        speakers: Set(speakers),
-        starts_at: Set(new.starts_at),
-        duration_minutes: Set(new.duration_minutes),
-        timezone: Set(new.timezone.name().to_owned()),
-        join_url: Set(new.join_url),
-        status: Set(new.status),
-        capacity: Set(new.capacity),
-        schedule_version: Set(0),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
+    ActiveModel { schedule_version: Set(0), created_at: Set(now), ..new.into_active_model(now)? }.insert(db).await
+}
+
+impl NewWebinar {
+    /// Every field the editor sets, as an update (or, with the rest, an insert).
+    pub fn into_active_model(self, now: DateTime<Utc>) -> Result<ActiveModel, DbErr> {
+        let speakers = serde_json::to_string(&self.speakers).map_err(|err| DbErr::Custom(err.to_string()))?;
+        let agenda = serde_json::to_string(&self.agenda).map_err(|err| DbErr::Custom(err.to_string()))?;
+        Ok(ActiveModel {
+            slug: Set(self.slug),
+            title: Set(self.title),
+            subtitle: Set(self.subtitle),
+            description: Set(self.description),
+            speakers: Set(speakers),
+            agenda: Set(agenda),
+            starts_at: Set(self.starts_at),
+            duration_minutes: Set(self.duration_minutes),
+            timezone: Set(self.timezone.name().to_owned()),
+            join_url: Set(self.join_url),
+            status: Set(self.status),
+            capacity: Set(self.capacity),
+            updated_at: Set(now),
+            ..Default::default()
+        })
     }
-    .insert(db)
-    .await
 }
 
 #[cfg(test)]
@@ -201,6 +221,7 @@ pub(crate) mod tests {
             schedule_version: 0,
             created_at: starts_at,
             updated_at: starts_at,
+            agenda: "[]".into(),
         }
     }
 

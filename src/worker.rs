@@ -23,7 +23,7 @@ use crate::emails::{self, Emails, WebinarLinks};
 use crate::links::Links;
 use crate::reminders::REMINDERS;
 use crate::retry::{AfterFailure, RetryPolicy};
-use crate::{Clock, DomainError, calendar, registration, webinar};
+use crate::{Clock, DomainError, calendar, email_copy, registration, webinar};
 
 #[derive(Clone, Debug)]
 pub struct WorkerConfig {
@@ -312,7 +312,8 @@ impl Worker {
         for ((webinar_id, kind, icp), members) in groups {
             let Some(webinar) = webinars.get(&webinar_id) else { continue };
             let links = WebinarLinks::new(webinar, self.links.base_url());
-            let content = self.emails.render(kind, icp.as_deref(), webinar, &links)?;
+            let custom = email_copy::effective(&self.db, webinar_id, kind, icp.as_deref()).await?;
+            let content = self.emails.render(kind, icp.as_deref(), webinar, &links, custom.as_ref())?;
             let attachments = match kind {
                 Kind::Confirmation | Kind::TimeChanged | Kind::Cancelled => vec![Attachment {
                     filename: "invite.ics".into(),

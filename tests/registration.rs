@@ -44,6 +44,7 @@ async fn webinar(db: &DatabaseConnection, slug: &str, status: Status, starts_in:
         subtitle: "Subtitle".into(),
         description: "About it".into(),
         speakers: vec![],
+        agenda: vec![],
         starts_at: now() + starts_in,
         duration_minutes: 60,
         timezone: chrono_tz::America::New_York,
@@ -169,7 +170,7 @@ async fn a_full_webinar_takes_no_more_registrations(database: TestDatabase) {
         let mut small = webinar(&f.db, &slug, Status::Published, Duration::days(2)).await.into_active_model();
         small.capacity = Set(Some(5));
         small.update(&f.db).await.expect("set a capacity");
-        let landing = f.service.landing(Some(&slug)).await.expect("landing");
+        let landing = f.service.landing(Some(&slug), None).await.expect("landing");
         assert_eq!(landing.closed, None, "seats left");
 
         let attempts = (0..30).map(|n| {
@@ -187,7 +188,7 @@ async fn a_full_webinar_takes_no_more_registrations(database: TestDatabase) {
         assert_eq!((seated.len(), full), (5, 25), "round {round}");
         let again = f.service.register(request(&slug, &seated[0])).await.expect("a seat holder again");
         assert!(!again.created);
-        let landing = f.service.landing(Some(&slug)).await.expect("landing");
+        let landing = f.service.landing(Some(&slug), None).await.expect("landing");
         assert_eq!(landing.closed, Some(ClosedReason::Full));
     }
     assert_eq!(row_counts(&f.db).await, (25, 100), "five seats a webinar, four emails a seat");

@@ -130,6 +130,7 @@ async fn sendgrid_request_shape_and_every_answer(database: TestDatabase) {
         subtitle: "What's new".into(),
         description: String::new(),
         speakers: vec![],
+        agenda: vec![],
         starts_at: start() + Duration::days(2),
         duration_minutes: 60,
         timezone: chrono_tz::Europe::Berlin,

@@ -68,6 +68,7 @@ async fn create(db: &DatabaseConnection, slug: &str, starts_at: DateTime<Utc>) -
         subtitle: String::new(),
         description: String::new(),
         speakers: vec![],
+        agenda: vec![],
         starts_at,
         duration_minutes: 60,
         timezone: chrono_tz::America::New_York,

@@ -19,6 +19,13 @@ pub struct FieldErrorView {
 pub struct SpeakerView {
     pub name: String,
     pub title: String,
+    pub photo_url: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AgendaItemView {
+    pub at: String,
+    pub title: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -26,8 +33,10 @@ pub struct LandingView {
     pub slug: String,
     pub title: String,
     pub subtitle: String,
-    pub description: String,
+    /// The description's Markdown as sanitized HTML (safe to insert as is).
+    pub description_html: String,
     pub speakers: Vec<SpeakerView>,
+    pub agenda: Vec<AgendaItemView>,
     /// The start in the webinar's zone, with zone name and UTC offset.
     pub start_local: String,
     /// RFC 3339, UTC.
@@ -64,6 +73,11 @@ pub enum AppError {
     LoginFailed,
     #[error("Please log in.")]
     Unauthorized,
+    /// Saving would email registrants: the editor confirms first.
+    #[error("{0}")]
+    NeedsConfirmation(String),
+    #[error("{0}")]
+    DeliveryFailed(String),
     #[error("Something went wrong on our side. Please try again in a moment.")]
     Server,
     #[error("Could not reach the server. Check your connection and try again.")]
@@ -87,7 +101,8 @@ impl AppError {
         match self {
             AppError::Invalid(_) => 422,
             AppError::NotFound => 404,
-            AppError::Closed(_) => 409,
+            AppError::Closed(_) | AppError::NeedsConfirmation(_) => 409,
+            AppError::DeliveryFailed(_) => 502,
             AppError::TooManyAttempts { .. } => 429,
             AppError::LoginFailed | AppError::Unauthorized => 401,
             AppError::Unavailable | AppError::Unreachable => 503,
@@ -108,10 +123,11 @@ impl AppError {
 #[server(prefix = "/api/fn", endpoint = "landing")]
 pub async fn get_landing(
     slug: Option<String>,
+    icp: Option<String>,
     registered: Option<String>,
     invalid: Option<String>,
 ) -> Result<LandingView, AppError> {
-    ssr::answered(ssr::landing(slug, registered, invalid).await)
+    ssr::answered(ssr::landing(slug, icp, registered, invalid).await)
 }
 
 #[server(prefix = "/api/fn", endpoint = "register")]
@@ -152,7 +168,9 @@ pub(crate) mod ssr {
                     tracing::error!(%error, "database unreachable in a server function");
                     AppError::Unavailable
                 }
-                error @ DomainError::Rendering(_) => {
+                DomainError::NeedsConfirmation { message, .. } => AppError::NeedsConfirmation(message),
+                error @ DomainError::DeliveryFailed(_) => AppError::DeliveryFailed(error.to_string()),
+                error @ (DomainError::Rendering(_) | DomainError::MailUnavailable) => {
                     tracing::error!(%error, "internal error in a server function");
                     AppError::Server
                 }
@@ -201,33 +219,45 @@ pub(crate) mod ssr {
 
     pub async fn landing(
         slug: Option<String>,
+        icp: Option<String>,
         registered: Option<String>,
         invalid: Option<String>,
     ) -> Result<LandingView, AppError> {
         let service = service()?;
-        let landing = service.landing(slug.as_deref()).await?;
-        let webinar = landing.webinar;
+        let landing = service.landing(slug.as_deref(), icp.as_deref()).await?;
         let registered_name = match registered {
-            Some(token) => service.registrant(webinar.id, &token).await?.map(|registrant| registrant.name),
+            Some(token) => service.registrant(landing.webinar.id, &token).await?.map(|registrant| registrant.name),
             None => None,
         };
-        Ok(LandingView {
-            registered_name,
-            form_errors: invalid.as_deref().map(form_errors_named).unwrap_or_default(),
+        let form_errors = invalid.as_deref().map(form_errors_named).unwrap_or_default();
+        Ok(LandingView { registered_name, form_errors, ..landing_view(landing) })
+    }
+
+    /// A landing page's view, in the visitor's ICP copy when it has one.
+    pub(crate) fn landing_view(landing: webinar::Landing) -> LandingView {
+        let webinar = landing.webinar;
+        let (title, subtitle) = match landing.variant {
+            Some(variant) => (variant.headline, variant.intro),
+            None => (webinar.title.clone(), webinar.subtitle.clone()),
+        };
+        LandingView {
+            registered_name: None,
+            form_errors: Vec::new(),
             speakers: webinar
                 .speakers()
                 .into_iter()
-                .map(|speaker| SpeakerView { name: speaker.name, title: speaker.title })
+                .map(|speaker| SpeakerView { name: speaker.name, title: speaker.title, photo_url: speaker.photo_url })
                 .collect(),
+            agenda: webinar.agenda().into_iter().map(|item| AgendaItemView { at: item.at, title: item.title }).collect(),
+            description_html: webinar::markdown::to_safe_html(&webinar.description),
             start_local: webinar.start_local(),
             starts_at: webinar.starts_at.to_rfc3339(),
             registrations: landing.registrations,
             closed: landing.closed.map(|reason| reason.message().to_owned()),
             slug: webinar.slug,
-            title: webinar.title,
-            subtitle: webinar.subtitle,
-            description: webinar.description,
-        })
+            title,
+            subtitle,
+        }
     }
 
     /// The messages for fields named in a URL (`invalid=name,email`). Only

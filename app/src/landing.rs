@@ -14,15 +14,15 @@ pub fn LandingPage() -> impl IntoView {
     let landing = Resource::new(
         move || {
             let query = query.read();
-            (params.read().get("slug"), query.get("registered"), query.get("invalid"))
+            (params.read().get("slug"), query.get("icp"), query.get("registered"), query.get("invalid"))
         },
-        |(slug, registered, invalid)| get_landing(slug, registered, invalid),
+        |(slug, icp, registered, invalid)| get_landing(slug, icp, registered, invalid),
     );
     view! {
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match landing.await {
-                    Ok(view) => view! { <Landing view/> }.into_any(),
+                    Ok(view) => view! { <Landing view preview=false/> }.into_any(),
                     Err(AppError::NotFound) => view! { <NotFound/> }.into_any(),
                     Err(error) => view! { <p class="error">{error.to_string()}</p> }.into_any(),
                 }
@@ -31,10 +31,14 @@ pub fn LandingPage() -> impl IntoView {
     }
 }
 
+/// The page itself; a `preview` (the admin's) neither follows the live
+/// count nor lets anyone register.
 #[component]
-fn Landing(view: LandingView) -> impl IntoView {
+pub(crate) fn Landing(view: LandingView, preview: bool) -> impl IntoView {
     let count = RwSignal::new(view.registrations);
-    follow_count(view.slug.clone(), count);
+    if !preview {
+        follow_count(view.slug.clone(), count);
+    }
     // Effects run only in the browser: the marker says the page is interactive.
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
@@ -70,12 +74,11 @@ fn Landing(view: LandingView) -> impl IntoView {
 
     let query = use_query_map();
     let carried = move |key: &'static str| query.read().get(key).unwrap_or_default();
-    let description: Vec<String> = view.description.split("\n\n").map(str::to_owned).collect();
     let closed = view.closed.clone();
     let slug = view.slug.clone();
 
     view! {
-        <Title text=view.title.clone()/>
+        <Title text=crate::raw_text_safe(&view.title)/>
         <Meta name="description" content=view.subtitle.clone()/>
         <article class="landing" data-hydrated=move || hydrated.get().to_string()>
             <header class="hero">
@@ -92,22 +95,52 @@ fn Landing(view: LandingView) -> impl IntoView {
             </header>
             <div class="columns">
                 <section class="about">
-                    {description.into_iter().map(|paragraph| view! { <p>{paragraph}</p> }).collect_view()}
-                    <h2>"Speakers"</h2>
-                    <ul class="speakers">
-                        {view
-                            .speakers
-                            .iter()
-                            .map(|speaker| {
-                                view! {
-                                    <li>
-                                        <strong>{speaker.name.clone()}</strong>
-                                        <span>{speaker.title.clone()}</span>
-                                    </li>
-                                }
-                            })
-                            .collect_view()}
-                    </ul>
+                    // Sanitized on the server (Markdown, then an allow-list).
+                    <div class="description" inner_html=view.description_html.clone()></div>
+                    {(!view.agenda.is_empty())
+                        .then(|| {
+                            view! {
+                                <h2>"Agenda"</h2>
+                                <ol class="agenda">
+                                    {view
+                                        .agenda
+                                        .iter()
+                                        .map(|item| {
+                                            view! {
+                                                <li>
+                                                    <span class="at">{item.at.clone()}</span>
+                                                    <span>{item.title.clone()}</span>
+                                                </li>
+                                            }
+                                        })
+                                        .collect_view()}
+                                </ol>
+                            }
+                        })}
+                    {(!view.speakers.is_empty())
+                        .then(|| {
+                            view! {
+                                <h2>"Speakers"</h2>
+                                <ul class="speakers">
+                                    {view
+                                        .speakers
+                                        .iter()
+                                        .map(|speaker| {
+                                            view! {
+                                                <li>
+                                                    {speaker
+                                                        .photo_url
+                                                        .clone()
+                                                        .map(|photo| view! { <img src=photo alt="" loading="lazy"/> })}
+                                                    <strong>{speaker.name.clone()}</strong>
+                                                    <span>{speaker.title.clone()}</span>
+                                                </li>
+                                            }
+                                        })
+                                        .collect_view()}
+                                </ul>
+                            }
+                        })}
                 </section>
                 <section class="register" id="register">
                     {move || match (closed.clone(), registered_name.get()) {
@@ -142,7 +175,7 @@ fn Landing(view: LandingView) -> impl IntoView {
                                         error=error_for("company")
                                     />
                                     <p class="form-error" role="alert">{form_error}</p>
-                                    <button type="submit" disabled=move || register.pending().get()>
+                                    <button type="submit" disabled=move || preview || register.pending().get()>
                                         {move || if register.pending().get() { "Registering…" } else { "Register" }}
                                     </button>
                                 </ActionForm>

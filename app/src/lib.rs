@@ -49,10 +49,54 @@ pub fn App() -> impl IntoView {
                     />
                     <Route path=StaticSegment("admin") view=admin::AdminHome ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("admin"), StaticSegment("login")) view=admin::LoginPage/>
+                    <Route
+                        path=(StaticSegment("admin"), StaticSegment("new-webinar"))
+                        view=admin::WebinarEditorPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=(StaticSegment("admin"), StaticSegment("webinars"), ParamSegment("slug"))
+                        view=admin::WebinarEditorPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=(StaticSegment("admin"), StaticSegment("webinars"), ParamSegment("slug"), StaticSegment("preview"))
+                        view=admin::PreviewPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=(StaticSegment("admin"), StaticSegment("webinars"), ParamSegment("slug"), StaticSegment("emails"))
+                        view=admin::EmailsPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=(
+                            StaticSegment("admin"),
+                            StaticSegment("webinars"),
+                            ParamSegment("slug"),
+                            StaticSegment("registrations"),
+                        )
+                        view=admin::RegistrationsPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=(StaticSegment("admin"), StaticSegment("webinars"), ParamSegment("slug"), StaticSegment("queue"))
+                        view=admin::QueuePage
+                        ssr=SsrMode::Async
+                    />
                 </Routes>
             </main>
         </Router>
     }
+}
+
+/// Text for a `<Title>` or a `<textarea>`. Leptos 0.8 writes both into the
+/// server's HTML unescaped (leptos_meta's title; tachys marks textarea
+/// children "do not escape"), so text holding `</title><script>` would end
+/// the element early. Escaped there, browsers still show the same text (they
+/// decode `&lt;` in both); in the browser it is set as plain text.
+pub(crate) fn raw_text_safe(text: &str) -> String {
+    if cfg!(feature = "ssr") { text.replace('&', "&amp;").replace('<', "&lt;") } else { text.to_owned() }
 }
 
 #[component]

@@ -3,12 +3,17 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_create_tables;
 mod m20261125_000002_admins;
+mod m20261125_000003_page_and_email_copy;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261125_000001_create_tables::Migration), Box::new(m20261125_000002_admins::Migration)]
+        vec![
+            Box::new(m20261125_000001_create_tables::Migration),
+            Box::new(m20261125_000002_admins::Migration),
+            Box::new(m20261125_000003_page_and_email_copy::Migration),
+        ]
     }
 }

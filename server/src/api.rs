@@ -93,7 +93,7 @@ pub async fn live(
     Query(query): Query<WebinarQuery>,
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
-    let landing = state.service.landing(query.webinar.as_deref()).await?;
+    let landing = state.service.landing(query.webinar.as_deref(), None).await?;
     let counts = state.live.subscribe(landing.webinar.id, landing.registrations);
     // Messages are a few bytes each way: small buffers keep 10,000 sockets cheap.
     let upgrade = upgrade.read_buffer_size(SOCKET_BUFFER).write_buffer_size(0).max_message_size(SOCKET_BUFFER);

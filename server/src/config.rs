@@ -123,8 +123,23 @@ impl EmailConfig {
                 max_attempts: self.email_max_attempts,
                 ..webinar::retry::RetryPolicy::default()
             },
-            from: webinar::delivery::Mailbox { email: self.email_from.clone(), name: self.email_from_name.clone() },
+            from: self.from(),
         }
+    }
+
+    /// The sender of every email.
+    pub fn from(&self) -> webinar::delivery::Mailbox {
+        webinar::delivery::Mailbox { email: self.email_from.clone(), name: self.email_from_name.clone() }
+    }
+
+    /// What the admin's email previews and test sends use.
+    pub fn mail(&self, links: webinar::links::Links) -> Result<webinar::admin::Mail, Box<dyn std::error::Error>> {
+        Ok(webinar::admin::Mail {
+            emails: webinar::emails::Emails::new()?,
+            delivery: self.delivery()?,
+            from: self.from(),
+            links,
+        })
     }
 
     /// SendGrid with a key, the dev outbox without.

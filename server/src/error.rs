@@ -53,7 +53,13 @@ impl ApiError {
             ApiError::Domain(DomainError::Database(_)) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable", None)
             }
-            ApiError::Domain(DomainError::Rendering(_)) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", None),
+            ApiError::Domain(DomainError::Rendering(_) | DomainError::MailUnavailable) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal", None)
+            }
+            ApiError::Domain(DomainError::NeedsConfirmation { .. }) => {
+                (StatusCode::CONFLICT, "confirmation_needed", None)
+            }
+            ApiError::Domain(DomainError::DeliveryFailed(_)) => (StatusCode::BAD_GATEWAY, "delivery_failed", None),
             ApiError::BadBody { field, message } => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid_body",
@@ -77,7 +83,7 @@ impl IntoResponse for ApiError {
                 "The service is temporarily unavailable: we cannot reach our database. Please try again in a minute."
                     .to_owned()
             }
-            ApiError::Domain(error @ DomainError::Rendering(_)) => {
+            ApiError::Domain(error @ (DomainError::Rendering(_) | DomainError::MailUnavailable)) => {
                 tracing::error!(%error, "internal error");
                 "Something went wrong on our side. Please try again in a moment.".to_owned()
             }

@@ -125,7 +125,7 @@ async fn serve(config: Config) -> Result<(), Failure> {
     let live = Arc::new(LiveHub::default());
     let stats = Arc::new(StatsCache::new(std::time::Duration::from_secs(config.stats_cache_ttl_secs)));
     let counts = LiveCounts::new(live.clone(), stats.clone(), redis.clone(), clock.clone());
-    let service = Service::new(db, clock, counts);
+    let service = Service::new(db, clock, counts).with_mail(config.email.mail(links.clone())?);
     let limits = Arc::new(RateLimits::new(config.quotas(), config.trusted_proxies.clone(), redis.clone()));
     let cookie_policy = app::admin::CookiePolicy { secure: links.base_url().starts_with("https://") };
     let state = AppState { leptos: config.leptos_options(), service, live, stats, limits, redis, links, cookie_policy };

@@ -2,51 +2,13 @@
 //! cookie, and no admin page or server function for anyone without one.
 mod support;
 
-use std::process::Stdio;
-
 use chrono::Duration as Span;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
-use reqwest::{Client, StatusCode};
+use reqwest::StatusCode;
 use serde_json::Value;
-use support::TestServer;
-use tokio::io::AsyncWriteExt;
+use support::{EMAIL, PASSWORD, TestServer, client, create_admin, log_in, logged_in};
 use webinar::testing::TestDatabase;
 use webinar::webinar::Status;
-
-const EMAIL: &str = "marketing@example.com";
-const PASSWORD: &str = "correct horse battery staple";
-
-/// `server create-admin`, the password on stdin; returns (succeeded, output).
-async fn create_admin(server: &TestServer, email: &str, password: &str) -> (bool, String) {
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_server"))
-        .args(["create-admin", "--email", email])
-        .env("DATABASE_URL", &server.database_url)
-        .env("RUST_LOG", "error")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run create-admin");
-    let mut stdin = child.stdin.take().expect("stdin");
-    stdin.write_all(format!("{password}\n").as_bytes()).await.expect("write the password");
-    drop(stdin);
-    let output = child.wait_with_output().await.expect("create-admin finished");
-    let said = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    (output.status.success(), said)
-}
-
-fn client() -> Client {
-    Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client")
-}
-
-async fn log_in(server: &TestServer, email: &str, password: &str) -> reqwest::Response {
-    client()
-        .post(server.url("/api/fn/admin_login"))
-        .form(&[("email", email), ("password", password)])
-        .send()
-        .await
-        .expect("login")
-}
 
 /// Every admin page and server function the app registers, so a new one
 /// cannot be forgotten here.
@@ -61,18 +23,6 @@ fn admin_routes() -> (Vec<String>, Vec<String>) {
         .filter(|path| path.starts_with("/api/fn/admin_") && path != "/api/fn/admin_login")
         .collect();
     (pages, functions)
-}
-
-/// Logs in as the test admin (created before); returns the `Cookie` header value.
-async fn logged_in(server: &TestServer) -> String {
-    let accepted = log_in(server, EMAIL, PASSWORD).await;
-    assert!(accepted.status().is_success() || accepted.status().is_redirection(), "{}", accepted.status());
-    let set_cookie = accepted.headers()[SET_COOKIE].to_str().expect("ASCII").to_owned();
-    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=43200"] {
-        assert!(set_cookie.contains(attribute), "{attribute} in {set_cookie}");
-    }
-    assert!(!set_cookie.contains("Secure"), "plain http here: {set_cookie}");
-    set_cookie.split(';').next().expect("name=value").to_owned()
 }
 
 async fn every_admin_route_rejects_an_anonymous_request(database: TestDatabase) {

@@ -2,7 +2,10 @@
 //! Logging in answers the same way (and takes as long) for an unknown email
 //! as for a wrong password.
 pub mod account;
+mod console;
 pub mod session;
+
+pub use console::{CopyDraft, Mail, QueueView, SAMPLE_NAME};
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};

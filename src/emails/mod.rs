@@ -3,12 +3,18 @@
 //! join link, unsubscribe link) is left as placeholders that the delivery
 //! fills in: SendGrid as substitutions, the dev outbox locally. An ICP variant
 //! (`confirmation@founders.txt`) overrides a part when it exists.
+//!
+//! Marketing can replace a kind's copy for one webinar ([`CustomCopy`]): a
+//! subject and a Markdown body with the same variables. The body becomes the
+//! plain-text part as written, and the HTML part through Markdown and the
+//! sanitizer, inside the same layout as the built-in copy.
 use std::collections::BTreeMap;
 
-use minijinja::{Environment, HtmlEscape, context};
+use minijinja::{Environment, HtmlEscape, UndefinedBehavior, Value, context};
 
 use crate::email_job::Kind;
 use crate::webinar;
+use crate::FieldError;
 
 /// Per-recipient placeholders. The HTML part gets an escaped name of its own,
 /// because substitution happens after the template engine's escaping.
@@ -36,6 +42,37 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("cancelled.subject", include_str!("templates/cancelled.subject")),
     ("cancelled.txt", include_str!("templates/cancelled.txt")),
     ("cancelled.html", include_str!("templates/cancelled.html")),
+    ("custom.txt", include_str!("templates/custom.txt")),
+    ("custom.html", include_str!("templates/custom.html")),
+];
+
+/// The variables a custom copy can use, documented for the editor.
+pub const VARIABLES: &[(&str, &str)] = &[
+    ("name", "the registrant's name"),
+    ("webinar_title", "the webinar's title"),
+    ("start_local", "the start in the webinar's time zone"),
+    ("lead", "how soon it starts, in reminders (\"in 3 hours\")"),
+    ("join_url", "the registrant's personal join link"),
+    ("landing_url", "the webinar's page"),
+    ("google_calendar_url", "add to Google Calendar"),
+    ("outlook_calendar_url", "add to Outlook"),
+    ("unsubscribe_url", "the registrant's unsubscribe link"),
+];
+
+/// Copy written in the admin for one kind (and maybe one ICP).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CustomCopy {
+    pub subject: String,
+    /// Markdown with `{{ variables }}`.
+    pub body: String,
+}
+
+/// Markdown-inert stand-ins for the per-recipient placeholders while a custom
+/// body goes through Markdown (which would percent-encode `[[…]]` in a link).
+const INERT: [(&str, &str); 3] = [
+    ("webinarplaceholdername", placeholder::NAME_HTML),
+    ("webinarplaceholderjoinurl", placeholder::JOIN_URL),
+    ("webinarplaceholderunsubscribeurl", placeholder::UNSUBSCRIBE_URL),
 ];
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -86,6 +123,8 @@ pub fn substitutions(name: &str, join_url: &str, unsubscribe_url: &str) -> BTree
 
 pub struct Emails {
     env: Environment<'static>,
+    /// For marketing's copy: an unknown variable is an error, not an empty string.
+    strict: Environment<'static>,
 }
 
 impl Emails {
@@ -94,48 +133,134 @@ impl Emails {
         for (name, source) in TEMPLATES {
             env.add_template(name, source)?;
         }
-        Ok(Self { env })
+        let mut strict = Environment::new();
+        strict.set_undefined_behavior(UndefinedBehavior::Strict);
+        Ok(Self { env, strict })
     }
 
+    /// The built-in copy of `kind`, or `custom` when marketing wrote one.
     pub fn render(
         &self,
         kind: Kind,
         icp: Option<&str>,
         webinar: &webinar::Model,
         links: &WebinarLinks,
+        custom: Option<&CustomCopy>,
     ) -> Result<Rendered, minijinja::Error> {
-        let (template, lead) = match kind {
-            Kind::Confirmation => ("confirmation", ""),
-            Kind::Reminder24h => ("reminder", "in 24 hours"),
-            Kind::Reminder3h => ("reminder", "in 3 hours"),
-            Kind::Reminder15m => ("reminder", "in 15 minutes"),
-            Kind::TimeChanged => ("time_changed", ""),
-            Kind::Cancelled => ("cancelled", ""),
+        let template = template_of(kind);
+        let lead = match kind {
+            Kind::Reminder24h => "in 24 hours",
+            Kind::Reminder3h => "in 3 hours",
+            Kind::Reminder15m => "in 15 minutes",
+            _ => "",
         };
-        let part = |extension: &str, name: &str| {
-            let variant = icp.map(|icp| format!("{template}@{icp}.{extension}"));
-            let chosen = variant
-                .filter(|variant| self.env.get_template(variant).is_ok())
-                .unwrap_or_else(|| format!("{template}.{extension}"));
-            self.env.get_template(&chosen)?.render(context! {
+        let values = |name: &str, join_url: &str, unsubscribe_url: &str| {
+            context! {
                 name => name,
                 webinar_title => &webinar.title,
                 start_local => webinar.start_local(),
                 lead => lead,
-                join_url => placeholder::JOIN_URL,
-                unsubscribe_url => placeholder::UNSUBSCRIBE_URL,
+                join_url => join_url,
+                unsubscribe_url => unsubscribe_url,
                 landing_url => &links.landing_url,
                 google_calendar_url => &links.google_calendar_url,
                 outlook_calendar_url => &links.outlook_calendar_url,
                 has_invite => matches!(kind, Kind::Confirmation | Kind::TimeChanged),
-            })
+                show_join => kind != Kind::Cancelled,
+            }
         };
+        let plain = values(placeholder::NAME, placeholder::JOIN_URL, placeholder::UNSUBSCRIBE_URL);
+        let html = values(placeholder::NAME_HTML, placeholder::JOIN_URL, placeholder::UNSUBSCRIBE_URL);
+        let Some(custom) = custom else {
+            let part = |extension: &str, values: &Value| {
+                let variant = icp.map(|icp| format!("{template}@{icp}.{extension}"));
+                let chosen = variant
+                    .filter(|variant| self.env.get_template(variant).is_ok())
+                    .unwrap_or_else(|| format!("{template}.{extension}"));
+                self.env.get_template(&chosen)?.render(values)
+            };
+            return Ok(Rendered {
+                subject: one_line(&part("subject", &plain)?),
+                text: part("txt", &plain)?,
+                html: part("html", &html)?,
+            });
+        };
+        let subject = one_line(&self.strict.render_str(&custom.subject, &plain)?);
+        let body_text = self.strict.render_str(&custom.body, &plain)?;
+        // Escaped values (`.html` turns auto-escaping on), then Markdown and the sanitizer.
+        let inert = values(INERT[0].0, INERT[1].0, INERT[2].0);
+        let escaped = self.strict.template_from_named_str("body.html", &custom.body)?.render(&inert)?;
+        let body_html = INERT
+            .iter()
+            .fold(crate::markdown::to_safe_html(&escaped), |html, (inert, placeholder)| html.replace(inert, placeholder));
+        let with_body = |values: Value, body: Value| context! { body => body, ..values };
         Ok(Rendered {
-            subject: part("subject", placeholder::NAME)?.trim().to_owned(),
-            text: part("txt", placeholder::NAME)?,
-            html: part("html", placeholder::NAME_HTML)?,
+            subject,
+            text: self.env.get_template("custom.txt")?.render(with_body(plain, Value::from(body_text)))?,
+            html: self.env.get_template("custom.html")?.render(with_body(html, Value::from_safe_string(body_html)))?,
         })
     }
+
+    /// A kind's built-in copy as a starting point for the editor: the
+    /// subject, and the plain-text part without its footer.
+    pub fn builtin_copy(&self, kind: Kind) -> Result<CustomCopy, minijinja::Error> {
+        let template = template_of(kind);
+        let source = |extension: &str| -> Result<String, minijinja::Error> {
+            Ok(self.env.get_template(&format!("{template}.{extension}"))?.source().to_owned())
+        };
+        let text = source("txt")?;
+        let body = text.split("\n--\n").next().unwrap_or(&text).trim().to_owned();
+        Ok(CustomCopy { subject: source("subject")?.trim().to_owned(), body })
+    }
+
+    /// Checks marketing's copy before it is saved: it must render, with
+    /// only the documented variables.
+    pub fn check(&self, copy: &CustomCopy, webinar: &webinar::Model, links: &WebinarLinks) -> Result<(), Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let subject_chars = copy.subject.trim().chars().count();
+        if subject_chars == 0 || subject_chars > SUBJECT_MAX_CHARS {
+            errors.push(FieldError::new("subject", "Enter a subject (1 to 300 characters)."));
+        }
+        if copy.body.trim().is_empty() || copy.body.chars().count() > BODY_MAX_CHARS {
+            errors.push(FieldError::new("body", "Enter a body (1 to 20,000 characters)."));
+        }
+        for (field, source) in [("subject", &copy.subject), ("body", &copy.body)] {
+            let only = CustomCopy { subject: source.clone(), body: source.clone() };
+            if let Err(error) = self.render(Kind::Confirmation, None, webinar, links, Some(&only)) {
+                errors.push(FieldError::new(field, template_problem(&error)));
+            }
+        }
+        if errors.is_empty() { Ok(()) } else { Err(errors) }
+    }
+}
+
+const SUBJECT_MAX_CHARS: usize = 300;
+const BODY_MAX_CHARS: usize = 20_000;
+
+/// A template error in words an editor can act on.
+fn template_problem(error: &minijinja::Error) -> String {
+    let known: Vec<String> = VARIABLES.iter().map(|(name, _)| format!("{{{{{name}}}}}")).collect();
+    match error.kind() {
+        minijinja::ErrorKind::UndefinedError => {
+            format!("Unknown variable. Use only {}.", known.join(", "))
+        }
+        _ => format!("This is not a valid template: {}. Variables look like {{{{name}}}}.", error.detail().unwrap_or("syntax error")),
+    }
+}
+
+/// The built-in template a kind uses (the three reminders share one).
+fn template_of(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Confirmation => "confirmation",
+        Kind::Reminder24h | Kind::Reminder3h | Kind::Reminder15m => "reminder",
+        Kind::TimeChanged => "time_changed",
+        Kind::Cancelled => "cancelled",
+    }
+}
+
+/// Subjects are one line, whatever the template produced.
+fn one_line(subject: &str) -> String {
+    subject.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]
@@ -148,7 +273,7 @@ mod tests {
     fn render(kind: Kind, icp: Option<&str>, webinar: &webinar::Model) -> Rendered {
         let emails = Emails::new().expect("templates parse");
         let links = WebinarLinks::new(webinar, "https://events.example.com/");
-        let rendered = emails.render(kind, icp, webinar, &links).expect("renders");
+        let rendered = emails.render(kind, icp, webinar, &links, None).expect("renders");
         rendered.personalize(&substitutions(
             "Ada",
             "https://events.example.com/j/TOKEN",
@@ -239,12 +364,81 @@ mod tests {
         let emails = Emails::new().expect("templates parse");
         let links = WebinarLinks::new(&webinar, "https://events.example.com");
         let email = emails
-            .render(Kind::Confirmation, None, &webinar, &links)
+            .render(Kind::Confirmation, None, &webinar, &links, None)
             .expect("renders")
             .personalize(&substitutions("<script>alert(1)</script>", "https://j", "https://u"));
         assert!(email.html.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;"), "{}", email.html);
         assert!(email.html.contains("Q&amp;A &lt;live&gt;"));
         assert!(!email.html.contains("<script>"));
         assert!(email.text.contains("Hi <script>alert(1)</script>,"), "plain text stays as typed");
+    }
+
+    fn custom(subject: &str, body: &str) -> CustomCopy {
+        CustomCopy { subject: subject.into(), body: body.into() }
+    }
+
+    #[test]
+    fn custom_copy_fills_variables_in_both_parts_and_keeps_links_working() {
+        let emails = Emails::new().expect("templates parse");
+        let webinar = sample();
+        let links = WebinarLinks::new(&webinar, "https://events.example.com");
+        let copy = custom(
+            "See you soon, {{ name }}",
+            "Hi **{{ name }}**,\n\n[Join here]({{ join_url }}) at {{ start_local }}.\n\n[Unsubscribe]({{unsubscribe_url}})",
+        );
+        let email = emails
+            .render(Kind::Reminder3h, None, &webinar, &links, Some(&copy))
+            .expect("renders")
+            .personalize(&substitutions("Ada", "https://events.example.com/j/TOKEN", "https://events.example.com/u/SIG"));
+        assert_eq!(email.subject, "See you soon, Ada");
+        assert!(email.text.starts_with("Hi **Ada**,"), "{}", email.text);
+        assert!(email.text.contains("Unsubscribe: https://events.example.com/u/SIG"), "the footer stays");
+        assert!(email.html.contains("Hi <strong>Ada</strong>"), "{}", email.html);
+        assert!(email.html.contains(r#"<a href="https://events.example.com/j/TOKEN" rel="noopener noreferrer nofollow">Join here</a>"#), "{}", email.html);
+        assert!(email.html.contains("Tuesday, 1 December 2026, 17:00 CET"), "{}", email.html);
+        assert!(!email.html.contains("webinarplaceholder") && !email.html.contains("[["), "{}", email.html);
+    }
+
+    #[test]
+    fn custom_copy_cannot_inject_html_and_its_values_are_escaped() {
+        let emails = Emails::new().expect("templates parse");
+        let mut webinar = sample();
+        webinar.title = "<script>alert(1)</script>".into();
+        let links = WebinarLinks::new(&webinar, "https://events.example.com");
+        let copy = custom("{{ webinar_title }}", "<script>alert(2)</script>\n\n\"><img src=x onerror=alert(3)>\n\n[x](javascript:alert(4)) {{ name }} {{ webinar_title }}");
+        let email = emails
+            .render(Kind::Confirmation, None, &webinar, &links, Some(&copy))
+            .expect("renders")
+            .personalize(&substitutions("<img src=x onerror=alert(5)>", "https://j", "https://u"));
+        // Tags the sanitizer keeps lose their handlers; typed markup in values stays text.
+        for forbidden in ["<script", "<img src=x onerror", "onerror=\"", "javascript:"] {
+            assert!(!email.html.contains(forbidden), "{forbidden} in {}", email.html);
+        }
+        assert!(email.html.contains("&lt;img src=x onerror=alert(5)&gt;"), "the name shows as text: {}", email.html);
+    }
+
+    #[test]
+    fn unknown_variables_and_broken_templates_are_reported_per_field() {
+        let emails = Emails::new().expect("templates parse");
+        let webinar = sample();
+        let links = WebinarLinks::new(&webinar, "https://events.example.com");
+        let errors = emails.check(&custom("Hi {{ nmae }}", "{% if %}"), &webinar, &links).expect_err("invalid");
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert_eq!(errors[0].field, "subject");
+        assert!(errors[0].message.contains("Unknown variable"), "{}", errors[0].message);
+        assert_eq!(errors[1].field, "body");
+        assert!(emails.check(&custom("Hi {{ name }}", "Body"), &webinar, &links).is_ok());
+    }
+
+    #[test]
+    fn the_built_in_copy_is_a_valid_starting_point() {
+        let emails = Emails::new().expect("templates parse");
+        let webinar = sample();
+        let links = WebinarLinks::new(&webinar, "https://events.example.com");
+        for kind in [Kind::Confirmation, Kind::Reminder24h, Kind::TimeChanged, Kind::Cancelled] {
+            let copy = emails.builtin_copy(kind).expect("source");
+            assert!(!copy.body.contains("Unsubscribe:"), "the footer is added, not edited: {}", copy.body);
+            assert!(emails.check(&copy, &webinar, &links).is_ok(), "{kind:?}");
+        }
     }
 }

@@ -76,6 +76,7 @@ impl TestServer {
             subtitle: "A subtitle".into(),
             description: "First paragraph.\n\nSecond paragraph.".into(),
             speakers: vec![Speaker { name: "Grace Hopper".into(), title: "Speaker".into(), photo_url: None }],
+            agenda: vec![],
             starts_at: now() + starts_in,
             duration_minutes: 60,
             timezone: chrono_tz::Europe::Berlin,
@@ -331,3 +332,54 @@ impl Outage {
         self.up.send_replace(up);
     }
 }
+
+// The admin's door, for the tests that act as marketing.
+
+pub const EMAIL: &str = "marketing@example.com";
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// `server create-admin`, the password on stdin; returns (succeeded, output).
+pub async fn create_admin(server: &TestServer, email: &str, password: &str) -> (bool, String) {
+    use tokio::io::AsyncWriteExt;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_server"))
+        .args(["create-admin", "--email", email])
+        .env("DATABASE_URL", &server.database_url)
+        .env("RUST_LOG", "error")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run create-admin");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(format!("{password}\n").as_bytes()).await.expect("write the password");
+    drop(stdin);
+    let output = child.wait_with_output().await.expect("create-admin finished");
+    let said = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    (output.status.success(), said)
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client")
+}
+
+pub async fn log_in(server: &TestServer, email: &str, password: &str) -> reqwest::Response {
+    client()
+        .post(server.url("/api/fn/admin_login"))
+        .form(&[("email", email), ("password", password)])
+        .send()
+        .await
+        .expect("login")
+}
+
+/// Logs in as the test admin (created before); returns the `Cookie` header value.
+pub async fn logged_in(server: &TestServer) -> String {
+    let accepted = log_in(server, EMAIL, PASSWORD).await;
+    assert!(accepted.status().is_success() || accepted.status().is_redirection(), "{}", accepted.status());
+    let set_cookie = accepted.headers()[reqwest::header::SET_COOKIE].to_str().expect("ASCII").to_owned();
+    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=43200"] {
+        assert!(set_cookie.contains(attribute), "{attribute} in {set_cookie}");
+    }
+    assert!(!set_cookie.contains("Secure"), "plain http here: {set_cookie}");
+    set_cookie.split(';').next().expect("name=value").to_owned()
+}
+

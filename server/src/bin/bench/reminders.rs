@@ -85,7 +85,7 @@ async fn ceiling(requests: usize, mock_delay_ms: u64, max_in_flight: usize) -> R
     let sample = webinar_sample();
     let links = Links::new("https://events.example.com", b"bench");
     let webinar_links = WebinarLinks::new(&sample, links.base_url());
-    let content = Emails::new()?.render(Kind::Reminder24h, None, &sample, &webinar_links)?;
+    let content = Emails::new()?.render(Kind::Reminder24h, None, &sample, &webinar_links, None)?;
     let batches: Vec<Outgoing> = (0..requests)
         .map(|batch| Outgoing {
             from: Mailbox { email: "webinars@example.com".into(), name: "Webinars".into() },
@@ -137,5 +137,6 @@ fn webinar_sample() -> webinar::webinar::Model {
         schedule_version: 0,
         created_at: now,
         updated_at: now,
+        agenda: "[]".into(),
     }
 }

@@ -8,6 +8,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::AppError;
 
+mod editor;
+mod emails;
+mod queue;
+mod registrations;
+
+pub use editor::{PreviewPage, WebinarEditorPage};
+pub use emails::EmailsPage;
+pub use queue::QueuePage;
+pub use registrations::RegistrationsPage;
+
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "webinar_admin";
 
@@ -57,7 +67,7 @@ pub async fn admin_webinars() -> Result<Vec<AdminWebinarRow>, AppError> {
 }
 
 #[cfg(feature = "ssr")]
-mod ssr {
+pub(crate) mod ssr {
     use http::header::SET_COOKIE;
     use leptos_axum::ResponseOptions;
     use webinar::admin::{AdminError, SESSION_LENGTH};
@@ -83,7 +93,7 @@ mod ssr {
     }
 
     /// The admin this request acts as.
-    async fn admin() -> Result<webinar::admin::account::Model, AppError> {
+    pub(crate) async fn admin() -> Result<webinar::admin::account::Model, AppError> {
         let token = session_token().ok_or(AppError::Unauthorized)?;
         service()?.admin_session(&token).await?.ok_or(AppError::Unauthorized)
     }
@@ -167,6 +177,7 @@ pub fn AdminHome() -> impl IntoView {
         <section class="admin">
             <header class="admin-header">
                 <h1>"Webinars"</h1>
+                <a class="button" href="/admin/new-webinar">"New webinar"</a>
                 <ActionForm action=logout>
                     <button type="submit" class="secondary">"Log out"</button>
                 </ActionForm>
@@ -194,7 +205,7 @@ fn WebinarTable(rows: Vec<AdminWebinarRow>) -> impl IntoView {
                     <th>"Status"</th>
                     <th>"Registrations"</th>
                     <th>"Emails sent / pending / dead"</th>
-                    <th>"Export"</th>
+                    <th>"Manage"</th>
                 </tr>
             </thead>
             <tbody>
@@ -204,16 +215,14 @@ fn WebinarTable(rows: Vec<AdminWebinarRow>) -> impl IntoView {
                         view! {
                             <tr>
                                 <td>
-                                    <a href=format!("/webinars/{}", row.slug)>{row.title}</a>
+                                    <a href=format!("/admin/webinars/{}", row.slug)>{row.title}</a>
                                 </td>
                                 <td>{row.start_local}</td>
                                 <td>{row.status}</td>
                                 <td>{row.registrations}</td>
                                 <td>{format!("{} / {} / {}", row.emails_sent, row.emails_pending, row.emails_dead)}</td>
-                                <td>
-                                    <a href=format!("/api/admin/webinars/{}/registrations.csv", row.slug) download>
-                                        "CSV"
-                                    </a>
+                                <td class="links">
+                                    <WebinarLinks slug=row.slug/>
                                 </td>
                             </tr>
                         }
@@ -221,5 +230,52 @@ fn WebinarTable(rows: Vec<AdminWebinarRow>) -> impl IntoView {
                     .collect_view()}
             </tbody>
         </table>
+    }
+}
+
+/// The pages one webinar has in the admin.
+#[component]
+fn WebinarLinks(slug: String) -> impl IntoView {
+    let page = |path: &str| format!("/admin/webinars/{slug}{path}");
+    view! {
+        <a href=page("")>"Edit"</a>
+        <a href=page("/registrations")>"Registrations"</a>
+        <a href=page("/emails")>"Emails"</a>
+        <a href=page("/queue")>"Queue"</a>
+        <a href=format!("/api/admin/webinars/{slug}/registrations.csv") download>"CSV"</a>
+    }
+}
+
+/// The header every page of one webinar shares.
+#[component]
+fn WebinarHeader(slug: String, title: &'static str) -> impl IntoView {
+    view! {
+        <header class="admin-header">
+            <p class="crumbs">
+                <a href="/admin">"← All webinars"</a>
+            </p>
+            <h1>{title}</h1>
+            <nav class="admin-nav">
+                <WebinarLinks slug=slug.clone()/>
+                <a href=format!("/webinars/{slug}") target="_blank">"Public page"</a>
+            </nav>
+        </header>
+    }
+}
+
+/// What the last call of `action` came to, in words: `done` for a success,
+/// the error's message otherwise; nothing before the first call.
+fn outcome_message<S>(
+    action: ServerAction<S>,
+    done: impl Fn(S::Output) -> String + Send + Sync + 'static,
+) -> impl Fn() -> Option<String> + Send + Sync + 'static
+where
+    S: leptos::server_fn::ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
+    S::Output: Clone + Send + Sync + 'static,
+{
+    move || match action.value().get() {
+        Some(Ok(value)) => Some(done(value)),
+        Some(Err(error)) => Some(error.to_string()),
+        None => None,
     }
 }

@@ -1,0 +1,179 @@
+//! A webinar's email queue: counts by kind and state, dead letters with the
+//! provider's reason, and "retry" for them.
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+use serde::{Deserialize, Serialize};
+
+use super::emails::KINDS;
+use super::{WebinarHeader, outcome_message};
+use crate::api::AppError;
+
+const STATES: [&str; 5] = ["pending", "running", "sent", "dead", "cancelled"];
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    pub id: i64,
+    pub kind: String,
+    pub recipient: String,
+    pub attempts: i32,
+    pub reason: String,
+    pub failed_at: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QueueView {
+    /// (kind, state, jobs)
+    pub counts: Vec<(String, String, u64)>,
+    pub dead: Vec<DeadLetter>,
+}
+
+#[server(prefix = "/api/fn", endpoint = "admin_queue")]
+pub async fn admin_queue(slug: String) -> Result<QueueView, AppError> {
+    crate::api::ssr::answered(ssr::queue(slug).await)
+}
+
+/// Retries one dead letter (`job`), or all of the webinar's when `job` is absent.
+#[server(prefix = "/api/fn", endpoint = "admin_retry")]
+pub async fn admin_retry(slug: String, job: Option<i64>) -> Result<u64, AppError> {
+    crate::api::ssr::answered(ssr::retry(slug, job).await)
+}
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use webinar::ActiveEnum;
+
+    use super::*;
+    use crate::admin::ssr::admin;
+    use crate::api::ssr::service;
+
+    pub async fn queue(slug: String) -> Result<QueueView, AppError> {
+        admin().await?;
+        let (_, queue) = service()?.email_queue(&slug).await?;
+        Ok(QueueView {
+            counts: queue
+                .counts
+                .into_iter()
+                .map(|(kind, status, jobs)| (kind.to_value(), status.to_value(), jobs))
+                .collect(),
+            dead: queue
+                .dead
+                .into_iter()
+                .map(|(job, registration)| DeadLetter {
+                    id: job.id,
+                    kind: job.kind.to_value(),
+                    recipient: registration.map(|registration| registration.email).unwrap_or_default(),
+                    attempts: job.attempts,
+                    reason: job.last_error.unwrap_or_default(),
+                    failed_at: job.updated_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+                })
+                .collect(),
+        })
+    }
+
+    pub async fn retry(slug: String, job: Option<i64>) -> Result<u64, AppError> {
+        admin().await?;
+        Ok(service()?.retry_dead_letters(&slug, job).await?)
+    }
+}
+
+#[component]
+pub fn QueuePage() -> impl IntoView {
+    let params = use_params_map();
+    let slug = move || params.read().get("slug").unwrap_or_default();
+    let retry = ServerAction::<AdminRetry>::new();
+    let retried = outcome_message(retry, |count| format!("{count} email(s) queued again."));
+    let queue = Resource::new(move || (slug(), retry.version().get()), |(slug, _)| admin_queue(slug));
+    view! {
+        <Title text="Email queue — admin"/>
+        <section class="admin">
+            {move || view! { <WebinarHeader slug=slug() title="Email queue"/> }}
+            <p class="notice" role="status" data-testid="retried">{retried}</p>
+            <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match queue.await {
+                        Ok(view) => view! { <Queue view slug=slug() retry/> }.into_any(),
+                        Err(error) => view! { <p class="error">{error.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn Queue(view: QueueView, slug: String, retry: ServerAction<AdminRetry>) -> impl IntoView {
+    let count = |kind: &str, state: &str| {
+        view.counts.iter().find(|(k, s, _)| k == kind && s == state).map_or(0, |(_, _, jobs)| *jobs)
+    };
+    let all_slug = slug.clone();
+    view! {
+        <table class="admin-table" data-testid="queue-counts">
+            <thead>
+                <tr>
+                    <th>"Kind"</th>
+                    {STATES.into_iter().map(|state| view! { <th>{state}</th> }).collect_view()}
+                </tr>
+            </thead>
+            <tbody>
+                {KINDS
+                    .into_iter()
+                    .map(|(kind, label)| {
+                        view! {
+                            <tr>
+                                <td>{label}</td>
+                                {STATES.into_iter().map(|state| view! { <td>{count(kind, state)}</td> }).collect_view()}
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
+        <h2>"Dead letters"</h2>
+        {if view.dead.is_empty() {
+            view! { <p>"None: every email went out or is on its way."</p> }.into_any()
+        } else {
+            view! {
+                <button type="button" on:click=move |_| {
+                    retry.dispatch(AdminRetry { slug: all_slug.clone(), job: None });
+                }>"Retry all"</button>
+                <table class="admin-table" data-testid="dead-letters">
+                    <thead>
+                        <tr>
+                            <th>"Kind"</th>
+                            <th>"Recipient"</th>
+                            <th>"Attempts"</th>
+                            <th>"Provider's reason"</th>
+                            <th>"Failed"</th>
+                            <th></th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {view
+                            .dead
+                            .into_iter()
+                            .map(|letter| {
+                                let (slug, job) = (slug.clone(), letter.id);
+                                view! {
+                                    <tr>
+                                        <td>{letter.kind}</td>
+                                        <td>{letter.recipient}</td>
+                                        <td>{letter.attempts}</td>
+                                        <td class="reason">{letter.reason}</td>
+                                        <td>{letter.failed_at}</td>
+                                        <td>
+                                            <button type="button" class="secondary" on:click=move |_| {
+                                                retry.dispatch(AdminRetry { slug: slug.clone(), job: Some(job) });
+                                            }>"Retry"</button>
+                                        </td>
+                                    </tr>
+                                }
+                            })
+                            .collect_view()}
+                    </tbody>
+                </table>
+            }
+                .into_any()
+        }}
+    }
+}

@@ -1,0 +1,380 @@
+//! Marketing at work, through the admin's server functions on the real
+//! server: create, publish and reschedule a webinar, ICP variants, email copy
+//! (preview, test send, used by the worker), registrations and the email
+//! queue; and hostile input in every editable field coming out inert.
+mod support;
+
+use std::time::Duration;
+
+use chrono::Duration as Span;
+use reqwest::StatusCode;
+use reqwest::header::COOKIE;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use serde_json::{Value, json};
+use support::{EMAIL, PASSWORD, TestServer, client, create_admin, logged_in};
+use webinar::email_job::{self, Kind};
+use webinar::testing::TestDatabase;
+use webinar::webinar::Status;
+
+/// A logged-in marketing admin on a fresh server.
+async fn marketing(database: TestDatabase) -> (TestServer, String) {
+    let server = TestServer::start(database).await;
+    assert!(create_admin(&server, EMAIL, PASSWORD).await.0);
+    let cookie = logged_in(&server).await;
+    (server, cookie)
+}
+
+/// Calls an admin server function with a form; returns its status and JSON answer.
+async fn call(server: &TestServer, cookie: &str, function: &str, form: &[(&str, &str)]) -> (StatusCode, Value) {
+    let response = client()
+        .post(server.url(&format!("/api/fn/{function}")))
+        .header(COOKIE, cookie)
+        .form(form)
+        .send()
+        .await
+        .expect("server function");
+    let status = response.status();
+    let text = response.text().await.expect("body");
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+async fn page(server: &TestServer, cookie: Option<&str>, path: &str) -> (StatusCode, String) {
+    let mut request = client().get(server.url(path));
+    if let Some(cookie) = cookie {
+        request = request.header(COOKIE, cookie);
+    }
+    let response = request.send().await.expect("page");
+    (response.status(), response.text().await.expect("html"))
+}
+
+/// The webinar form, filled in; `changes` replace fields.
+fn webinar_form<'a>(original: &'a str, changes: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut form = vec![
+        ("original", original),
+        ("slug", "spring-launch"),
+        ("title", "Spring launch"),
+        ("subtitle", "What is new this spring"),
+        ("description", "We **ship** it live."),
+        ("speakers", "Ada Lovelace | Head of Growth"),
+        ("agenda", "0:00 | Welcome\n0:10 | Demo"),
+        ("starts_local", "2031-03-04T17:00"),
+        ("timezone", "Europe/Berlin"),
+        ("duration_minutes", "45"),
+        ("join_url", "https://meet.example.com/spring"),
+        ("capacity", ""),
+        ("status", "draft"),
+    ];
+    for (name, value) in changes {
+        form.retain(|(field, _)| field != name);
+        form.push((name, value));
+    }
+    form
+}
+
+async fn register(server: &TestServer, slug: &str, name: &str, email: &str, icp: Option<&str>) {
+    let body = json!({"webinar": slug, "name": name, "email": email, "icp": icp, "utm_source": "newsletter"});
+    let response = client().post(server.url("/api/webinar/register")).json(&body).send().await.expect("register");
+    assert_eq!(response.status(), StatusCode::CREATED, "{}", response.text().await.unwrap_or_default());
+}
+
+fn field_errors(answer: &Value) -> Vec<String> {
+    answer["Invalid"]
+        .as_array()
+        .map(|fields| fields.iter().filter_map(|field| field["field"].as_str().map(str::to_owned)).collect())
+        .unwrap_or_default()
+}
+
+async fn marketing_creates_publishes_varies_and_reschedules(database: TestDatabase) {
+    let (server, cookie) = marketing(database).await;
+    let created = call(&server, &cookie, "admin_save_webinar", &webinar_form("", &[])).await;
+    assert!(created.0.is_success() || created.0.is_redirection(), "{created:?}");
+    assert_eq!(page(&server, None, "/webinars/spring-launch").await.0, StatusCode::NOT_FOUND, "a draft is not public");
+    let (status, preview) = page(&server, Some(&cookie), "/admin/webinars/spring-launch/preview").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(preview.contains("Spring launch") && preview.contains("<strong>ship</strong>"), "{preview}");
+
+    let published = call(&server, &cookie, "admin_publish", &[("slug", "spring-launch")]).await;
+    assert_eq!(published.0, StatusCode::OK, "{published:?}");
+    let (status, html) = page(&server, None, "/webinars/spring-launch").await;
+    assert_eq!(status, StatusCode::OK);
+    for shown in ["Spring launch", "What is new this spring", "<strong>ship</strong>", "Welcome", "Ada Lovelace"] {
+        assert!(html.contains(shown), "{shown} in {html}");
+    }
+
+    let variant = [("webinar", "spring-launch"), ("icp", "Founders"), ("headline", "Spring, for founders"), ("intro", "Built for you")];
+    assert_eq!(call(&server, &cookie, "admin_save_variant", &variant).await.0, StatusCode::OK);
+    let (_, founders) = page(&server, None, "/webinars/spring-launch?icp=founders").await;
+    assert!(founders.contains("Spring, for founders") && founders.contains("Built for you"), "{founders}");
+    let (_, everyone) = page(&server, None, "/webinars/spring-launch").await;
+    assert!(!everyone.contains("Spring, for founders"));
+    let bad_variant = [("webinar", "spring-launch"), ("icp", "no spaces"), ("headline", ""), ("intro", "")];
+    let refused = call(&server, &cookie, "admin_save_variant", &bad_variant).await;
+    assert_eq!(refused.0, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(field_errors(&refused.1), ["icp", "headline"]);
+
+    register(&server, "spring-launch", "Grace Hopper", "grace@example.com", None).await;
+    register(&server, "spring-launch", "Alan Turing", "alan@example.com", Some("founders")).await;
+    let moved = webinar_form("spring-launch", &[("starts_local", "2031-03-05T18:30"), ("status", "published")]);
+    let asked = call(&server, &cookie, "admin_save_webinar", &moved).await;
+    assert_eq!(asked.0, StatusCode::CONFLICT, "{asked:?}");
+    assert!(asked.1["NeedsConfirmation"].as_str().is_some_and(|message| message.contains("2 registrant")), "{asked:?}");
+    let stored = webinar::webinar::find_by_slug(&server.db, "spring-launch").await.expect("query").expect("exists");
+    assert_eq!(stored.starts_at.to_rfc3339(), "2031-03-04T16:00:00+00:00", "nothing changed before confirming");
+
+    let mut confirmed = moved.clone();
+    confirmed.push(("confirm", "yes"));
+    let saved = call(&server, &cookie, "admin_save_webinar", &confirmed).await;
+    assert_eq!(saved.0, StatusCode::OK, "{saved:?}");
+    assert!(saved.1.as_str().is_some_and(|message| message.contains("2 registrant(s) will be emailed")), "{saved:?}");
+    let stored = webinar::webinar::find_by_slug(&server.db, "spring-launch").await.expect("query").expect("exists");
+    assert_eq!(stored.starts_at.to_rfc3339(), "2031-03-05T17:30:00+00:00");
+    let notices = email_job::Entity::find()
+        .filter(email_job::Column::WebinarId.eq(stored.id))
+        .filter(email_job::Column::Kind.eq(Kind::TimeChanged))
+        .count(&server.db)
+        .await
+        .expect("count");
+    assert_eq!(notices, 2, "each registrant gets one time-changed email");
+
+    let invalid = webinar_form(
+        "spring-launch",
+        &[("slug", "Not a slug"), ("join_url", "javascript:alert(1)"), ("timezone", "Mars/Base"), ("status", "published")],
+    );
+    let refused = call(&server, &cookie, "admin_save_webinar", &invalid).await;
+    assert_eq!(refused.0, StatusCode::UNPROCESSABLE_ENTITY, "{refused:?}");
+    assert_eq!(field_errors(&refused.1), ["slug", "timezone", "join_url"]);
+    let taken = call(&server, &cookie, "admin_save_webinar", &webinar_form("", &[])).await;
+    assert_eq!(field_errors(&taken.1), ["slug"], "the address is taken: {taken:?}");
+}
+
+/// Where hostile text ends up in HTML, it is text: no script element, no
+/// element with an event handler, no `javascript:` link.
+fn assert_inert(html: &str, place: &str) {
+    if let Some(at) = html.find("<script>alert") {
+        panic!("a script element in {place}: …{}…", &html[at.saturating_sub(300)..(at + 100).min(html.len())]);
+    }
+    for (at, _) in html.match_indices("<img") {
+        let tag = &html[at..html[at..].find('>').map_or(html.len(), |end| at + end)];
+        assert!(!tag.contains("onerror"), "an event handler in {place}: {tag}");
+    }
+    assert!(!html.contains("href=\"javascript:"), "a javascript: link in {place}");
+}
+
+const SCRIPT: &str = "<script>alert(1)</script>";
+const IMG: &str = "\"><img src=x onerror=alert(2)>";
+
+async fn hostile_input_in_every_field_comes_out_inert(database: TestDatabase) {
+    let (server, cookie) = marketing(database).await;
+    let title = format!("Launch </title>{SCRIPT}{IMG}");
+    let description = format!("</textarea>{SCRIPT}\n\n{IMG}\n\n[click](javascript:alert(3))");
+    let speakers = format!("{IMG} | {SCRIPT}");
+    let agenda = format!("{SCRIPT} | {IMG}");
+    let form = webinar_form(
+        "",
+        &[
+            ("title", &title),
+            ("subtitle", IMG),
+            ("description", &description),
+            ("speakers", &speakers),
+            ("agenda", &agenda),
+            ("status", "published"),
+        ],
+    );
+    let created = call(&server, &cookie, "admin_save_webinar", &form).await;
+    assert!(created.0.is_success() || created.0.is_redirection(), "{created:?}");
+    let variant = [("webinar", "spring-launch"), ("icp", "founders"), ("headline", SCRIPT), ("intro", IMG)];
+    assert_eq!(call(&server, &cookie, "admin_save_variant", &variant).await.0, StatusCode::OK);
+    let name = format!("{IMG}{SCRIPT}");
+    register(&server, "spring-launch", &name, "mallory@example.com", Some("founders")).await;
+
+    for path in ["/webinars/spring-launch", "/webinars/spring-launch?icp=founders"] {
+        let (status, html) = page(&server, None, path).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "shown as text on {path}: {html}");
+        let title_element = html.split("<title>").nth(1).and_then(|rest| rest.split("</title>").next());
+        assert!(title_element.is_some_and(|text| !text.contains('<')), "the title ends where it should: {title_element:?}");
+        assert_inert(&html, path);
+    }
+    for path in [
+        "/admin",
+        "/admin/webinars/spring-launch",
+        "/admin/webinars/spring-launch/registrations",
+        "/admin/webinars/spring-launch/preview?icp=founders",
+    ] {
+        let (status, html) = page(&server, Some(&cookie), path).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert_inert(&html, path);
+    }
+    let (_, table) = page(&server, Some(&cookie), "/admin/webinars/spring-launch/registrations").await;
+    assert!(table.contains("&quot;&gt;&lt;img src=x onerror=alert(2)&gt;") || table.contains("\"&gt;&lt;img src=x onerror=alert(2)&gt;"), "the name as text: {table}");
+
+    let csv = client()
+        .get(server.url("/api/admin/webinars/spring-launch/registrations.csv"))
+        .header(COOKIE, &cookie)
+        .send()
+        .await
+        .expect("csv")
+        .text()
+        .await
+        .expect("body");
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let row = reader.records().next().expect("one row").expect("well-formed");
+    assert_eq!(&row[1], name, "the CSV keeps the name exactly, quoted: {csv}");
+
+    let copy = [
+        ("slug", "spring-launch"),
+        ("kind", "confirmation"),
+        ("icp", ""),
+        ("subject", SCRIPT),
+        ("body", "{{ name }} {{ webinar_title }}\n\n<script>alert(4)</script>\n\n\"><img src=x onerror=alert(5)>\n\n[x](javascript:alert(6))"),
+    ];
+    assert_eq!(call(&server, &cookie, "admin_save_email_copy", &copy).await.0, StatusCode::OK);
+    let preview = [copy[0], copy[1], copy[3], copy[4]];
+    let (status, email) = call(&server, &cookie, "admin_preview_email", &preview).await;
+    assert_eq!(status, StatusCode::OK, "{email}");
+    let html = email["html"].as_str().expect("an HTML part");
+    assert_inert(html, "the email's HTML part");
+    assert!(html.contains("Launch &lt;/title&gt;&lt;script&gt;alert(1)&lt;"), "the title as text: {html}");
+    let text = email["text"].as_str().expect("a text part");
+    assert!(text.starts_with(&format!("Ada Lovelace {title}")), "plain text is never interpreted: {text}");
+}
+
+async fn email_copy_is_previewed_test_sent_and_used_by_the_worker(database: TestDatabase) {
+    let (server, cookie) = marketing(database).await;
+    server.webinar("launch", Status::Published, Span::days(5)).await;
+    let (status, draft) =
+        call(&server, &cookie, "admin_email_copy", &[("slug", "launch"), ("kind", "reminder_3h"), ("icp", "")]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(draft["saved"], false);
+    assert!(draft["body"].as_str().is_some_and(|body| body.contains("{{ join_url }}")), "starts from the built-in: {draft}");
+
+    let unknown = [("slug", "launch"), ("kind", "confirmation"), ("subject", "Hi {{ nmae }}"), ("body", "Body")];
+    let (status, refused) = call(&server, &cookie, "admin_preview_email", &unknown).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(field_errors(&refused), ["subject"]);
+
+    let body = "Hi {{ name }}, see you at **{{ webinar_title }}**: [join]({{ join_url }})";
+    let copy = [("slug", "launch"), ("kind", "confirmation"), ("icp", ""), ("subject", "Welcome aboard, {{ name }}"), ("body", body)];
+    let (status, preview) = call(&server, &cookie, "admin_preview_email", &[copy[0], copy[1], copy[3], copy[4]]).await;
+    assert_eq!(status, StatusCode::OK, "{preview}");
+    assert_eq!(preview["subject"], "Welcome aboard, Ada Lovelace");
+    assert!(preview["html"].as_str().is_some_and(|html| html.contains("<strong>Growth webinar launch</strong>")));
+
+    let (status, sent) = call(&server, &cookie, "admin_send_test_email", &[copy[0], copy[1], copy[3], copy[4]]).await;
+    assert_eq!(status, StatusCode::OK, "{sent}");
+    let test = outbox_message(&server, "[Test] Welcome aboard").await;
+    assert!(test.contains(&format!("<{EMAIL}>")), "sent to the admin: {test}");
+
+    assert_eq!(call(&server, &cookie, "admin_save_email_copy", &copy).await.0, StatusCode::OK);
+    let founders = [("slug", "launch"), ("kind", "confirmation"), ("icp", "founders"), ("subject", "Founders, welcome"), ("body", "Hi {{ name }}")];
+    assert_eq!(call(&server, &cookie, "admin_save_email_copy", &founders).await.0, StatusCode::OK);
+    register(&server, "launch", "Grace Hopper", "grace@example.com", None).await;
+    register(&server, "launch", "Alan Turing", "alan@example.com", Some("founders")).await;
+    outbox_message(&server, "Subject: Welcome aboard, Grace Hopper").await;
+    outbox_message(&server, "Subject: Founders, welcome").await;
+
+    let reset = [("slug", "launch"), ("kind", "confirmation"), ("icp", "")];
+    assert_eq!(call(&server, &cookie, "admin_reset_email_copy", &reset).await.0, StatusCode::OK);
+    let (_, draft) = call(&server, &cookie, "admin_email_copy", &reset).await;
+    assert_eq!(draft["saved"], false, "back to the built-in copy");
+}
+
+/// Waits (up to 10 s) for an outbox message containing `needle`.
+async fn outbox_message(server: &TestServer, needle: &str) -> String {
+    for _ in 0..100 {
+        let found = std::fs::read_dir(&server.outbox).ok().and_then(|entries| {
+            entries
+                .filter_map(|entry| std::fs::read_to_string(entry.ok()?.path()).ok())
+                .find(|message| message.contains(needle))
+        });
+        if let Some(message) = found {
+            return message;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no outbox message contains {needle:?} within 10 s");
+}
+
+async fn registrations_are_searched_paged_and_erased(database: TestDatabase) {
+    let (server, cookie) = marketing(database).await;
+    server.webinar("launch", Status::Published, Span::days(5)).await;
+    register(&server, "launch", "Ada Lovelace", "ada@example.com", Some("founders")).await;
+    register(&server, "launch", "Grace Hopper", "grace@navy.example", None).await;
+    register(&server, "launch", "Adam 100%_sure", "adam@example.com", None).await;
+    let search = |q: &'static str, page: &'static str| [("slug", "launch"), ("search", q), ("page", page)];
+    let (status, all) = call(&server, &cookie, "admin_registrations", &search("", "1")).await;
+    assert_eq!(status, StatusCode::OK, "{all}");
+    assert_eq!(all["total"], 3);
+    assert_eq!(all["rows"][0]["name"], "Adam 100%_sure", "newest first");
+    let (_, ada) = call(&server, &cookie, "admin_registrations", &search("LoveLace", "1")).await;
+    assert_eq!(ada["total"], 1, "any case, name or email: {ada}");
+    assert_eq!(ada["rows"][0]["icp"], "founders");
+    assert_eq!(ada["rows"][0]["utm_source"], "newsletter");
+    let (_, navy) = call(&server, &cookie, "admin_registrations", &search("navy", "1")).await;
+    assert_eq!(navy["rows"][0]["name"], "Grace Hopper");
+    let (_, literal) = call(&server, &cookie, "admin_registrations", &search("0%_", "1")).await;
+    assert_eq!(literal["total"], 1, "% and _ are searched for, not wildcards: {literal}");
+    let (_, beyond) = call(&server, &cookie, "admin_registrations", &search("", "2")).await;
+    assert_eq!(beyond["rows"].as_array().map(Vec::len), Some(0));
+    assert_eq!(beyond["pages"], 1);
+
+    let id = ada["rows"][0]["id"].to_string();
+    assert_eq!(call(&server, &cookie, "admin_erase_registration", &[("id", &id)]).await.0, StatusCode::OK);
+    let (_, after) = call(&server, &cookie, "admin_registrations", &search("", "1")).await;
+    assert_eq!(after["total"], 2);
+    assert_eq!(call(&server, &cookie, "admin_erase_registration", &[("id", &id)]).await.0, StatusCode::NOT_FOUND);
+}
+
+async fn dead_letters_show_their_reason_and_can_be_retried(database: TestDatabase) {
+    use sea_orm::ActiveValue::Set;
+    let (server, cookie) = marketing(database).await;
+    let launch = server.webinar("launch", Status::Published, Span::days(5)).await;
+    register(&server, "launch", "Ada Lovelace", "ada@example.com", None).await;
+    register(&server, "launch", "Grace Hopper", "grace@example.com", None).await;
+    // Two reminders the provider refused for good.
+    let dead = email_job::ActiveModel {
+        status: Set(email_job::Status::Dead),
+        attempts: Set(8),
+        last_error: Set(Some("550 5.1.1 mailbox unavailable".into())),
+        ..Default::default()
+    };
+    email_job::Entity::update_many()
+        .set(dead)
+        .filter(email_job::Column::WebinarId.eq(launch.id))
+        .filter(email_job::Column::Kind.eq(Kind::Reminder24h))
+        .exec(&server.db)
+        .await
+        .expect("dead letters");
+
+    let (status, queue) = call(&server, &cookie, "admin_queue", &[("slug", "launch")]).await;
+    assert_eq!(status, StatusCode::OK, "{queue}");
+    let counts = queue["counts"].as_array().expect("counts");
+    assert!(counts.contains(&json!(["reminder_24h", "dead", 2])), "{counts:?}");
+    assert!(counts.contains(&json!(["reminder_3h", "pending", 2])), "{counts:?}");
+    assert_eq!(queue["dead"][0]["reason"], "550 5.1.1 mailbox unavailable");
+    let one = queue["dead"][0]["id"].to_string();
+
+    let (status, retried) = call(&server, &cookie, "admin_retry", &[("slug", "launch"), ("job", &one)]).await;
+    assert_eq!((status, retried), (StatusCode::OK, json!(1)));
+    let (_, retried) = call(&server, &cookie, "admin_retry", &[("slug", "launch")]).await;
+    assert_eq!(retried, json!(1), "the other one");
+    let still_dead = email_job::Entity::find()
+        .filter(email_job::Column::WebinarId.eq(launch.id))
+        .filter(email_job::Column::Status.eq(email_job::Status::Dead))
+        .count(&server.db)
+        .await
+        .expect("count");
+    assert_eq!(still_dead, 0);
+    let (_, queue) = call(&server, &cookie, "admin_queue", &[("slug", "launch")]).await;
+    assert_eq!(queue["dead"], json!([]));
+    let (_, queue_page) = page(&server, Some(&cookie), "/admin/webinars/launch/queue").await;
+    assert!(queue_page.contains("24 h reminder"), "{queue_page}");
+}
+
+webinar::on_both_databases!(
+    marketing_creates_publishes_varies_and_reschedules,
+    hostile_input_in_every_field_comes_out_inert,
+    email_copy_is_previewed_test_sent_and_used_by_the_worker,
+    registrations_are_searched_paged_and_erased,
+    dead_letters_show_their_reason_and_can_be_retried,
+);

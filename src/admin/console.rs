@@ -1,0 +1,193 @@
+//! What the admin pages do, as [`Service`] methods: edit webinars and their
+//! ICP copy, write email copy (preview, test send), look after registrations
+//! and the email queue. The pages and server functions only translate.
+use std::sync::Arc;
+
+use crate::delivery::{Delivery, Mailbox, Outgoing, Recipient};
+use crate::editor::{self, Saved, WebinarForm};
+use crate::email_job::{self, Kind};
+use crate::emails::{CustomCopy, Emails, Rendered, WebinarLinks};
+use crate::icp_variant::{self, Variant};
+use crate::links::Links;
+use crate::{DomainError, FieldError, Service, email_copy, registration, webinar};
+
+/// Email rendering and delivery outside the worker: previews and test sends.
+pub struct Mail {
+    pub emails: Emails,
+    pub delivery: Arc<dyn Delivery>,
+    pub from: Mailbox,
+    pub links: Links,
+}
+
+/// The sample registrant previews and test emails are written for.
+pub const SAMPLE_NAME: &str = "Ada Lovelace";
+const SAMPLE_TOKEN: &str = "sample-registration";
+
+/// An email kind's editable copy: saved, or the built-in copy to start from.
+#[derive(Clone, Debug)]
+pub struct CopyDraft {
+    pub copy: CustomCopy,
+    pub saved: bool,
+}
+
+/// A webinar's email queue at a glance.
+#[derive(Clone, Debug)]
+pub struct QueueView {
+    pub counts: Vec<(Kind, email_job::Status, u64)>,
+    pub dead: Vec<(email_job::Model, Option<registration::Model>)>,
+}
+
+const DEAD_LETTERS_SHOWN: u64 = 200;
+
+impl Service {
+    fn mail(&self) -> Result<&Mail, DomainError> {
+        self.mail_parts().ok_or(DomainError::MailUnavailable)
+    }
+
+    pub async fn admin_webinar(&self, slug: &str) -> Result<(webinar::Model, Vec<icp_variant::Model>), DomainError> {
+        let webinar = self.webinar_by_slug(slug).await?;
+        let variants = icp_variant::for_webinar(self.db(), webinar.id).await?;
+        Ok((webinar, variants))
+    }
+
+    pub async fn create_webinar(&self, form: &WebinarForm) -> Result<Saved, DomainError> {
+        let new = form.validate().map_err(DomainError::Invalid)?;
+        editor::create(self.db(), new, self.now()).await
+    }
+
+    pub async fn update_webinar(&self, slug: &str, form: &WebinarForm, confirmed: bool) -> Result<Saved, DomainError> {
+        let new = form.validate().map_err(DomainError::Invalid)?;
+        let current = self.webinar_by_slug(slug).await?;
+        editor::update(self.db(), current.id, new, confirmed, self.now()).await
+    }
+
+    pub async fn publish_webinar(&self, slug: &str) -> Result<webinar::Model, DomainError> {
+        let current = self.webinar_by_slug(slug).await?;
+        editor::publish(self.db(), current.id, self.now()).await
+    }
+
+    pub async fn save_icp_variant(&self, slug: &str, icp: &str, headline: &str, intro: &str) -> Result<(), DomainError> {
+        let variant = Variant::parse(icp, headline, intro).map_err(DomainError::Invalid)?;
+        let webinar = self.webinar_by_slug(slug).await?;
+        Ok(icp_variant::save(self.db(), webinar.id, variant, self.now()).await?)
+    }
+
+    pub async fn delete_icp_variant(&self, slug: &str, icp: &str) -> Result<(), DomainError> {
+        let webinar = self.webinar_by_slug(slug).await?;
+        icp_variant::delete(self.db(), webinar.id, icp).await?;
+        Ok(())
+    }
+
+    /// The copy the editor starts from: the saved one, else the built-in text.
+    pub async fn email_copy(&self, slug: &str, kind: Kind, icp: &str) -> Result<CopyDraft, DomainError> {
+        let webinar = self.webinar_by_slug(slug).await?;
+        let icp = copy_icp(icp)?;
+        Ok(match email_copy::find(self.db(), webinar.id, kind, &icp).await? {
+            Some(saved) => CopyDraft { copy: saved.copy(), saved: true },
+            None => CopyDraft { copy: self.mail()?.emails.builtin_copy(kind)?, saved: false },
+        })
+    }
+
+    /// The email as the sample registrant would get it.
+    pub async fn preview_email(&self, slug: &str, kind: Kind, copy: &CustomCopy) -> Result<Rendered, DomainError> {
+        let webinar = self.webinar_by_slug(slug).await?;
+        self.render_sample(&webinar, kind, copy, SAMPLE_NAME)
+    }
+
+    pub async fn save_email_copy(&self, slug: &str, kind: Kind, icp: &str, copy: CustomCopy) -> Result<(), DomainError> {
+        let webinar = self.webinar_by_slug(slug).await?;
+        let icp = copy_icp(icp)?;
+        self.render_sample(&webinar, kind, &copy, SAMPLE_NAME)?;
+        email_copy::save(self.db(), webinar.id, kind, &icp, copy, self.now()).await?;
+        tracing::info!(webinar = %webinar.slug, kind = ?kind, icp, "email copy saved");
+        Ok(())
+    }
+
+    pub async fn reset_email_copy(&self, slug: &str, kind: Kind, icp: &str) -> Result<(), DomainError> {
+        let webinar = self.webinar_by_slug(slug).await?;
+        email_copy::delete(self.db(), webinar.id, kind, &copy_icp(icp)?).await?;
+        Ok(())
+    }
+
+    /// Sends the copy as it stands in the editor to `to` (the admin).
+    pub async fn send_test_email(
+        &self,
+        slug: &str,
+        kind: Kind,
+        copy: &CustomCopy,
+        to: &Mailbox,
+    ) -> Result<(), DomainError> {
+        let webinar = self.webinar_by_slug(slug).await?;
+        let mail = self.mail()?;
+        let content = self.render_sample(&webinar, kind, copy, &to.name)?;
+        let unsubscribe_url = format!("{}/admin", mail.links.base_url());
+        let message = Outgoing {
+            from: mail.from.clone(),
+            category: "test".into(),
+            content: Rendered { subject: format!("[Test] {}", content.subject), ..content },
+            attachments: Vec::new(),
+            recipients: vec![Recipient {
+                job_id: 0,
+                to: to.clone(),
+                substitutions: Default::default(),
+                unsubscribe_url,
+            }],
+        };
+        mail.delivery.deliver(&message).await.map_err(|error| DomainError::DeliveryFailed(error.to_string()))?;
+        tracing::info!(webinar = %webinar.slug, kind = ?kind, "test email sent");
+        Ok(())
+    }
+
+    fn render_sample(
+        &self,
+        webinar: &webinar::Model,
+        kind: Kind,
+        copy: &CustomCopy,
+        name: &str,
+    ) -> Result<Rendered, DomainError> {
+        let mail = self.mail()?;
+        let links = WebinarLinks::new(webinar, mail.links.base_url());
+        mail.emails.check(copy, webinar, &links).map_err(DomainError::Invalid)?;
+        let rendered = mail.emails.render(kind, None, webinar, &links, Some(copy))?;
+        Ok(rendered.personalize(&crate::emails::substitutions(
+            name,
+            &mail.links.join_url(SAMPLE_TOKEN),
+            &format!("{}/u/sample", mail.links.base_url()),
+        )))
+    }
+
+    pub async fn search_registrations(
+        &self,
+        slug: &str,
+        search: &str,
+        offset: u64,
+        limit: u64,
+    ) -> Result<(webinar::Model, Vec<registration::Model>, u64), DomainError> {
+        let webinar = self.webinar_by_slug(slug).await?;
+        let (rows, total) = registration::search(self.db(), webinar.id, search, offset, limit).await?;
+        Ok((webinar, rows, total))
+    }
+
+    pub async fn email_queue(&self, slug: &str) -> Result<(webinar::Model, QueueView), DomainError> {
+        let webinar = self.webinar_by_slug(slug).await?;
+        let counts = email_job::counts_for_webinar(self.db(), webinar.id).await?;
+        let dead = email_job::dead_for_webinar(self.db(), webinar.id, DEAD_LETTERS_SHOWN).await?;
+        Ok((webinar, QueueView { counts, dead }))
+    }
+
+    /// Dead letters back into the queue: one, or every one of the webinar's.
+    pub async fn retry_dead_letters(&self, slug: &str, job_id: Option<i64>) -> Result<u64, DomainError> {
+        let webinar = self.webinar_by_slug(slug).await?;
+        let retried = email_job::retry_dead(self.db(), webinar.id, job_id, self.now()).await?;
+        tracing::info!(webinar = %webinar.slug, retried, "dead letters retried");
+        Ok(retried)
+    }
+}
+
+/// The copy's ICP: empty for every registrant, else a valid ICP key.
+fn copy_icp(raw: &str) -> Result<String, DomainError> {
+    match raw.trim() {
+        "" => Ok(email_copy::DEFAULT_ICP.to_owned()),
+        key => icp_variant::parse_key(key).map_err(|error: FieldError| DomainError::Invalid(vec![error])),
+    }
+}
