@@ -326,7 +326,9 @@ pub async fn update(
     txn.commit().await?;
     tracing::info!(webinar = %webinar.slug, "webinar saved");
     let message = match warning {
-        Some(_) if matches!(effect, Effect::Cancel) => format!("Cancelled. {registrants} registrant(s) will be emailed."),
+        Some(_) if matches!(effect, Effect::Cancel) => {
+            format!("Cancelled. {registrants} registrant(s) will be emailed.")
+        }
         Some(_) => format!("Saved. {registrants} registrant(s) will be emailed the new time."),
         None => "Saved.".to_owned(),
     };
@@ -343,8 +345,9 @@ pub async fn publish<C: ConnectionTrait>(db: &C, id: i64, now: DateTime<Utc>) ->
     if current.status == Status::Cancelled {
         return Err(DomainError::Closed(crate::ClosedReason::Cancelled));
     }
-    let webinar =
-        webinar::ActiveModel { status: Set(Status::Published), updated_at: Set(now), ..current.into() }.update(db).await?;
+    let webinar = webinar::ActiveModel { status: Set(Status::Published), updated_at: Set(now), ..current.into() }
+        .update(db)
+        .await?;
     tracing::info!(webinar = %webinar.slug, "webinar published");
     Ok(webinar)
 }

@@ -418,7 +418,10 @@ pub async fn queue_for_registrants<C: ConnectionTrait>(
 }
 
 /// One webinar's jobs per kind and state, for its queue page.
-pub async fn counts_for_webinar<C: ConnectionTrait>(db: &C, webinar_id: i64) -> Result<Vec<(Kind, Status, u64)>, DbErr> {
+pub async fn counts_for_webinar<C: ConnectionTrait>(
+    db: &C,
+    webinar_id: i64,
+) -> Result<Vec<(Kind, Status, u64)>, DbErr> {
     use sea_orm::QuerySelect;
     let rows = Entity::find()
         .select_only()

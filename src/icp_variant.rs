@@ -35,9 +35,9 @@ pub fn parse_key(raw: &str) -> Result<String, FieldError> {
     let valid = !key.is_empty()
         && key.chars().count() <= KEY_MAX_CHARS
         && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    valid.then_some(key).ok_or_else(|| {
-        FieldError::new("icp", "Use 1–64 letters, digits, dashes or underscores, e.g. security-leads.")
-    })
+    valid
+        .then_some(key)
+        .ok_or_else(|| FieldError::new("icp", "Use 1–64 letters, digits, dashes or underscores, e.g. security-leads."))
 }
 
 /// A variant as the editor submits it, validated.

@@ -248,7 +248,11 @@ pub(crate) mod ssr {
                 .into_iter()
                 .map(|speaker| SpeakerView { name: speaker.name, title: speaker.title, photo_url: speaker.photo_url })
                 .collect(),
-            agenda: webinar.agenda().into_iter().map(|item| AgendaItemView { at: item.at, title: item.title }).collect(),
+            agenda: webinar
+                .agenda()
+                .into_iter()
+                .map(|item| AgendaItemView { at: item.at, title: item.title })
+                .collect(),
             description_html: webinar::markdown::to_safe_html(&webinar.description),
             start_local: webinar.start_local(),
             starts_at: webinar.starts_at.to_rfc3339(),

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { expect, test } from '@playwright/test';
 import { OwnServer } from './server';
 
@@ -28,6 +29,78 @@ test('marketing logs in, sees the webinars with their registrations, and logs ou
     await expect(page).toHaveURL(/\/admin\/login$/);
     await page.goto(`${server.url}/admin`);
     await expect(page).toHaveURL(/\/admin\/login$/);
+  } finally {
+    await server.stop();
+  }
+});
+
+test('marketing creates a page with an ICP variant, publishes it, and sees a visitor register', async ({
+  page,
+  browser,
+}) => {
+  const server = await OwnServer.start({ RATE_LIMIT_PUBLIC: '10000/1m' });
+  try {
+    server.createAdmin('marketing@example.com', 'correct horse battery staple');
+    await page.goto(`${server.url}/admin/login`);
+    await page.waitForLoadState('networkidle');
+    await page.getByLabel('Email').fill('marketing@example.com');
+    await page.getByLabel('Password').fill('correct horse battery staple');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await expect(page).toHaveURL(/\/admin$/);
+
+    await page.getByRole('link', { name: 'New webinar' }).click();
+    await expect(page).toHaveURL(/\/admin\/new-webinar$/);
+    await page.waitForLoadState('networkidle');
+    await page.getByLabel('Address').fill('pipeline-clinic');
+    await page.getByLabel('Title').fill('Pipeline clinic');
+    await page.getByLabel('Subtitle').fill('Fix your funnel in an hour');
+    await page.getByLabel('Join URL').fill('https://meet.example.com/clinic');
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await expect(page).toHaveURL(/\/admin\/webinars\/pipeline-clinic$/);
+
+    // The headline changes, and founders get a variant of their own.
+    await page.waitForLoadState('networkidle');
+    await page.getByLabel('Title').fill('Pipeline clinic: live teardown');
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await expect(page.getByTestId('saved')).toHaveText('Saved.');
+    const addVariant = page.locator('form.new-variant');
+    await addVariant.getByLabel('ICP key').fill('founders');
+    await addVariant.getByLabel('Headline').fill('Pipeline clinic for founders');
+    await addVariant.getByLabel('Intro').fill('Bring your own funnel.');
+    await addVariant.getByRole('button', { name: 'Add variant' }).click();
+    await expect(page.locator('.variant[data-icp="founders"]')).toBeVisible();
+
+    const visitor = await browser.newContext();
+    const visitorPage = await visitor.newPage();
+    const draft = await visitorPage.goto(`${server.url}/webinars/pipeline-clinic`);
+    expect(draft?.status()).toBe(404);
+    await page.getByRole('button', { name: 'Publish now' }).click();
+    await expect(page.getByTestId('published')).toContainText('is live');
+
+    await visitorPage.goto(`${server.url}/webinars/pipeline-clinic`);
+    await expect(visitorPage.getByRole('heading', { level: 1 })).toHaveText('Pipeline clinic: live teardown');
+    await visitorPage.goto(`${server.url}/webinars/pipeline-clinic?icp=founders&utm_source=linkedin`);
+    await expect(visitorPage.getByRole('heading', { level: 1 })).toHaveText('Pipeline clinic for founders');
+    await expect(visitorPage.getByText('Bring your own funnel.')).toBeVisible();
+    await expect(visitorPage.locator('article')).toHaveAttribute('data-hydrated', 'true');
+    await visitorPage.getByLabel('Name').fill('Frida Founder');
+    await visitorPage.getByLabel('Work email').fill('frida@startup.example');
+    await visitorPage.getByRole('button', { name: 'Register' }).click();
+    await expect(visitorPage.getByTestId('success')).toContainText('Frida Founder');
+    await visitor.close();
+
+    await page.goto(`${server.url}/admin/webinars/pipeline-clinic/registrations`);
+    const row = page.getByTestId('registrations').locator('tbody tr').first();
+    await expect(row).toContainText('Frida Founder');
+    await expect(row).toContainText('frida@startup.example');
+    await expect(row).toContainText('founders');
+    await expect(row).toContainText('linkedin');
+
+    const download = page.waitForEvent('download');
+    await page.getByRole('link', { name: 'CSV' }).click();
+    const csv = readFileSync(await (await download).path(), 'utf8');
+    expect(csv).toContain('Frida Founder');
+    expect(csv).toContain('frida@startup.example');
   } finally {
     await server.stop();
   }

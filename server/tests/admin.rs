@@ -3,8 +3,8 @@
 mod support;
 
 use chrono::Duration as Span;
-use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use reqwest::StatusCode;
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use serde_json::Value;
 use support::{EMAIL, PASSWORD, TestServer, client, create_admin, log_in, logged_in};
 use webinar::testing::TestDatabase;

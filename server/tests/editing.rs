@@ -101,7 +101,12 @@ async fn marketing_creates_publishes_varies_and_reschedules(database: TestDataba
         assert!(html.contains(shown), "{shown} in {html}");
     }
 
-    let variant = [("webinar", "spring-launch"), ("icp", "Founders"), ("headline", "Spring, for founders"), ("intro", "Built for you")];
+    let variant = [
+        ("webinar", "spring-launch"),
+        ("icp", "Founders"),
+        ("headline", "Spring, for founders"),
+        ("intro", "Built for you"),
+    ];
     assert_eq!(call(&server, &cookie, "admin_save_variant", &variant).await.0, StatusCode::OK);
     let (_, founders) = page(&server, None, "/webinars/spring-launch?icp=founders").await;
     assert!(founders.contains("Spring, for founders") && founders.contains("Built for you"), "{founders}");
@@ -138,7 +143,12 @@ async fn marketing_creates_publishes_varies_and_reschedules(database: TestDataba
 
     let invalid = webinar_form(
         "spring-launch",
-        &[("slug", "Not a slug"), ("join_url", "javascript:alert(1)"), ("timezone", "Mars/Base"), ("status", "published")],
+        &[
+            ("slug", "Not a slug"),
+            ("join_url", "javascript:alert(1)"),
+            ("timezone", "Mars/Base"),
+            ("status", "published"),
+        ],
     );
     let refused = call(&server, &cookie, "admin_save_webinar", &invalid).await;
     assert_eq!(refused.0, StatusCode::UNPROCESSABLE_ENTITY, "{refused:?}");
@@ -192,7 +202,10 @@ async fn hostile_input_in_every_field_comes_out_inert(database: TestDatabase) {
         assert_eq!(status, StatusCode::OK);
         assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "shown as text on {path}: {html}");
         let title_element = html.split("<title>").nth(1).and_then(|rest| rest.split("</title>").next());
-        assert!(title_element.is_some_and(|text| !text.contains('<')), "the title ends where it should: {title_element:?}");
+        assert!(
+            title_element.is_some_and(|text| !text.contains('<')),
+            "the title ends where it should: {title_element:?}"
+        );
         assert_inert(&html, path);
     }
     for path in [
@@ -206,7 +219,11 @@ async fn hostile_input_in_every_field_comes_out_inert(database: TestDatabase) {
         assert_inert(&html, path);
     }
     let (_, table) = page(&server, Some(&cookie), "/admin/webinars/spring-launch/registrations").await;
-    assert!(table.contains("&quot;&gt;&lt;img src=x onerror=alert(2)&gt;") || table.contains("\"&gt;&lt;img src=x onerror=alert(2)&gt;"), "the name as text: {table}");
+    assert!(
+        table.contains("&quot;&gt;&lt;img src=x onerror=alert(2)&gt;")
+            || table.contains("\"&gt;&lt;img src=x onerror=alert(2)&gt;"),
+        "the name as text: {table}"
+    );
 
     let csv = client()
         .get(server.url("/api/admin/webinars/spring-launch/registrations.csv"))
@@ -226,7 +243,10 @@ async fn hostile_input_in_every_field_comes_out_inert(database: TestDatabase) {
         ("kind", "confirmation"),
         ("icp", ""),
         ("subject", SCRIPT),
-        ("body", "{{ name }} {{ webinar_title }}\n\n<script>alert(4)</script>\n\n\"><img src=x onerror=alert(5)>\n\n[x](javascript:alert(6))"),
+        (
+            "body",
+            "{{ name }} {{ webinar_title }}\n\n<script>alert(4)</script>\n\n\"><img src=x onerror=alert(5)>\n\n[x](javascript:alert(6))",
+        ),
     ];
     assert_eq!(call(&server, &cookie, "admin_save_email_copy", &copy).await.0, StatusCode::OK);
     let preview = [copy[0], copy[1], copy[3], copy[4]];
@@ -246,7 +266,10 @@ async fn email_copy_is_previewed_test_sent_and_used_by_the_worker(database: Test
         call(&server, &cookie, "admin_email_copy", &[("slug", "launch"), ("kind", "reminder_3h"), ("icp", "")]).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(draft["saved"], false);
-    assert!(draft["body"].as_str().is_some_and(|body| body.contains("{{ join_url }}")), "starts from the built-in: {draft}");
+    assert!(
+        draft["body"].as_str().is_some_and(|body| body.contains("{{ join_url }}")),
+        "starts from the built-in: {draft}"
+    );
 
     let unknown = [("slug", "launch"), ("kind", "confirmation"), ("subject", "Hi {{ nmae }}"), ("body", "Body")];
     let (status, refused) = call(&server, &cookie, "admin_preview_email", &unknown).await;
@@ -254,7 +277,13 @@ async fn email_copy_is_previewed_test_sent_and_used_by_the_worker(database: Test
     assert_eq!(field_errors(&refused), ["subject"]);
 
     let body = "Hi {{ name }}, see you at **{{ webinar_title }}**: [join]({{ join_url }})";
-    let copy = [("slug", "launch"), ("kind", "confirmation"), ("icp", ""), ("subject", "Welcome aboard, {{ name }}"), ("body", body)];
+    let copy = [
+        ("slug", "launch"),
+        ("kind", "confirmation"),
+        ("icp", ""),
+        ("subject", "Welcome aboard, {{ name }}"),
+        ("body", body),
+    ];
     let (status, preview) = call(&server, &cookie, "admin_preview_email", &[copy[0], copy[1], copy[3], copy[4]]).await;
     assert_eq!(status, StatusCode::OK, "{preview}");
     assert_eq!(preview["subject"], "Welcome aboard, Ada Lovelace");
@@ -266,7 +295,13 @@ async fn email_copy_is_previewed_test_sent_and_used_by_the_worker(database: Test
     assert!(test.contains(&format!("<{EMAIL}>")), "sent to the admin: {test}");
 
     assert_eq!(call(&server, &cookie, "admin_save_email_copy", &copy).await.0, StatusCode::OK);
-    let founders = [("slug", "launch"), ("kind", "confirmation"), ("icp", "founders"), ("subject", "Founders, welcome"), ("body", "Hi {{ name }}")];
+    let founders = [
+        ("slug", "launch"),
+        ("kind", "confirmation"),
+        ("icp", "founders"),
+        ("subject", "Founders, welcome"),
+        ("body", "Hi {{ name }}"),
+    ];
     assert_eq!(call(&server, &cookie, "admin_save_email_copy", &founders).await.0, StatusCode::OK);
     register(&server, "launch", "Grace Hopper", "grace@example.com", None).await;
     register(&server, "launch", "Alan Turing", "alan@example.com", Some("founders")).await;

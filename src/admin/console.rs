@@ -66,7 +66,13 @@ impl Service {
         editor::publish(self.db(), current.id, self.now()).await
     }
 
-    pub async fn save_icp_variant(&self, slug: &str, icp: &str, headline: &str, intro: &str) -> Result<(), DomainError> {
+    pub async fn save_icp_variant(
+        &self,
+        slug: &str,
+        icp: &str,
+        headline: &str,
+        intro: &str,
+    ) -> Result<(), DomainError> {
         let variant = Variant::parse(icp, headline, intro).map_err(DomainError::Invalid)?;
         let webinar = self.webinar_by_slug(slug).await?;
         Ok(icp_variant::save(self.db(), webinar.id, variant, self.now()).await?)
@@ -94,7 +100,13 @@ impl Service {
         self.render_sample(&webinar, kind, copy, SAMPLE_NAME)
     }
 
-    pub async fn save_email_copy(&self, slug: &str, kind: Kind, icp: &str, copy: CustomCopy) -> Result<(), DomainError> {
+    pub async fn save_email_copy(
+        &self,
+        slug: &str,
+        kind: Kind,
+        icp: &str,
+        copy: CustomCopy,
+    ) -> Result<(), DomainError> {
         let webinar = self.webinar_by_slug(slug).await?;
         let icp = copy_icp(icp)?;
         self.render_sample(&webinar, kind, &copy, SAMPLE_NAME)?;

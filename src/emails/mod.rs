@@ -12,9 +12,9 @@ use std::collections::BTreeMap;
 
 use minijinja::{Environment, HtmlEscape, UndefinedBehavior, Value, context};
 
+use crate::FieldError;
 use crate::email_job::Kind;
 use crate::webinar;
-use crate::FieldError;
 
 /// Per-recipient placeholders. The HTML part gets an escaped name of its own,
 /// because substitution happens after the template engine's escaping.
@@ -190,9 +190,9 @@ impl Emails {
         // Escaped values (`.html` turns auto-escaping on), then Markdown and the sanitizer.
         let inert = values(INERT[0].0, INERT[1].0, INERT[2].0);
         let escaped = self.strict.template_from_named_str("body.html", &custom.body)?.render(&inert)?;
-        let body_html = INERT
-            .iter()
-            .fold(crate::markdown::to_safe_html(&escaped), |html, (inert, placeholder)| html.replace(inert, placeholder));
+        let body_html = INERT.iter().fold(crate::markdown::to_safe_html(&escaped), |html, (inert, placeholder)| {
+            html.replace(inert, placeholder)
+        });
         let with_body = |values: Value, body: Value| context! { body => body, ..values };
         Ok(Rendered {
             subject,
@@ -215,7 +215,12 @@ impl Emails {
 
     /// Checks marketing's copy before it is saved: it must render, with
     /// only the documented variables.
-    pub fn check(&self, copy: &CustomCopy, webinar: &webinar::Model, links: &WebinarLinks) -> Result<(), Vec<FieldError>> {
+    pub fn check(
+        &self,
+        copy: &CustomCopy,
+        webinar: &webinar::Model,
+        links: &WebinarLinks,
+    ) -> Result<(), Vec<FieldError>> {
         let mut errors = Vec::new();
         let subject_chars = copy.subject.trim().chars().count();
         if subject_chars == 0 || subject_chars > SUBJECT_MAX_CHARS {
@@ -244,7 +249,10 @@ fn template_problem(error: &minijinja::Error) -> String {
         minijinja::ErrorKind::UndefinedError => {
             format!("Unknown variable. Use only {}.", known.join(", "))
         }
-        _ => format!("This is not a valid template: {}. Variables look like {{{{name}}}}.", error.detail().unwrap_or("syntax error")),
+        _ => format!(
+            "This is not a valid template: {}. Variables look like {{{{name}}}}.",
+            error.detail().unwrap_or("syntax error")
+        ),
     }
 }
 
@@ -386,15 +394,20 @@ mod tests {
             "See you soon, {{ name }}",
             "Hi **{{ name }}**,\n\n[Join here]({{ join_url }}) at {{ start_local }}.\n\n[Unsubscribe]({{unsubscribe_url}})",
         );
-        let email = emails
-            .render(Kind::Reminder3h, None, &webinar, &links, Some(&copy))
-            .expect("renders")
-            .personalize(&substitutions("Ada", "https://events.example.com/j/TOKEN", "https://events.example.com/u/SIG"));
+        let email = emails.render(Kind::Reminder3h, None, &webinar, &links, Some(&copy)).expect("renders").personalize(
+            &substitutions("Ada", "https://events.example.com/j/TOKEN", "https://events.example.com/u/SIG"),
+        );
         assert_eq!(email.subject, "See you soon, Ada");
         assert!(email.text.starts_with("Hi **Ada**,"), "{}", email.text);
         assert!(email.text.contains("Unsubscribe: https://events.example.com/u/SIG"), "the footer stays");
         assert!(email.html.contains("Hi <strong>Ada</strong>"), "{}", email.html);
-        assert!(email.html.contains(r#"<a href="https://events.example.com/j/TOKEN" rel="noopener noreferrer nofollow">Join here</a>"#), "{}", email.html);
+        assert!(
+            email.html.contains(
+                r#"<a href="https://events.example.com/j/TOKEN" rel="noopener noreferrer nofollow">Join here</a>"#
+            ),
+            "{}",
+            email.html
+        );
         assert!(email.html.contains("Tuesday, 1 December 2026, 17:00 CET"), "{}", email.html);
         assert!(!email.html.contains("webinarplaceholder") && !email.html.contains("[["), "{}", email.html);
     }
@@ -405,7 +418,10 @@ mod tests {
         let mut webinar = sample();
         webinar.title = "<script>alert(1)</script>".into();
         let links = WebinarLinks::new(&webinar, "https://events.example.com");
-        let copy = custom("{{ webinar_title }}", "<script>alert(2)</script>\n\n\"><img src=x onerror=alert(3)>\n\n[x](javascript:alert(4)) {{ name }} {{ webinar_title }}");
+        let copy = custom(
+            "{{ webinar_title }}",
+            "<script>alert(2)</script>\n\n\"><img src=x onerror=alert(3)>\n\n[x](javascript:alert(4)) {{ name }} {{ webinar_title }}",
+        );
         let email = emails
             .render(Kind::Confirmation, None, &webinar, &links, Some(&copy))
             .expect("renders")

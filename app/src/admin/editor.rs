@@ -190,7 +190,13 @@ pub fn WebinarEditorPage() -> impl IntoView {
     let delete_variant = ServerAction::<AdminDeleteVariant>::new();
     let editor = Resource::new(
         move || {
-            (params.read().get("slug"), save.version().get(), publish.version().get(), save_variant.version().get(), delete_variant.version().get())
+            (
+                params.read().get("slug"),
+                save.version().get(),
+                publish.version().get(),
+                save_variant.version().get(),
+                delete_variant.version().get(),
+            )
         },
         |(slug, ..)| admin_webinar(slug),
     );

@@ -207,9 +207,10 @@ fn CopyEditor(
     });
     let preview = {
         let (slug, kind) = (slug.clone(), kind.clone());
-        Resource::new(move || settled.get(), move |(subject, body)| {
-            admin_preview_email(slug.clone(), kind.clone(), subject, body)
-        })
+        Resource::new(
+            move || settled.get(),
+            move |(subject, body)| admin_preview_email(slug.clone(), kind.clone(), subject, body),
+        )
     };
     let send_test = ServerAction::<AdminSendTestEmail>::new();
     let saved = outcome_message(save, |()| "Saved: registrants get this copy from now on.".to_owned());

@@ -382,4 +382,3 @@ pub async fn logged_in(server: &TestServer) -> String {
     assert!(!set_cookie.contains("Secure"), "plain http here: {set_cookie}");
     set_cookie.split(';').next().expect("name=value").to_owned()
 }
-
