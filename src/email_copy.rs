@@ -60,7 +60,7 @@ pub async fn effective<C: ConnectionTrait>(
         .filter(Column::Icp.is_in(candidates))
         .all(db)
         .await?;
-    // The ICP's own copy sorts before the default ("" is the smallest key only when no ICP is asked for).
+    // The ICP's own copy first, the webinar's default after it.
     found.sort_by_key(|copy| copy.icp != candidates[0]);
     Ok(found.first().map(Model::copy))
 }
