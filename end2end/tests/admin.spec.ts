@@ -52,7 +52,7 @@ test('marketing creates a page with an ICP variant, publishes it, and sees a vis
     await expect(page).toHaveURL(/\/admin\/new-webinar$/);
     await page.waitForLoadState('networkidle');
     await page.getByLabel('Address').fill('pipeline-clinic');
-    await page.getByLabel('Title').fill('Pipeline clinic');
+    await page.getByLabel('Title', { exact: true }).fill('Pipeline clinic');
     await page.getByLabel('Subtitle').fill('Fix your funnel in an hour');
     await page.getByLabel('Join URL').fill('https://meet.example.com/clinic');
     await page.getByRole('button', { name: 'Save', exact: true }).click();
@@ -60,7 +60,7 @@ test('marketing creates a page with an ICP variant, publishes it, and sees a vis
 
     // The headline changes, and founders get a variant of their own.
     await page.waitForLoadState('networkidle');
-    await page.getByLabel('Title').fill('Pipeline clinic: live teardown');
+    await page.getByLabel('Title', { exact: true }).fill('Pipeline clinic: live teardown');
     await page.getByRole('button', { name: 'Save', exact: true }).click();
     await expect(page.getByTestId('saved')).toHaveText('Saved.');
     const addVariant = page.locator('form.new-variant');
