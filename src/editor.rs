@@ -295,19 +295,19 @@ pub async fn update(
         _ if new.starts_at != current.starts_at => Effect::Reschedule,
         _ => Effect::None,
     };
-    let registrants = registration::count_subscribed(&txn, id).await?;
-    let warning = match effect {
-        Effect::Reschedule if registrants > 0 => Some(format!(
-            "Moving the start to {} emails {registrants} registrant(s) the new time, and their reminders move with it.",
-            moved_start(&new)
-        )),
-        Effect::Cancel if registrants > 0 => {
-            Some(format!("Cancelling emails {registrants} registrant(s) that the webinar is cancelled."))
-        }
-        _ => None,
+    let registrants = match effect {
+        Effect::None => 0,
+        Effect::Reschedule | Effect::Cancel => registration::count_subscribed(&txn, id).await?,
     };
-    if let Some(message) = warning.clone().filter(|_| !confirmed) {
-        return Err(DomainError::NeedsConfirmation { registrants, message });
+    if registrants > 0 && !confirmed {
+        let message = match effect {
+            Effect::Cancel => format!("Cancelling emails {registrants} registrant(s) that the webinar is cancelled."),
+            _ => format!(
+                "Moving the start to {} emails {registrants} registrant(s) the new time, and their reminders move with it.",
+                moved_start(&new)
+            ),
+        };
+        return Err(DomainError::NeedsConfirmation(message));
     }
     // The plain fields first; the schedule operation then moves the time or cancels.
     let starts_at = new.starts_at;
@@ -317,21 +317,29 @@ pub async fn update(
     if matches!(effect, Effect::Cancel) {
         row.status = Set(current.status);
     }
-    let mut webinar = row.update(&txn).await?;
-    match effect {
-        Effect::Reschedule => webinar = schedule::reschedule(&txn, id, starts_at, now).await?.webinar,
-        Effect::Cancel => webinar = schedule::cancel(&txn, id, now).await?.webinar,
-        Effect::None => {}
-    }
+    let webinar = row.update(&txn).await?;
+    // The operations say how many registrants they actually emailed.
+    let (webinar, message) = match effect {
+        Effect::None => (webinar, "Saved.".to_owned()),
+        Effect::Reschedule => {
+            let done = schedule::reschedule(&txn, id, starts_at, now).await?;
+            let message = match done.notified {
+                0 => "Saved.".to_owned(),
+                notified => format!("Saved. {notified} registrant(s) will be emailed the new time."),
+            };
+            (done.webinar, message)
+        }
+        Effect::Cancel => {
+            let done = schedule::cancel(&txn, id, now).await?;
+            let message = match done.notified {
+                0 => "Saved.".to_owned(),
+                notified => format!("Cancelled. {notified} registrant(s) will be emailed."),
+            };
+            (done.webinar, message)
+        }
+    };
     txn.commit().await?;
     tracing::info!(webinar = %webinar.slug, "webinar saved");
-    let message = match warning {
-        Some(_) if matches!(effect, Effect::Cancel) => {
-            format!("Cancelled. {registrants} registrant(s) will be emailed.")
-        }
-        Some(_) => format!("Saved. {registrants} registrant(s) will be emailed the new time."),
-        None => "Saved.".to_owned(),
-    };
     Ok(Saved { webinar, message })
 }
 

@@ -1,9 +1,9 @@
 //! Email copy marketing wrote for one webinar: a subject and a Markdown body
 //! per kind, optionally per ICP. Without one, the built-in copy is used.
 use chrono::{DateTime, Utc};
+use sea_orm::ActiveValue::Set;
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, QueryOrder};
 
 use crate::email_job::Kind;
 use crate::emails::CustomCopy;
@@ -36,33 +36,22 @@ impl Model {
     }
 }
 
-pub async fn for_webinar<C: ConnectionTrait>(db: &C, webinar_id: i64) -> Result<Vec<Model>, DbErr> {
-    Entity::find()
-        .filter(Column::WebinarId.eq(webinar_id))
-        .order_by_asc(Column::Kind)
-        .order_by_asc(Column::Icp)
-        .all(db)
-        .await
+/// Every copy of the given webinars (the worker loads them once per claim).
+pub async fn for_webinars<C: ConnectionTrait>(
+    db: &C,
+    webinar_ids: impl IntoIterator<Item = i64>,
+) -> Result<Vec<Model>, DbErr> {
+    Entity::find().filter(Column::WebinarId.is_in(webinar_ids)).all(db).await
 }
 
-/// The copy a registrant with `icp` gets: their ICP's variant, else the
-/// webinar's own copy for the kind, else `None` (the built-in copy).
-pub async fn effective<C: ConnectionTrait>(
-    db: &C,
-    webinar_id: i64,
-    kind: Kind,
-    icp: Option<&str>,
-) -> Result<Option<CustomCopy>, DbErr> {
-    let candidates = [icp.unwrap_or(DEFAULT_ICP), DEFAULT_ICP];
-    let mut found = Entity::find()
-        .filter(Column::WebinarId.eq(webinar_id))
-        .filter(Column::Kind.eq(kind))
-        .filter(Column::Icp.is_in(candidates))
-        .all(db)
-        .await?;
-    // The ICP's own copy first, the webinar's default after it.
-    found.sort_by_key(|copy| copy.icp != candidates[0]);
-    Ok(found.first().map(Model::copy))
+/// The copy a registrant with `icp` gets among `copies`: their ICP's
+/// variant, else the webinar's own copy for the kind, else `None` (the
+/// built-in copy).
+pub fn effective(copies: &[Model], webinar_id: i64, kind: Kind, icp: Option<&str>) -> Option<CustomCopy> {
+    let of_kind = |wanted: &str| {
+        copies.iter().find(|copy| copy.webinar_id == webinar_id && copy.kind == kind && copy.icp == wanted)
+    };
+    icp.and_then(of_kind).or_else(|| of_kind(DEFAULT_ICP)).map(Model::copy)
 }
 
 /// One saved copy (exactly this kind and ICP), for the editor.
@@ -112,4 +101,36 @@ pub async fn delete<C: ConnectionTrait>(db: &C, webinar_id: i64, kind: Kind, icp
         .exec(db)
         .await?;
     Ok(deleted.rows_affected > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn copy(webinar_id: i64, kind: Kind, icp: &str, subject: &str) -> Model {
+        Model {
+            id: 0,
+            webinar_id,
+            kind,
+            icp: icp.into(),
+            subject: subject.into(),
+            body: "body".into(),
+            updated_at: chrono::DateTime::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn the_icps_copy_wins_then_the_webinars_then_the_built_in() {
+        let copies = [
+            copy(1, Kind::Confirmation, "", "default"),
+            copy(1, Kind::Confirmation, "founders", "founders"),
+            copy(2, Kind::Confirmation, "", "other webinar"),
+        ];
+        let subject = |webinar, kind, icp| effective(&copies, webinar, kind, icp).map(|copy| copy.subject);
+        assert_eq!(subject(1, Kind::Confirmation, Some("founders")).as_deref(), Some("founders"));
+        assert_eq!(subject(1, Kind::Confirmation, Some("security-leads")).as_deref(), Some("default"));
+        assert_eq!(subject(1, Kind::Confirmation, None).as_deref(), Some("default"));
+        assert_eq!(subject(1, Kind::Reminder3h, Some("founders")), None, "no copy for the kind: built-in");
+        assert_eq!(subject(3, Kind::Confirmation, None), None);
+    }
 }

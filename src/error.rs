@@ -48,8 +48,8 @@ pub enum DomainError {
     #[error("This registration no longer exists.")]
     RegistrationNotFound,
     /// Saving would email registrants; the editor must confirm first.
-    #[error("{message}")]
-    NeedsConfirmation { registrants: u64, message: String },
+    #[error("{0}")]
+    NeedsConfirmation(String),
     /// Previews and test emails need the mail setup, which this process lacks.
     #[error("Email is not set up in this process.")]
     MailUnavailable,

@@ -284,6 +284,7 @@ impl Worker {
             .into_iter()
             .map(|registration| (registration.id, registration))
             .collect();
+        let copies = email_copy::for_webinars(&self.db, webinar_ids.iter().copied()).await?;
         let webinars: HashMap<i64, webinar::Model> = webinar::Entity::find()
             .filter(webinar::Column::Id.is_in(webinar_ids))
             .all(&self.db)
@@ -312,7 +313,7 @@ impl Worker {
         for ((webinar_id, kind, icp), members) in groups {
             let Some(webinar) = webinars.get(&webinar_id) else { continue };
             let links = WebinarLinks::new(webinar, self.links.base_url());
-            let custom = email_copy::effective(&self.db, webinar_id, kind, icp.as_deref()).await?;
+            let custom = email_copy::effective(&copies, webinar_id, kind, icp.as_deref());
             let content = self.emails.render(kind, icp.as_deref(), webinar, &links, custom.as_ref())?;
             let attachments = match kind {
                 Kind::Confirmation | Kind::TimeChanged | Kind::Cancelled => vec![Attachment {

@@ -168,7 +168,7 @@ pub(crate) mod ssr {
                     tracing::error!(%error, "database unreachable in a server function");
                     AppError::Unavailable
                 }
-                DomainError::NeedsConfirmation { message, .. } => AppError::NeedsConfirmation(message),
+                DomainError::NeedsConfirmation(message) => AppError::NeedsConfirmation(message),
                 error @ DomainError::DeliveryFailed(_) => AppError::DeliveryFailed(error.to_string()),
                 error @ (DomainError::Rendering(_) | DomainError::MailUnavailable) => {
                     tracing::error!(%error, "internal error in a server function");

@@ -133,13 +133,12 @@ impl EmailConfig {
     }
 
     /// What the admin's email previews and test sends use.
-    pub fn mail(&self, links: webinar::links::Links) -> Result<webinar::admin::Mail, Box<dyn std::error::Error>> {
-        Ok(webinar::admin::Mail {
-            emails: webinar::emails::Emails::new()?,
-            delivery: self.delivery()?,
-            from: self.from(),
-            links,
-        })
+    pub fn mail(
+        &self,
+        delivery: std::sync::Arc<dyn webinar::delivery::Delivery>,
+        links: webinar::links::Links,
+    ) -> Result<webinar::admin::Mail, Box<dyn std::error::Error>> {
+        Ok(webinar::admin::Mail { emails: webinar::emails::Emails::new()?, delivery, from: self.from(), links })
     }
 
     /// SendGrid with a key, the dev outbox without.

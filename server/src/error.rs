@@ -56,9 +56,7 @@ impl ApiError {
             ApiError::Domain(DomainError::Rendering(_) | DomainError::MailUnavailable) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal", None)
             }
-            ApiError::Domain(DomainError::NeedsConfirmation { .. }) => {
-                (StatusCode::CONFLICT, "confirmation_needed", None)
-            }
+            ApiError::Domain(DomainError::NeedsConfirmation(_)) => (StatusCode::CONFLICT, "confirmation_needed", None),
             ApiError::Domain(DomainError::DeliveryFailed(_)) => (StatusCode::BAD_GATEWAY, "delivery_failed", None),
             ApiError::BadBody { field, message } => (
                 StatusCode::UNPROCESSABLE_ENTITY,

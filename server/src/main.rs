@@ -111,8 +111,12 @@ async fn serve(config: Config) -> Result<(), Failure> {
     let listener = tokio::net::TcpListener::bind(config.site_addr).await?;
     let links = config.email.links(listener.local_addr()?);
     let (stop, stopping) = watch::channel(false);
+    // One delivery for the worker and the admin's test emails.
+    let delivery = config.email.delivery()?;
     let worker = match config.email.run_worker {
-        true => Some(spawn_worker(&config, db.clone(), clock.clone(), links.clone(), stopping.clone())?),
+        true => {
+            Some(spawn_worker(&config, db.clone(), clock.clone(), delivery.clone(), links.clone(), stopping.clone())?)
+        }
         false => None,
     };
     let redis =
@@ -125,7 +129,7 @@ async fn serve(config: Config) -> Result<(), Failure> {
     let live = Arc::new(LiveHub::default());
     let stats = Arc::new(StatsCache::new(std::time::Duration::from_secs(config.stats_cache_ttl_secs)));
     let counts = LiveCounts::new(live.clone(), stats.clone(), redis.clone(), clock.clone());
-    let service = Service::new(db, clock, counts).with_mail(config.email.mail(links.clone())?);
+    let service = Service::new(db, clock, counts).with_mail(config.email.mail(delivery, links.clone())?);
     let limits = Arc::new(RateLimits::new(config.quotas(), config.trusted_proxies.clone(), redis.clone()));
     let cookie_policy = app::admin::CookiePolicy { secure: links.base_url().starts_with("https://") };
     let state = AppState { leptos: config.leptos_options(), service, live, stats, limits, redis, links, cookie_policy };
@@ -150,7 +154,7 @@ async fn work(config: Config) -> Result<(), Failure> {
     let db = webinar::db::connect(&config.database_url, config.database_max_connections).await?;
     let links = config.email.links(config.site_addr);
     let (stop, stopping) = watch::channel(false);
-    let worker = spawn_worker(&config, db, Arc::new(SystemClock), links, stopping)?;
+    let worker = spawn_worker(&config, db, Arc::new(SystemClock), config.email.delivery()?, links, stopping)?;
     shutdown_signal().await;
     let _ = stop.send(true);
     worker.await?;
@@ -209,11 +213,11 @@ fn spawn_worker(
     config: &Config,
     db: sea_orm::DatabaseConnection,
     clock: Arc<dyn Clock>,
+    delivery: Arc<dyn webinar::delivery::Delivery>,
     links: webinar::links::Links,
     stopping: watch::Receiver<bool>,
 ) -> Result<tokio::task::JoinHandle<()>, Failure> {
     let id = format!("{}-{}", std::env::var("HOSTNAME").unwrap_or_else(|_| "worker".into()), std::process::id());
-    let delivery = config.email.delivery()?;
     let worker = Arc::new(Worker::new(id, db, clock, delivery, links, config.email.worker())?);
     Ok(tokio::spawn(worker.run(stopping)))
 }

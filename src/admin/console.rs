@@ -159,7 +159,7 @@ impl Service {
     ) -> Result<Rendered, DomainError> {
         let mail = self.mail()?;
         let links = WebinarLinks::new(webinar, mail.links.base_url());
-        mail.emails.check(copy, webinar, &links).map_err(DomainError::Invalid)?;
+        mail.emails.check(copy).map_err(DomainError::Invalid)?;
         let rendered = mail.emails.render(kind, None, webinar, &links, Some(copy))?;
         Ok(rendered.personalize(&crate::emails::substitutions(
             name,
