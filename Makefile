@@ -10,7 +10,7 @@ SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 # wasm-opt (npm's binaryen) and Playwright come from node_modules; cargo tools from ~/.cargo/bin.
 export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: run test setup browser build unit e2e bench
+.PHONY: run test setup browser build unit e2e bench soak
 
 run: build ## Build and serve on :3000 with SQLite (data/) and a demo webinar
 	SEED_DEMO=true LEPTOS_SITE_ROOT=target/site $(TARGET_DIR)/release/server serve
@@ -38,9 +38,16 @@ e2e: build ## Playwright against the release server on a fresh SQLite database
 	rm -rf target/e2e && mkdir -p target/e2e
 	SERVER_BIN=$(TARGET_DIR)/release/server npx playwright test -c end2end/playwright.config.ts
 
-bench: ## Benchmarks (programs, not tests): see BENCHMARKS.md
+bench: build ## Benchmarks (programs, not tests): see BENCHMARKS.md
 	cargo build --release -p server --bin bench --bin sendgrid-mock --bin server
+	$(TARGET_DIR)/release/bench registrations --database postgres
+	$(TARGET_DIR)/release/bench registrations --database sqlite
 	$(TARGET_DIR)/release/bench reminders --database postgres
 	$(TARGET_DIR)/release/bench reminders --database sqlite
 	$(TARGET_DIR)/release/bench stats
+	$(TARGET_DIR)/release/bench landing
 	$(TARGET_DIR)/release/bench websockets
+
+soak: ## Ten minutes at half the maximum registration rate, a reminder burst in the middle (Postgres)
+	cargo build --release -p server --bin bench --bin sendgrid-mock --bin server
+	$(TARGET_DIR)/release/bench soak --database postgres --minutes 10

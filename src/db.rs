@@ -33,6 +33,12 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
     Ok(db)
 }
 
+/// Migrations this binary knows that the database has not applied (another
+/// instance may be newer or older than the schema it talks to).
+pub async fn pending_migrations(db: &DatabaseConnection) -> Result<usize, DbErr> {
+    Ok(Migrator::get_pending_migrations(db).await?.len())
+}
+
 /// The file path of an SQLite URL (`sqlite://data/x.db?mode=rwc` → `data/x.db`).
 fn sqlite_file(url: &str) -> Option<&str> {
     let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;

@@ -3,7 +3,7 @@ use sea_orm::DbErr;
 use serde::Serialize;
 
 /// One invalid input field, with a message a person can act on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
     pub field: String,
     pub message: String,
@@ -61,4 +61,23 @@ pub enum DomainError {
     /// An email template failed to render (a defect in the templates, not in the input).
     #[error("email template error: {0}")]
     Rendering(#[from] minijinja::Error),
+}
+
+impl DomainError {
+    /// A short, stable name for metrics and logs (never the message, which may hold input).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            DomainError::Invalid(_) => "invalid",
+            DomainError::WebinarNotFound => "webinar_not_found",
+            DomainError::Closed(ClosedReason::Cancelled) => "cancelled",
+            DomainError::Closed(ClosedReason::Ended) => "ended",
+            DomainError::Closed(ClosedReason::Full) => "full",
+            DomainError::RegistrationNotFound => "registration_not_found",
+            DomainError::NeedsConfirmation(_) => "needs_confirmation",
+            DomainError::MailUnavailable => "mail_unavailable",
+            DomainError::DeliveryFailed(_) => "delivery_failed",
+            DomainError::Database(_) => "database",
+            DomainError::Rendering(_) => "rendering",
+        }
+    }
 }

@@ -67,18 +67,23 @@ const TRACKING_MAX_CHARS: usize = 64;
 const TOKEN_LEN: usize = 32;
 
 /// A registration as it arrives from the form or the JSON API, unvalidated.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegistrationRequest {
     /// A webinar slug; the next upcoming published webinar when absent.
     #[serde(default)]
     pub webinar: Option<String>,
+    /// 1–100 characters, no control characters.
     pub name: String,
+    /// One address; a second registration with it (any case) answers 200 with the first.
     pub email: String,
+    /// Up to 200 characters.
     #[serde(default)]
     pub company: Option<String>,
+    /// Audience key (e.g. `founders`), from the page's `?icp=`; picks the email copy. Lower-cased, at most 64 characters kept.
     #[serde(default)]
     pub icp: Option<String>,
+    /// Campaign tracking from the page's URL; at most 64 characters kept (likewise `utm_medium`, `utm_campaign`).
     #[serde(default)]
     pub utm_source: Option<String>,
     #[serde(default)]

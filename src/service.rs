@@ -29,9 +29,10 @@ pub struct Landing {
 }
 
 /// The public registration count.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct Stats {
     #[serde(skip)]
+    #[schema(ignore)]
     pub webinar_id: i64,
     pub webinar: String,
     pub registrations: u64,
@@ -61,7 +62,20 @@ impl Service {
         self.clock.now()
     }
 
+    /// Registers, counting every outcome in the `webinar_registrations_total`
+    /// metric (`created`, `existing`, or the reason it was refused).
     pub async fn register(&self, request: RegistrationRequest) -> Result<RegistrationOutcome, DomainError> {
+        let result = self.register_unmetered(request).await;
+        let outcome = match &result {
+            Ok(outcome) if outcome.created => "created",
+            Ok(_) => "existing",
+            Err(error) => error.reason(),
+        };
+        metrics::counter!("webinar_registrations_total", "outcome" => outcome).increment(1);
+        result
+    }
+
+    async fn register_unmetered(&self, request: RegistrationRequest) -> Result<RegistrationOutcome, DomainError> {
         let valid = request.validate().map_err(DomainError::Invalid)?;
         let now = self.clock.now();
         let webinar = webinar::resolve(&self.db, request.webinar.as_deref(), now).await?;
@@ -115,6 +129,22 @@ impl Service {
     /// Due-but-unsent email jobs: a stopped worker shows here.
     pub async fn queue_lag(&self) -> Result<email_job::QueueLag, DomainError> {
         Ok(email_job::lag(&self.db, self.clock.now()).await?)
+    }
+
+    pub async fn pending_migrations(&self) -> Result<usize, DomainError> {
+        Ok(crate::db::pending_migrations(&self.db).await?)
+    }
+
+    /// Email jobs in each state, over every webinar.
+    pub async fn email_jobs_by_status(&self) -> Result<Vec<(email_job::Status, u64)>, DomainError> {
+        let mut totals: Vec<(email_job::Status, u64)> = Vec::new();
+        for (_, status, jobs) in email_job::counts_by_webinar_and_status(&self.db).await? {
+            match totals.iter_mut().find(|(seen, _)| *seen == status) {
+                Some((_, total)) => *total += jobs,
+                None => totals.push((status, jobs)),
+            }
+        }
+        Ok(totals)
     }
 
     /// Where a registrant's join link leads now (the webinar's current meeting URL).

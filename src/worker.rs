@@ -224,9 +224,25 @@ impl Worker {
         }
         let outcome = match stopping || lease_half_gone {
             true => None,
-            false => Some(self.delivery.deliver(&batch.message).await),
+            false => Some(self.deliver_metered(&batch).await),
         };
         self.record(&batch.jobs, outcome).await
+    }
+
+    /// Delivers, recording the request's latency and outcome
+    /// (`webinar_email_send_seconds`, `webinar_email_sends_total`).
+    async fn deliver_metered(&self, batch: &Batch) -> Result<(), DeliveryError> {
+        let started = std::time::Instant::now();
+        let result = self.delivery.deliver(&batch.message).await;
+        let outcome = match &result {
+            Ok(()) => "accepted",
+            Err(DeliveryError::Retry { .. }) => "provider_retry",
+            Err(DeliveryError::Reject { .. }) => "provider_reject",
+        };
+        metrics::histogram!("webinar_email_send_seconds").record(started.elapsed().as_secs_f64());
+        metrics::counter!("webinar_email_sends_total", "outcome" => outcome).increment(1);
+        metrics::counter!("webinar_email_recipients_total", "outcome" => outcome).increment(batch.jobs.len() as u64);
+        result
     }
 
     async fn record(

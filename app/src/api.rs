@@ -78,6 +78,9 @@ pub enum AppError {
     NeedsConfirmation(String),
     #[error("{0}")]
     DeliveryFailed(String),
+    /// The call's arguments could not be read (a field missing or malformed).
+    #[error("The request is malformed: {0}")]
+    BadRequest(String),
     #[error("Something went wrong on our side. Please try again in a moment.")]
     Server,
     #[error("Could not reach the server. Check your connection and try again.")]
@@ -90,6 +93,9 @@ impl FromServerFnError for AppError {
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         match value {
             ServerFnErrorErr::Request(_) => AppError::Unreachable,
+            ServerFnErrorErr::Args(message)
+            | ServerFnErrorErr::MissingArg(message)
+            | ServerFnErrorErr::Deserialization(message) => AppError::BadRequest(message),
             _ => AppError::Server,
         }
     }
@@ -99,6 +105,7 @@ impl AppError {
     /// The HTTP status a server function answers with this error.
     pub fn status(&self) -> u16 {
         match self {
+            AppError::BadRequest(_) => 400,
             AppError::Invalid(_) => 422,
             AppError::NotFound => 404,
             AppError::Closed(_) | AppError::NeedsConfirmation(_) => 409,

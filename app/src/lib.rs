@@ -11,8 +11,32 @@ use leptos_router::{ParamSegment, SsrMode, StaticSegment};
 
 pub use landing::LandingPage;
 
+/// The Content-Security-Policy of every page. Scripts run only from this
+/// site, plus the one inline hydration script carrying this response's
+/// `nonce`; `wasm-unsafe-eval` lets the browser compile the wasm bundle.
+/// Styles may be inline (email previews are HTML with inline styles), images
+/// may come from any https host (speaker photos), and no other site may frame
+/// a page. Without a nonce (pages not rendered by Leptos) no inline script runs.
+pub fn content_security_policy(nonce: Option<&str>) -> String {
+    let scripts = match nonce {
+        Some(nonce) => format!("'self' 'nonce-{nonce}' 'wasm-unsafe-eval'"),
+        None => "'self'".to_owned(),
+    };
+    format!(
+        "default-src 'self'; script-src {scripts}; style-src 'self' 'unsafe-inline'; img-src 'self' https: data:; \
+         connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    )
+}
+
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let (Some(nonce), Some(response)) = (leptos::nonce::use_nonce(), use_context::<leptos_axum::ResponseOptions>()) {
+        let policy = content_security_policy(Some(&nonce));
+        if let Ok(value) = http::HeaderValue::from_str(&policy) {
+            response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
+        }
+    }
     view! {
         <!DOCTYPE html>
         <html lang="en">

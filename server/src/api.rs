@@ -5,6 +5,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -13,32 +14,50 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use webinar::RegistrationRequest;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorResponse};
 use crate::state::AppState;
 
-/// Largest registration body accepted.
-pub const BODY_LIMIT: usize = 16 * 1024;
+/// Query parameters; a malformed query answers a JSON error like a malformed body.
+#[derive(axum::extract::FromRequestParts)]
+#[from_request(via(Query), rejection(ApiError))]
+pub struct ApiQuery<T>(pub T);
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct WebinarQuery {
+    /// A webinar's slug; the next upcoming published webinar when absent.
     webinar: Option<String>,
 }
 
-#[derive(Serialize)]
-struct Registered {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Registered {
     registration_id: i64,
+    /// The webinar's slug.
     webinar: String,
+    /// Registrations for the webinar, this one included.
     registrations: u64,
 }
 
+/// Registers a person for a webinar; the confirmation email and the
+/// reminders are queued in the same transaction.
+#[utoipa::path(post, path = "/api/webinar/register", tag = "registration",
+    request_body = RegistrationRequest,
+    responses(
+        (status = 201, description = "Registered", body = Registered),
+        (status = 200, description = "Already registered with this email: the existing registration", body = Registered),
+        (status = 404, description = "No published webinar has that slug", body = ErrorResponse),
+        (status = 409, description = "Registration is closed (full, ended or cancelled)", body = ErrorResponse),
+        (status = 413, description = "The body is larger than 16 KiB", body = ErrorResponse),
+        (status = 422, description = "Invalid JSON or fields; `fields` names them", body = ErrorResponse),
+        (status = 429, description = "Too many registrations from this address; see Retry-After", body = ErrorResponse),
+        (status = 503, description = "The database is unreachable", body = ErrorResponse),
+    ))]
 pub async fn register(
     State(state): State<AppState>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let body = body.map_err(|rejection| match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge { limit: BODY_LIMIT },
-        _ => ApiError::BadBody { message: rejection.body_text(), field: None },
-    })?;
+    // Size is checked before any handler runs (`hardening::body_limit`).
+    let body = body.map_err(|rejection| ApiError::BadBody { message: rejection.body_text(), field: None })?;
     let request: RegistrationRequest = parse_json(&body)?;
     let outcome = state.service.register(request).await?;
     let status = if outcome.created { StatusCode::CREATED } else { StatusCode::OK };
@@ -64,9 +83,17 @@ fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError
 /// The count from the cache, with `ETag` (so pollers get 304s) and
 /// `Cache-Control`; while the database is down, the last known count with
 /// `"stale": true`.
+#[utoipa::path(get, path = "/api/webinar/stats", tag = "registration", params(WebinarQuery),
+    responses(
+        (status = 200, description = "The registration count", body = webinar::Stats),
+        (status = 304, description = "Unchanged since the `If-None-Match` ETag"),
+        (status = 404, description = "No published webinar has that slug", body = ErrorResponse),
+        (status = 429, description = "Too many requests from this address", body = ErrorResponse),
+        (status = 503, description = "No count is known and the database is unreachable", body = ErrorResponse),
+    ))]
 pub async fn stats(
     State(state): State<AppState>,
-    Query(query): Query<WebinarQuery>,
+    ApiQuery(query): ApiQuery<WebinarQuery>,
     request: Request,
 ) -> Result<Response, ApiError> {
     let stats = state.stats.get(&state.service, query.webinar.as_deref()).await?;
@@ -87,12 +114,20 @@ pub async fn stats(
     })
 }
 
-/// Sends `{"registrations": N}` on connect and after every change.
+/// A websocket: sends `{"registrations": N}` on connect and after every change.
+#[utoipa::path(get, path = "/api/webinar/live", tag = "registration", params(WebinarQuery),
+    responses(
+        (status = 101, description = "Switching to a websocket of `{\"registrations\": N}` text messages"),
+        (status = 404, description = "No published webinar has that slug", body = ErrorResponse),
+        (status = 426, description = "Not a websocket request", body = ErrorResponse),
+        (status = 429, description = "Too many requests from this address", body = ErrorResponse),
+    ))]
 pub async fn live(
     State(state): State<AppState>,
-    Query(query): Query<WebinarQuery>,
-    upgrade: WebSocketUpgrade,
+    ApiQuery(query): ApiQuery<WebinarQuery>,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
+    let upgrade = upgrade.map_err(|rejection| ApiError::NotWebSocket { message: rejection.body_text() })?;
     let landing = state.service.landing(query.webinar.as_deref(), None).await?;
     let counts = state.live.subscribe(landing.webinar.id, landing.registrations);
     // Messages are a few bytes each way: small buffers keep 10,000 sockets cheap.
@@ -100,7 +135,24 @@ pub async fn live(
     Ok(upgrade.on_upgrade(move |socket| push_counts(socket, counts, landing.registrations)))
 }
 
+/// Counts this instance's open websockets (`webinar_websocket_clients`) while alive.
+struct ClientGauge;
+
+impl ClientGauge {
+    fn open() -> Self {
+        metrics::gauge!("webinar_websocket_clients").increment(1.0);
+        ClientGauge
+    }
+}
+
+impl Drop for ClientGauge {
+    fn drop(&mut self) {
+        metrics::gauge!("webinar_websocket_clients").decrement(1.0);
+    }
+}
+
 async fn push_counts(mut socket: WebSocket, mut counts: watch::Receiver<u64>, current: u64) {
+    let _client = ClientGauge::open();
     counts.mark_unchanged();
     if send_count(&mut socket, current).await.is_err() {
         return;

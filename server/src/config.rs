@@ -5,6 +5,7 @@ use clap::Args;
 use leptos::config::LeptosOptions;
 
 use crate::client_ip::TrustedProxies;
+use crate::observability::LogFormat;
 use crate::rate_limit::{Quota, Quotas};
 
 #[derive(Args, Clone, Debug)]
@@ -51,6 +52,15 @@ pub struct Config {
     /// Seconds a cached registration count is served before the database is asked again.
     #[arg(long, env = "STATS_CACHE_TTL_SECS", default_value_t = 5)]
     pub stats_cache_ttl_secs: u64,
+    /// Seconds a request may take, reading its body included, before it is answered 408.
+    #[arg(long, env = "REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+    /// `human` (the default) or `json`: one JSON object a line, for log collectors.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value = "human")]
+    pub log_format: LogFormat,
+    /// When set, `/metrics` answers only `Authorization: Bearer <token>`.
+    #[arg(long, env = "METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
     #[command(flatten)]
     pub email: EmailConfig,
 }
@@ -98,6 +108,12 @@ pub struct EmailConfig {
     /// Attempts before a job is dead.
     #[arg(long, env = "EMAIL_MAX_ATTEMPTS", default_value_t = 8)]
     pub email_max_attempts: i32,
+    /// Milliseconds before the first retry; each later one waits twice as long (with jitter).
+    #[arg(long, env = "EMAIL_RETRY_BASE_MS", default_value_t = 30_000)]
+    pub email_retry_base_ms: i64,
+    /// The longest wait between two attempts, in seconds.
+    #[arg(long, env = "EMAIL_RETRY_CAP_SECS", default_value_t = 3600)]
+    pub email_retry_cap_secs: i64,
 }
 
 /// Development-only signing key, used (with a warning) when SECRET_KEY is unset.
@@ -120,8 +136,9 @@ impl EmailConfig {
             max_in_flight: self.worker_max_in_flight,
             poll_interval: std::time::Duration::from_millis(self.worker_poll_ms),
             policy: webinar::retry::RetryPolicy {
+                base: chrono::Duration::milliseconds(self.email_retry_base_ms),
+                cap: chrono::Duration::seconds(self.email_retry_cap_secs),
                 max_attempts: self.email_max_attempts,
-                ..webinar::retry::RetryPolicy::default()
             },
             from: self.from(),
         }
@@ -166,6 +183,10 @@ fn set(value: &Option<String>) -> Option<&str> {
 impl Config {
     pub fn redis_url(&self) -> Option<&str> {
         set(&self.redis_url)
+    }
+
+    pub fn metrics_token(&self) -> Option<String> {
+        set(&self.metrics_token).map(str::to_owned)
     }
 
     pub fn quotas(&self) -> Quotas {

@@ -14,6 +14,10 @@ pub enum ApiError {
     Domain(#[from] DomainError),
     #[error("The request body is not valid: {message}")]
     BadBody { message: String, field: Option<String> },
+    #[error("The query string is not valid: {message}")]
+    BadQuery { message: String },
+    #[error("This address speaks websocket only ({message}); connect with a websocket client.")]
+    NotWebSocket { message: String },
     #[error("The request body is larger than {limit} bytes.")]
     TooLarge { limit: usize },
     #[error("Too many attempts — try again in {} s.", verdict.retry_after_seconds())]
@@ -24,17 +28,25 @@ pub enum ApiError {
     Unauthorized { caller: Caller },
     #[error("This request came from another site; admin changes must be made from this site's own pages.")]
     CrossSite,
+    #[error(
+        "The request took longer than {seconds} s and was stopped. Send it again; if it has a body, send it all at once."
+    )]
+    Timeout { seconds: u64 },
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    error: ErrorBody<'a>,
+/// Every error answer of the JSON API.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorResponse {
+    error: ErrorBody,
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    code: &'a str,
+#[derive(Serialize, utoipa::ToSchema)]
+struct ErrorBody {
+    /// Stable, for programs: `invalid_input`, `rate_limited`, `registration_closed`, …
+    code: &'static str,
+    /// For people: what went wrong and what to do.
     message: String,
+    /// The fields at fault, when the input was invalid.
     #[serde(skip_serializing_if = "Option::is_none")]
     fields: Option<Vec<FieldError>>,
 }
@@ -63,11 +75,14 @@ impl ApiError {
                 "invalid_body",
                 field.as_ref().map(|field| vec![FieldError::new(field, message.clone())]),
             ),
+            ApiError::BadQuery { .. } => (StatusCode::BAD_REQUEST, "invalid_query", None),
+            ApiError::NotWebSocket { .. } => (StatusCode::UPGRADE_REQUIRED, "websocket_required", None),
             ApiError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", None),
             ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited", None),
             ApiError::StatsUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "stats_unavailable", None),
             ApiError::Unauthorized { .. } => (StatusCode::UNAUTHORIZED, "unauthorized", None),
             ApiError::CrossSite => (StatusCode::FORBIDDEN, "cross_site", None),
+            ApiError::Timeout { .. } => (StatusCode::REQUEST_TIMEOUT, "request_timeout", None),
         }
     }
 }
@@ -75,6 +90,7 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, fields) = self.parts();
+        crate::observability::count_rejection(status, code);
         let message = match &self {
             ApiError::Domain(DomainError::Database(error)) => {
                 tracing::error!(%error, "database error");
@@ -88,7 +104,7 @@ impl IntoResponse for ApiError {
             ApiError::Domain(DomainError::Invalid(_)) => "Some fields are invalid; see `fields`.".to_owned(),
             other => other.to_string(),
         };
-        let body = Body { error: ErrorBody { code, message, fields } };
+        let body = ErrorResponse { error: ErrorBody { code, message, fields } };
         match &self {
             ApiError::RateLimited { verdict, caller } => rate_limited(status, verdict, *caller, body),
             // The hydrated page decodes its server functions' errors as `AppError`.
@@ -97,6 +113,12 @@ impl IntoResponse for ApiError {
             }
             _ => (status, Json(body)).into_response(),
         }
+    }
+}
+
+impl From<axum::extract::rejection::QueryRejection> for ApiError {
+    fn from(rejection: axum::extract::rejection::QueryRejection) -> Self {
+        ApiError::BadQuery { message: rejection.body_text() }
     }
 }
 
@@ -128,7 +150,7 @@ impl Caller {
 }
 
 /// 429 with the `RateLimit-*` and `Retry-After` headers, in the caller's encoding.
-fn rate_limited(status: StatusCode, verdict: &Verdict, caller: Caller, body: Body) -> Response {
+fn rate_limited(status: StatusCode, verdict: &Verdict, caller: Caller, body: ErrorResponse) -> Response {
     let mut response = match caller {
         Caller::Api => (status, Json(body)).into_response(),
         Caller::ServerFunction => {
@@ -147,4 +169,27 @@ fn rate_limited(status: StatusCode, verdict: &Verdict, caller: Caller, body: Bod
     };
     verdict.write_headers(response.headers_mut());
     response
+}
+
+/// A server function that fails before its body runs (its arguments could
+/// not be read) answers 500 from Leptos whatever the error; this gives such
+/// an answer the status of the error it carries (`AppError::status`), as
+/// failures inside the body already get.
+pub async fn server_function_status(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let is_function = request.uri().path().starts_with("/api/fn/");
+    let response = next.run(request).await;
+    if !is_function || response.status() != StatusCode::INTERNAL_SERVER_ERROR {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    // An error answer is a short JSON value; anything longer is passed on as it was.
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side.").into_response();
+    };
+    if let Ok(error) = serde_json::from_slice::<app::api::AppError>(&bytes)
+        && let Ok(status) = StatusCode::from_u16(error.status())
+    {
+        parts.status = status;
+    }
+    Response::from_parts(parts, axum::body::Body::from(bytes))
 }

@@ -5,7 +5,10 @@ mod api;
 mod client_ip;
 mod config;
 mod error;
+mod hardening;
+mod health;
 mod live;
+mod observability;
 mod rate_limit;
 mod redis;
 mod registrant;
@@ -17,7 +20,6 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use tokio::sync::watch;
-use tracing_subscriber::EnvFilter;
 use webinar::worker::Worker;
 use webinar::{Clock, Service, SystemClock};
 
@@ -76,11 +78,8 @@ enum WebinarAction {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")))
-        .init();
     let cli = Cli::parse();
+    observability::init_logging(cli.config.log_format);
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(cli.config).await,
         Command::Worker => work(cli.config).await,
@@ -132,7 +131,19 @@ async fn serve(config: Config) -> Result<(), Failure> {
     let service = Service::new(db, clock, counts).with_mail(config.email.mail(delivery, links.clone())?);
     let limits = Arc::new(RateLimits::new(config.quotas(), config.trusted_proxies.clone(), redis.clone()));
     let cookie_policy = app::admin::CookiePolicy { secure: links.base_url().starts_with("https://") };
-    let state = AppState { leptos: config.leptos_options(), service, live, stats, limits, redis, links, cookie_policy };
+    let state = AppState {
+        leptos: config.leptos_options(),
+        service,
+        live,
+        stats,
+        limits,
+        redis,
+        links,
+        cookie_policy,
+        metrics: observability::install_metrics()?,
+        metrics_token: config.metrics_token(),
+        request_timeout: std::time::Duration::from_secs(config.request_timeout_secs),
+    };
     tracing::info!("listening on http://{}", listener.local_addr()?);
     let mut stopped = stopping.clone();
     let app = routes::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();

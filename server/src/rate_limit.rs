@@ -275,6 +275,7 @@ pub async fn limit(
     let verdict = state.limits.check(class, ip).await;
     if !verdict.allowed {
         tracing::info!(class = class.name(), "rate limited");
+        metrics::counter!("webinar_rate_limited_total", "limit" => class.name()).increment(1);
         return ApiError::RateLimited { verdict, caller: Caller::of(&request) }.into_response();
     }
     let mut response = next.run(request).await;

@@ -9,6 +9,14 @@ use webinar::DomainError;
 
 use crate::state::AppState;
 
+/// A registrant's join link: redirects to the webinar's current meeting URL.
+#[utoipa::path(get, path = "/j/{token}", tag = "registrant",
+    params(("token" = String, Path, description = "The registrant's join token, from their emails")),
+    responses(
+        (status = 307, description = "Redirect to the meeting"),
+        (status = 404, description = "An HTML page: the link is not valid", content_type = "text/html"),
+        (status = 503, description = "An HTML page: try again in a moment", content_type = "text/html"),
+    ))]
 pub async fn join(State(state): State<AppState>, Path(token): Path<String>) -> Response {
     match state.service.join_url(&token).await {
         Ok(url) => Redirect::temporary(&url).into_response(),
@@ -24,6 +32,13 @@ pub async fn join(State(state): State<AppState>, Path(token): Path<String>) -> R
     }
 }
 
+/// Asks before unsubscribing (so link scanners unsubscribe nobody).
+#[utoipa::path(get, path = "/u/{token}", tag = "registrant",
+    params(("token" = String, Path, description = "The signed unsubscribe token, from an email")),
+    responses(
+        (status = 200, description = "An HTML page with the Unsubscribe button", content_type = "text/html"),
+        (status = 404, description = "An HTML page: the link is not valid", content_type = "text/html"),
+    ))]
 pub async fn confirm_unsubscribe(State(state): State<AppState>, Path(token): Path<String>) -> Response {
     if state.links.verify_unsubscribe(&token).is_none() {
         return invalid_unsubscribe_link();
@@ -36,6 +51,14 @@ pub async fn confirm_unsubscribe(State(state): State<AppState>, Path(token): Pat
     page_with(StatusCode::OK, "Unsubscribe from these emails?", &form)
 }
 
+/// Unsubscribes: the page's button, or a mail client's one-click (RFC 8058).
+#[utoipa::path(post, path = "/u/{token}", tag = "registrant",
+    params(("token" = String, Path, description = "The signed unsubscribe token, from an email")),
+    responses(
+        (status = 200, description = "An HTML page: unsubscribed", content_type = "text/html"),
+        (status = 404, description = "An HTML page: the link is not valid", content_type = "text/html"),
+        (status = 503, description = "An HTML page: try again in a moment", content_type = "text/html"),
+    ))]
 pub async fn unsubscribe(State(state): State<AppState>, Path(token): Path<String>) -> Response {
     let Some(registration_id) = state.links.verify_unsubscribe(&token) else {
         return invalid_unsubscribe_link();

@@ -1,14 +1,54 @@
 //! The HTTP surface: pages (Leptos), server functions, JSON API, websocket.
-use axum::Router;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, response::IntoResponse};
+//!
+//! The public API is registered through `utoipa_axum`, so a route and its
+//! OpenAPI description (`/api/openapi.json`) cannot drift apart.
+use std::sync::Arc;
+
+use axum::extract::Extension;
+use axum::routing::get;
+use axum::{Json, Router};
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, file_and_error_handler_with_context, generate_route_list};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::state::AppState;
-use crate::{admin_guard, admin_registrations, api, rate_limit, registrant};
+use crate::{admin_guard, admin_registrations, api, error, hardening, health, observability, rate_limit, registrant};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Webinar registration", description = "The public API of a webinar's landing page: register, follow the count, and the links in registrants' emails. Errors are `{\"error\": {\"code\", \"message\", \"fields\"?}}`."),
+    tags(
+        (name = "registration", description = "Register and follow the registration count"),
+        (name = "registrant", description = "The links in a registrant's emails"),
+        (name = "operations", description = "Health, readiness, metrics and this description"),
+    )
+)]
+struct PublicApi;
+
+/// The public routes, each with its OpenAPI operation.
+fn public_api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(PublicApi::openapi())
+        .routes(routes!(api::register))
+        .routes(routes!(api::stats))
+        .routes(routes!(api::live))
+        .routes(routes!(registrant::join))
+        .routes(routes!(registrant::confirm_unsubscribe, registrant::unsubscribe))
+        .routes(routes!(health::health))
+        .routes(routes!(health::ready))
+        .routes(routes!(observability::metrics_endpoint))
+        .routes(routes!(openapi_json))
+}
+
+/// This description of the public API.
+#[utoipa::path(get, path = "/api/openapi.json", tag = "operations",
+    responses((status = 200, description = "OpenAPI 3.1 JSON", content_type = "application/json")))]
+async fn openapi_json(
+    Extension(description): Extension<Arc<utoipa::openapi::OpenApi>>,
+) -> Json<utoipa::openapi::OpenApi> {
+    Json(description.as_ref().clone())
+}
 
 pub fn router(state: AppState) -> Router {
     let service = state.service.clone();
@@ -18,60 +58,27 @@ pub fn router(state: AppState) -> Router {
         provide_context(cookies);
     };
     let options = state.leptos.clone();
-    Router::new()
-        .route("/api/webinar/register", post(api::register))
-        .route("/api/webinar/stats", get(api::stats))
-        .route("/api/webinar/live", get(api::live))
+    let (public, description) = public_api().split_for_parts();
+    let (set_request_id, propagate_request_id) = observability::request_ids();
+    // Layers run outside in, from the last added: request id, logs and
+    // metrics, security headers, time limit, rate limit, admin guard, body
+    // limit, server functions' error status.
+    public
+        .layer(Extension(Arc::new(description)))
         .route("/api/admin/webinars/{slug}/registrations.csv", get(admin_registrations::registrations_csv))
         .route("/api/admin/registrations/{id}", axum::routing::delete(admin_registrations::erase_registration))
-        .route("/healthz", get(health))
-        .route("/readyz", get(ready))
-        .route("/j/{token}", get(registrant::join))
-        .route("/u/{token}", get(registrant::confirm_unsubscribe).post(registrant::unsubscribe))
         .leptos_routes_with_context(&state, generate_route_list(app::App), context.clone(), move || {
             app::shell(options.clone())
         })
         .fallback(file_and_error_handler_with_context::<AppState, _>(context, app::shell))
-        .layer(DefaultBodyLimit::max(api::BODY_LIMIT))
+        .layer(axum::middleware::from_fn(error::server_function_status))
+        .layer(axum::middleware::from_fn(hardening::body_limit))
         .layer(axum::middleware::from_fn_with_state(state.clone(), admin_guard::guard))
         .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit::limit))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), hardening::time_limit))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), hardening::security_headers))
+        .layer(axum::middleware::from_fn(observability::track))
+        .layer(propagate_request_id)
+        .layer(set_request_id)
         .with_state(state)
-}
-
-/// The process is up; and whether Redis is shared or we run on in-process
-/// fallbacks. No I/O: load balancers may call it often.
-async fn health(State(state): State<AppState>) -> impl IntoResponse {
-    let redis = match &state.redis {
-        None => "off",
-        Some(redis) if redis.is_up() => "ok",
-        Some(_) => "unreachable",
-    };
-    let live_counts = if redis == "ok" { "redis" } else { "in-process" };
-    Json(serde_json::json!({
-        "status": if redis == "unreachable" { "degraded" } else { "ok" },
-        "redis": redis,
-        "rate_limits": state.limits.mode(),
-        "live_counts": live_counts,
-    }))
-}
-
-/// Ready to serve: the database answers; plus the email queue's lag, so a
-/// stopped worker is visible.
-async fn ready(State(state): State<AppState>) -> impl IntoResponse {
-    match state.service.queue_lag().await {
-        Ok(lag) => {
-            let oldest = lag.oldest_due_at.map(|at| (state.service.now() - at).num_seconds().max(0));
-            let body = serde_json::json!({
-                "status": "ok",
-                "database": "ok",
-                "queue": { "due": lag.due, "oldest_due_age_seconds": oldest },
-            });
-            (StatusCode::OK, Json(body))
-        }
-        Err(error) => {
-            tracing::warn!(%error, "readyz: database unreachable");
-            let body = serde_json::json!({ "status": "unavailable", "database": "unreachable", "queue": null });
-            (StatusCode::SERVICE_UNAVAILABLE, Json(body))
-        }
-    }
 }

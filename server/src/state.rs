@@ -19,6 +19,9 @@ pub struct AppState {
     pub redis: Option<Arc<Redis>>,
     pub links: webinar::links::Links,
     pub cookie_policy: app::admin::CookiePolicy,
+    pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+    pub metrics_token: Option<String>,
+    pub request_timeout: std::time::Duration,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -23,7 +23,11 @@ async fn register(server: &TestServer, email: &str) -> reqwest::Response {
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn follow(server: &TestServer) -> Socket {
-    let url = server.url("/api/webinar/live?webinar=launch").replacen("http", "ws", 1);
+    follow_webinar(server, "launch").await
+}
+
+async fn follow_webinar(server: &TestServer, slug: &str) -> Socket {
+    let url = server.url(&format!("/api/webinar/live?webinar={slug}")).replacen("http", "ws", 1);
     tokio_tungstenite::connect_async(url).await.expect("connect").0
 }
 
@@ -38,7 +42,17 @@ async fn a_websocket_on_instance_b_sees_a_registration_made_through_a_within_500
     let redis = RedisNamespace::new();
     let a = TestServer::start_with(TestDatabase::postgres().await.expect("database"), &redis.env()).await;
     a.webinar("launch", Status::Published, Span::days(2)).await;
+    a.webinar("warm-up", Status::Published, Span::days(2)).await;
     let b = a.second_instance(&redis.env()).await;
+    // Warm up untimed: B's Redis subscription is live once a count crosses
+    // over, and both fresh processes have paid their first-request costs
+    // (pool connections, statement preparation, the rate-limit script).
+    let mut warm_up = follow_webinar(&b, "warm-up").await;
+    assert_eq!(next_count(&mut warm_up, Duration::from_secs(5)).await, json!({"registrations": 0}));
+    let body = json!({"webinar": "warm-up", "name": "Ada", "email": "warm@example.com"});
+    let warmed = reqwest::Client::new().post(a.url("/api/webinar/register")).json(&body).send().await.expect("post");
+    assert_eq!(warmed.status(), StatusCode::CREATED);
+    assert_eq!(next_count(&mut warm_up, Duration::from_secs(5)).await, json!({"registrations": 1}));
     let mut on_b = follow(&b).await;
     assert_eq!(next_count(&mut on_b, Duration::from_secs(5)).await, json!({"registrations": 0}));
     for n in 1..=3 {

@@ -2,11 +2,16 @@
 //! and benchmarks. Accepts `POST /v3/mail/send` (202 after `--delay-ms`),
 //! counts every personalization by its `job_id` custom arg, and reports at
 //! `GET /stats`: requests, messages, distinct jobs and duplicates.
+//!
+//! Faults on demand: `POST /faults` with `{"status": 503, "count": 3,
+//! "retry_after": 1}` answers the next `count` sends with that status (and
+//! `Retry-After`, and SendGrid's error body) without accepting them.
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use clap::Parser;
@@ -38,20 +43,59 @@ struct Personalization {
     custom_args: HashMap<String, String>,
 }
 
+/// Answers to give instead of accepting, oldest first.
+#[derive(Deserialize)]
+struct Fault {
+    status: u16,
+    count: u32,
+    #[serde(default)]
+    retry_after: Option<u64>,
+}
+
 struct Mock {
     delay: std::time::Duration,
     seen: Mutex<Seen>,
+    faults: Mutex<std::collections::VecDeque<Fault>>,
 }
 
-async fn mail_send(State(mock): State<Arc<Mock>>, headers: HeaderMap, body: String) -> StatusCode {
+impl Mock {
+    /// The next fault to answer with, if one is queued.
+    fn next_fault(&self) -> Option<(StatusCode, Option<u64>)> {
+        let mut faults = self.faults.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let fault = faults.front_mut()?;
+        fault.count = fault.count.saturating_sub(1);
+        let answer =
+            (StatusCode::from_u16(fault.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), fault.retry_after);
+        if fault.count == 0 {
+            faults.pop_front();
+        }
+        Some(answer)
+    }
+}
+
+async fn add_fault(State(mock): State<Arc<Mock>>, Json(fault): Json<Fault>) -> StatusCode {
+    mock.faults.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push_back(fault);
+    StatusCode::NO_CONTENT
+}
+
+async fn mail_send(State(mock): State<Arc<Mock>>, headers: HeaderMap, body: String) -> Response {
     let authorized =
         headers.get("authorization").and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("Bearer "));
     if !authorized {
-        return StatusCode::UNAUTHORIZED;
+        return StatusCode::UNAUTHORIZED.into_response();
     }
     let Ok(mail) = serde_json::from_str::<MailSend>(&body) else {
-        return StatusCode::BAD_REQUEST;
+        return StatusCode::BAD_REQUEST.into_response();
     };
+    if let Some((status, retry_after)) = mock.next_fault() {
+        let error =
+            serde_json::json!({"errors": [{"message": format!("mock fault {}", status.as_u16()), "field": null}]});
+        let mut response = (status, Json(error)).into_response();
+        if let Some(seconds) = retry_after {
+            response.headers_mut().insert("retry-after", seconds.into());
+        }
+        return response;
+    }
     // Recorded on receipt, like a provider that accepted the mail even if its
     // answer never reaches a client that died meanwhile.
     {
@@ -63,7 +107,7 @@ async fn mail_send(State(mock): State<Arc<Mock>>, headers: HeaderMap, body: Stri
         }
     }
     tokio::time::sleep(mock.delay).await;
-    StatusCode::ACCEPTED
+    StatusCode::ACCEPTED.into_response()
 }
 
 async fn stats(State(mock): State<Arc<Mock>>) -> Json<serde_json::Value> {
@@ -81,10 +125,12 @@ async fn stats(State(mock): State<Arc<Mock>>) -> Json<serde_json::Value> {
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let args = Args::parse();
-    let mock = Arc::new(Mock { delay: std::time::Duration::from_millis(args.delay_ms), seen: Mutex::default() });
+    let delay = std::time::Duration::from_millis(args.delay_ms);
+    let mock = Arc::new(Mock { delay, seen: Mutex::default(), faults: Mutex::default() });
     let app = Router::new()
         .route("/v3/mail/send", post(mail_send))
         .route("/stats", get(stats))
+        .route("/faults", post(add_fault))
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024 * 1024))
         .with_state(mock);
     let listener = tokio::net::TcpListener::bind(args.addr).await?;

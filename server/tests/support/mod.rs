@@ -21,6 +21,8 @@ pub struct TestServer {
     pub db: DatabaseConnection,
     /// The dev outbox this server writes emails to.
     pub outbox: PathBuf,
+    /// Every line the server has logged so far.
+    pub logs: Logs,
     child: Child,
     /// `None` on a second instance: the first one owns (and drops) the database.
     _database: Option<TestDatabase>,
@@ -40,17 +42,17 @@ impl TestServer {
     /// Starts the server with extra environment variables.
     pub async fn start_with(database: TestDatabase, env: &[(&str, &str)]) -> Self {
         let outbox = fresh_outbox();
-        let (child, base) = spawn_server(&database.url, &outbox, env).await;
+        let (child, base, logs) = spawn_server(&database.url, &outbox, env).await;
         let db = database.connect().await.expect("connect to the test database");
-        Self { base, database_url: database.url.clone(), db, outbox, child, _database: Some(database) }
+        Self { base, database_url: database.url.clone(), db, outbox, logs, child, _database: Some(database) }
     }
 
     /// Another server process on the same database (scale-out).
     pub async fn second_instance(&self, env: &[(&str, &str)]) -> Self {
         let outbox = fresh_outbox();
-        let (child, base) = spawn_server(&self.database_url, &outbox, env).await;
+        let (child, base, logs) = spawn_server(&self.database_url, &outbox, env).await;
         let db = webinar::db::connect(&self.database_url, 5).await.expect("connect to the test database");
-        Self { base, database_url: self.database_url.clone(), db, outbox, child, _database: None }
+        Self { base, database_url: self.database_url.clone(), db, outbox, logs, child, _database: None }
     }
 
     /// Ends the server process at once (SIGKILL): no shutdown, leases left behind.
@@ -60,9 +62,10 @@ impl TestServer {
 
     /// Starts a new server process on the same database and outbox.
     pub async fn restart(&mut self, env: &[(&str, &str)]) {
-        let (child, base) = spawn_server(&self.database_url, &self.outbox, env).await;
+        let (child, base, logs) = spawn_server(&self.database_url, &self.outbox, env).await;
         self.child = child;
         self.base = base;
+        self.logs = logs;
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -93,8 +96,11 @@ fn fresh_outbox() -> PathBuf {
     std::env::temp_dir().join(format!("webinar_outbox_{}", rand::random::<u64>()))
 }
 
-/// Starts the server binary and waits until it listens; returns it and its base URL.
-async fn spawn_server(database_url: &str, outbox: &std::path::Path, env: &[(&str, &str)]) -> (Child, String) {
+/// A server's log lines, collected as it writes them.
+pub type Logs = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+/// Starts the server binary and waits until it listens; returns it, its base URL and its log.
+async fn spawn_server(database_url: &str, outbox: &std::path::Path, env: &[(&str, &str)]) -> (Child, String, Logs) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
         .env("DATABASE_URL", database_url)
         .env("OUTBOX_DIR", outbox)
@@ -115,19 +121,28 @@ async fn spawn_server(database_url: &str, outbox: &std::path::Path, env: &[(&str
         .expect("start the server binary");
     let stdout = child.stdout.take().expect("piped stdout");
     let mut lines = BufReader::new(stdout).lines();
+    let logs = Logs::default();
     let address = tokio::time::timeout(Duration::from_secs(30), async {
         while let Some(line) = lines.next_line().await.expect("read server output") {
-            if let Some((_, address)) = line.split_once("listening on ") {
-                return address.trim().to_owned();
+            let address = line.split_once("listening on ").and_then(|(_, rest)| rest.split(['"', ' ']).next());
+            let address = address.map(str::to_owned);
+            logs.lock().expect("logs").push(line);
+            if let Some(address) = address {
+                return address;
             }
         }
         panic!("the server exited before listening");
     })
     .await
     .expect("the server did not start within 30 s");
-    // Keep draining the log so the server never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, address)
+    // Keep reading the log so the server never blocks on a full pipe.
+    let collected = logs.clone();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            collected.lock().expect("logs").push(line);
+        }
+    });
+    (child, address, logs)
 }
 
 pub fn now() -> DateTime<Utc> {
@@ -157,6 +172,14 @@ impl MockSendGrid {
     /// `{requests, messages, distinct_jobs, duplicates}` so far.
     pub async fn stats(&self) -> serde_json::Value {
         reqwest::get(format!("{}/stats", self.base)).await.expect("stats").json().await.expect("JSON")
+    }
+
+    /// The next `count` sends answer `status` (with `Retry-After` when given) and are not accepted.
+    pub async fn fail_next(&self, status: u16, count: u32, retry_after: Option<u64>) {
+        let fault = serde_json::json!({"status": status, "count": count, "retry_after": retry_after});
+        let response =
+            reqwest::Client::new().post(format!("{}/faults", self.base)).json(&fault).send().await.expect("faults");
+        assert!(response.status().is_success(), "the mock took the fault");
     }
 
     /// The environment that points a server or worker at this mock.

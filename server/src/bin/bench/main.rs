@@ -1,11 +1,18 @@
 //! Benchmarks, as programs. Each prints its figures and exits non-zero when a
 //! target is missed:
+//! - `bench registrations`: registrations per second over HTTP against the database's own ceiling,
+//!   and latency at half that rate;
+//! - `bench landing`: server time per SSR render of the landing page, and the wasm bundle's size;
 //! - `bench reminders`: 100,000 reminders due at once, against the SendGrid mock's ceiling;
+//! - `bench soak`: ten minutes at half the maximum registration rate with a reminder burst in the middle;
 //! - `bench stats`: `/api/webinar/stats` requests per second against `/healthz`;
 //! - `bench websockets`: 10,000 live-count clients, time until all see a registration.
 mod http;
+mod landing;
+mod registrations;
 mod reminders;
 mod server;
+mod soak;
 mod websockets;
 
 use std::process::Stdio;
@@ -36,6 +43,41 @@ enum Bench {
         #[arg(long, default_value_t = 8000)]
         batch_size: u64,
     },
+    /// Registrations per second over HTTP against the same transaction issued directly.
+    Registrations {
+        #[arg(long, value_enum, default_value = "postgres")]
+        database: Backend,
+        #[arg(long, default_value_t = 64)]
+        connections: usize,
+        #[arg(long, default_value_t = 11)]
+        rounds: usize,
+        #[arg(long, default_value_t = 1000)]
+        ms_per_round: u64,
+        /// How long the half-rate latency run lasts.
+        #[arg(long, default_value_t = 10)]
+        latency_secs: u64,
+    },
+    /// Time per SSR render of the landing page, and the gzipped wasm bundle.
+    Landing {
+        #[arg(long, default_value_t = 2000)]
+        renders: usize,
+        /// The built site (`cargo leptos build --release` output).
+        #[arg(long, default_value = "target/site")]
+        site_root: String,
+    },
+    /// Registrations at half the maximum rate for a long while, the worker on, a burst in the middle.
+    Soak {
+        #[arg(long, value_enum, default_value = "postgres")]
+        database: Backend,
+        #[arg(long, default_value_t = 10)]
+        minutes: u64,
+        /// Registrations per second; 0 measures the maximum first and takes half.
+        #[arg(long, default_value_t = 0.0)]
+        rate: f64,
+        /// Reminders due at once in the middle.
+        #[arg(long, default_value_t = 20_000)]
+        burst: usize,
+    },
     /// Stats requests per second against `/healthz`, alternating rounds on one server.
     Stats {
         #[arg(long, default_value_t = 64)]
@@ -54,10 +96,20 @@ enum Bench {
     },
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum Backend {
     Sqlite,
     Postgres,
+}
+
+impl Backend {
+    /// A new, empty database (dropped with the value).
+    pub async fn fresh_database(self) -> Result<webinar::testing::TestDatabase, Failure> {
+        Ok(match self {
+            Backend::Sqlite => webinar::testing::TestDatabase::sqlite()?,
+            Backend::Postgres => webinar::testing::TestDatabase::postgres().await?,
+        })
+    }
 }
 
 pub type Failure = Box<dyn std::error::Error + Send + Sync>;
@@ -68,6 +120,11 @@ async fn main() -> std::process::ExitCode {
         Bench::Reminders { database, jobs, mock_delay_ms, max_in_flight, batch_size } => {
             reminders::run(database, jobs, mock_delay_ms, max_in_flight, batch_size).await
         }
+        Bench::Registrations { database, connections, rounds, ms_per_round, latency_secs } => {
+            registrations::run(database, connections, rounds, ms_per_round, latency_secs).await
+        }
+        Bench::Landing { renders, site_root } => landing::run(renders, &site_root).await,
+        Bench::Soak { database, minutes, rate, burst } => soak::run(database, minutes, rate, burst).await,
         Bench::Stats { connections, rounds, ms_per_round } => {
             http::stats_against_health(connections, rounds, ms_per_round).await
         }

@@ -11,7 +11,7 @@ use webinar::delivery::{Delivery, MAX_RECIPIENTS_PER_REQUEST, Mailbox, Outgoing,
 use webinar::email_job::Kind;
 use webinar::emails::{self, Emails, WebinarLinks};
 use webinar::links::Links;
-use webinar::testing::{TestDatabase, seed_due_jobs};
+use webinar::testing::seed_due_jobs;
 use webinar::worker::{Worker, WorkerConfig};
 use webinar::{Clock, SystemClock};
 
@@ -24,10 +24,7 @@ pub async fn run(
     max_in_flight: usize,
     batch_size: u64,
 ) -> Result<bool, Failure> {
-    let database = match backend {
-        Backend::Sqlite => TestDatabase::sqlite()?,
-        Backend::Postgres => TestDatabase::postgres().await?,
-    };
+    let database = backend.fresh_database().await?;
     let db = database.connect().await?;
     let clock = Arc::new(SystemClock);
     let seeded = Instant::now();

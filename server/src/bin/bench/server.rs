@@ -1,5 +1,5 @@
-//! The release `server` binary beside this one, started on a fresh SQLite
-//! database with the demo webinar and limits out of the way.
+//! The release `server` binary beside this one, started on a fresh database
+//! (SQLite unless asked) with the demo webinar and limits out of the way.
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -7,17 +7,26 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use webinar::testing::TestDatabase;
 
-use crate::Failure;
+use crate::{Backend, Failure};
 
 pub struct BenchServer {
     pub base: String,
     child: Child,
-    _database: TestDatabase,
+    pub database: TestDatabase,
 }
 
 impl BenchServer {
     pub async fn start() -> Result<Self, Failure> {
-        let database = TestDatabase::sqlite()?;
+        Self::start_on(Backend::Sqlite).await
+    }
+
+    pub async fn start_on(backend: Backend) -> Result<Self, Failure> {
+        Self::start_with(backend, &[]).await
+    }
+
+    /// With extra environment (it wins over the defaults above).
+    pub async fn start_with(backend: Backend, env: &[(&str, &str)]) -> Result<Self, Failure> {
+        let database = backend.fresh_database().await?;
         let path = std::env::current_exe()?.with_file_name("server");
         let mut child = Command::new(path)
             .arg("serve")
@@ -29,6 +38,7 @@ impl BenchServer {
             .env("RATE_LIMIT_REGISTER", "1000000000/1m")
             .env("RUST_LOG", "warn,server=info")
             .env_remove("REDIS_URL")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .kill_on_drop(true)
             .spawn()?;
@@ -44,7 +54,7 @@ impl BenchServer {
         .await??
         .ok_or("the server exited before listening")?;
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Ok(Self { base, child, _database: database })
+        Ok(Self { base, child, database })
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -1,0 +1,88 @@
+//! `bench landing`: server time per SSR render of the landing page, and the
+//! wasm bundle's size after wasm-opt, gzipped.
+//!
+//! Renders are requested one at a time over one keep-alive connection, so
+//! each measures one render plus a loopback round trip; the server's own
+//! histogram (`http_request_duration_seconds`) gives the time inside the
+//! server for the same requests. Targets: p50 < 2 ms; bundle ≤ 400 KB gzip.
+use std::io::Write;
+use std::time::Instant;
+
+use crate::server::BenchServer;
+use crate::{Failure, median};
+
+pub async fn run(renders: usize, site_root: &str) -> Result<bool, Failure> {
+    let server = BenchServer::start().await?;
+    let client = reqwest::Client::new();
+    let url = server.url("/");
+    for _ in 0..200 {
+        render(&client, &url).await?;
+    }
+    let mut times = Vec::with_capacity(renders);
+    for _ in 0..renders {
+        times.push(render(&client, &url).await?);
+    }
+    let p50 = median(&mut times);
+    let p99 = times[(times.len() * 99 / 100).min(times.len() - 1)];
+    let inside = server_mean_ms(&server, renders + 200).await?;
+    println!("bench landing ({renders} sequential renders of the demo landing page, SQLite)");
+    println!("  per render p50 {p50:.2} ms, p99 {p99:.2} ms (client side, loopback included; target p50 < 2 ms)");
+    println!("  inside the server: mean {inside:.2} ms (its own latency histogram)");
+    let bundle = bundle_gzip_bytes(site_root)?;
+    match bundle {
+        Some(bytes) => println!("  wasm bundle {:.0} KB gzip -9 (target ≤ 400 KB)", bytes as f64 / 1000.0),
+        None => println!("  wasm bundle: none under {site_root}/pkg (run `cargo leptos build --release` first)"),
+    }
+    Ok(p50 < 2.0 && bundle.is_some_and(|bytes| bytes <= 400_000))
+}
+
+/// One render's time in ms; anything but a full 200 page is an error.
+async fn render(client: &reqwest::Client, url: &str) -> Result<f64, Failure> {
+    let started = Instant::now();
+    let response = client.get(url).send().await?;
+    let status = response.status();
+    let page = response.text().await?;
+    let elapsed = started.elapsed().as_secs_f64() * 1000.0;
+    if status != reqwest::StatusCode::OK || !page.contains("</html>") {
+        return Err(format!("the landing page answered {status}").into());
+    }
+    Ok(elapsed)
+}
+
+/// The mean time the server itself spent on `GET /`, from `/metrics`.
+async fn server_mean_ms(server: &BenchServer, expected: usize) -> Result<f64, Failure> {
+    let text = reqwest::get(server.url("/metrics")).await?.text().await?;
+    let value = |name: &str| {
+        text.lines()
+            .find(|line| line.starts_with(name) && line.contains(r#"method="GET",route="/""#))
+            .and_then(|line| line.rsplit(' ').next())
+            .and_then(|value| value.parse::<f64>().ok())
+    };
+    let sum = value("http_request_duration_seconds_sum").ok_or("no landing latency in /metrics")?;
+    let count = value("http_request_duration_seconds_count").ok_or("no landing count in /metrics")?;
+    if count < expected as f64 {
+        return Err(format!("the server counted {count} renders, expected {expected}").into());
+    }
+    Ok(sum / count * 1000.0)
+}
+
+/// The `.wasm` bundle under `{site_root}/pkg`, gzipped at level 9.
+fn bundle_gzip_bytes(site_root: &str) -> Result<Option<usize>, Failure> {
+    let pkg = std::path::Path::new(site_root).join("pkg");
+    let Some(wasm) = std::fs::read_dir(&pkg)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .find(|path| path.extension().is_some_and(|ext| ext == "wasm"))
+    else {
+        return Ok(None);
+    };
+    let mut gzip = std::process::Command::new("gzip")
+        .args(["-9", "-c"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()?;
+    gzip.stdin.take().ok_or("gzip stdin")?.write_all(&std::fs::read(wasm)?)?;
+    Ok(Some(gzip.wait_with_output()?.stdout.len()))
+}
