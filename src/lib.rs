@@ -20,6 +20,7 @@ pub mod links;
 pub mod live;
 pub mod markdown;
 pub mod registration;
+pub mod registration_count;
 pub mod reminders;
 pub mod retry;
 pub mod schedule;

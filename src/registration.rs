@@ -167,6 +167,7 @@ pub async fn register<C: TransactionTrait + ConnectionTrait>(
     webinar: webinar::Model,
     input: ValidRegistration,
     now: DateTime<Utc>,
+    counts: &crate::registration_count::RegistrationCounts,
 ) -> Result<RegistrationOutcome, DomainError> {
     webinar.check_open(now)?;
     let txn = db.begin().await?;
@@ -210,7 +211,7 @@ pub async fn register<C: TransactionTrait + ConnectionTrait>(
         }
     };
     txn.commit().await?;
-    let registrations = count_for_webinar(db, webinar.id).await?;
+    let registrations = counts.after_commit(db, webinar.id).await?;
     Ok(RegistrationOutcome { registration, webinar, created, registrations })
 }
 

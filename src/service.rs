@@ -7,6 +7,7 @@ use sea_orm::{DatabaseConnection, EntityTrait};
 
 use crate::admin::{self, AdminError};
 use crate::registration::{self, RegistrationOutcome, RegistrationRequest};
+use crate::registration_count::RegistrationCounts;
 use crate::{Clock, ClosedReason, CountPublisher, DomainError, email_job, icp_variant, webinar};
 
 #[derive(Clone)]
@@ -14,6 +15,7 @@ pub struct Service {
     db: DatabaseConnection,
     clock: Arc<dyn Clock>,
     counts: Arc<dyn CountPublisher>,
+    registration_counts: Arc<RegistrationCounts>,
     mail: Option<Arc<admin::Mail>>,
 }
 
@@ -42,7 +44,7 @@ pub struct Stats {
 
 impl Service {
     pub fn new(db: DatabaseConnection, clock: Arc<dyn Clock>, counts: Arc<dyn CountPublisher>) -> Self {
-        Self { db, clock, counts, mail: None }
+        Self { db, clock, counts, registration_counts: Arc::default(), mail: None }
     }
 
     /// Lets the admin preview and test-send emails.
@@ -80,7 +82,7 @@ impl Service {
         let now = self.clock.now();
         let webinar = webinar::resolve(&self.db, request.webinar.as_deref(), now).await?;
         let masked_email = valid.email.masked();
-        let outcome = registration::register(&self.db, webinar, valid, now).await?;
+        let outcome = registration::register(&self.db, webinar, valid, now, &self.registration_counts).await?;
         if outcome.created {
             tracing::info!(webinar = %outcome.webinar.slug, email = %masked_email, count = outcome.registrations, "registered");
             self.counts.publish(outcome.webinar.id, outcome.registrations);

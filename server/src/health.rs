@@ -25,7 +25,8 @@ pub struct Ready {
     status: &'static str,
     /// `ok` or `unreachable`.
     database: &'static str,
-    /// Migrations this binary has that the database lacks (0 when current); null when unreachable.
+    /// Migrations this binary has that the database lacks (0 when current); null when
+    /// unreachable, or when the database has migrations this binary does not know.
     pending_migrations: Option<usize>,
     redis: &'static str,
     /// The email queue's lag, so a stopped worker is visible; null when unreachable.
@@ -70,28 +71,31 @@ pub async fn health(State(state): State<AppState>) -> Json<Health> {
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses(
         (status = 200, description = "Ready", body = Ready),
-        (status = 503, description = "The database is unreachable or its schema is behind", body = Ready),
+        (status = 503, description = "The database is unreachable, or its schema is not this binary's", body = Ready),
     ))]
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Ready>) {
     let redis = redis_state(&state);
-    let (lag, pending) = match (state.service.queue_lag().await, state.service.pending_migrations().await) {
-        (Ok(lag), Ok(pending)) => (lag, pending),
-        (Err(error), _) | (_, Err(error)) => {
+    let lag = match state.service.queue_lag().await {
+        Ok(lag) => lag,
+        Err(error) => {
             tracing::warn!(%error, "readyz: database unreachable");
             let body =
                 Ready { status: "unavailable", database: "unreachable", pending_migrations: None, redis, queue: None };
             return (StatusCode::SERVICE_UNAVAILABLE, Json(body));
         }
     };
+    // An error here means the database holds migrations this binary does not know (it is newer).
+    let pending = state.service.pending_migrations().await.map_err(|error| {
+        tracing::warn!(%error, "readyz: the database schema does not match this binary");
+    });
+    let current = pending == Ok(0);
     let oldest_due_age_seconds = lag.oldest_due_at.map(|at| (state.service.now() - at).num_seconds().max(0));
-    let queue = Some(QueueLag { due: lag.due, oldest_due_age_seconds });
-    let status = if pending == 0 { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     let body = Ready {
-        status: if pending == 0 { "ok" } else { "unavailable" },
+        status: if current { "ok" } else { "unavailable" },
         database: "ok",
-        pending_migrations: Some(pending),
+        pending_migrations: pending.ok(),
         redis,
-        queue,
+        queue: Some(QueueLag { due: lag.due, oldest_due_age_seconds }),
     };
-    (status, Json(body))
+    (if current { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, Json(body))
 }

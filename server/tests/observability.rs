@@ -7,6 +7,7 @@ use std::time::Duration;
 use chrono::Duration as Span;
 use futures::StreamExt;
 use reqwest::StatusCode;
+use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 use support::TestServer;
 use webinar::testing::TestDatabase;
@@ -151,6 +152,16 @@ async fn readiness(database: TestDatabase) {
     assert_eq!(ready["pending_migrations"], 0, "migrations are current");
     assert_eq!(ready["redis"], "off");
     assert_eq!(ready["queue"], json!({"due": 0, "oldest_due_age_seconds": null}));
+
+    // A newer version migrated the database: this binary's schema is not the database's.
+    let future = "INSERT INTO seaql_migrations (version, applied_at) VALUES ('m20991231_000001_from_the_future', 0)";
+    server.db.execute_unprepared(future).await.expect("record a migration this binary lacks");
+    let behind = reqwest::get(server.url("/readyz")).await.expect("ready");
+    assert_eq!(behind.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let behind: Value = behind.json().await.expect("JSON");
+    assert_eq!(behind["status"], "unavailable");
+    assert_eq!(behind["database"], "ok");
+    assert_eq!(behind["pending_migrations"], Value::Null);
 }
 
 webinar::on_both_databases!(readiness);

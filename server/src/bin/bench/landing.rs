@@ -5,7 +5,6 @@
 //! each measures one render plus a loopback round trip; the server's own
 //! histogram (`http_request_duration_seconds`) gives the time inside the
 //! server for the same requests. Targets: p50 < 2 ms; bundle ≤ 400 KB gzip.
-use std::io::Write;
 use std::time::Instant;
 
 use crate::server::BenchServer;
@@ -78,11 +77,9 @@ fn bundle_gzip_bytes(site_root: &str) -> Result<Option<usize>, Failure> {
     else {
         return Ok(None);
     };
-    let mut gzip = std::process::Command::new("gzip")
-        .args(["-9", "-c"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()?;
-    gzip.stdin.take().ok_or("gzip stdin")?.write_all(&std::fs::read(wasm)?)?;
-    Ok(Some(gzip.wait_with_output()?.stdout.len()))
+    let gzip = std::process::Command::new("gzip").args(["-9", "-c"]).arg(&wasm).output()?;
+    if !gzip.status.success() {
+        return Err(format!("gzip {} failed", wasm.display()).into());
+    }
+    Ok(Some(gzip.stdout.len()))
 }
