@@ -40,17 +40,17 @@ pub async fn run(
 
     // Warm up both paths: connections open, statements prepared.
     let round = Duration::from_millis(ms_per_round);
-    http_load(&server, &client, &next_email, connections, round).await?;
+    http_load(&server, &webinar.slug, &client, &next_email, connections, round).await?;
     direct_load(&direct, &next_email, connections, round).await?;
     let (mut http_rates, mut direct_rates, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
     for n in 1..=rounds {
         // Alternate which goes first, so a drift in the machine's load favours neither.
         let (http, direct) = if n % 2 == 1 {
-            let http = http_load(&server, &client, &next_email, connections, round).await?;
+            let http = http_load(&server, &webinar.slug, &client, &next_email, connections, round).await?;
             (http, direct_load(&direct, &next_email, connections, round).await?)
         } else {
             let direct = direct_load(&direct, &next_email, connections, round).await?;
-            (http_load(&server, &client, &next_email, connections, round).await?, direct)
+            (http_load(&server, &webinar.slug, &client, &next_email, connections, round).await?, direct)
         };
         println!("  round {n}: direct {direct:.0}/s, HTTP {http:.0}/s");
         ratios.push(http / direct);
@@ -60,7 +60,8 @@ pub async fn run(
     let ratio = median(&mut ratios);
     let max_rate = median(&mut http_rates);
     let half = max_rate / 2.0;
-    let mut latency = open_loop(&server.base, &client, &next_email, half, Duration::from_secs(latency_secs)).await;
+    let mut latency =
+        open_loop(&server.base, &webinar.slug, &client, &next_email, half, Duration::from_secs(latency_secs)).await;
     let (p50, p99) = (latency.percentile(0.50), latency.percentile(0.99));
 
     println!(
@@ -139,6 +140,7 @@ impl Direct {
 /// Registrations per second from `connections` loops for `duration`.
 pub async fn http_load(
     server: &BenchServer,
+    webinar: &str,
     client: &reqwest::Client,
     next_email: &Arc<AtomicU64>,
     connections: usize,
@@ -147,7 +149,7 @@ pub async fn http_load(
     let deadline = Instant::now() + duration;
     rate(connections, deadline, || async {
         let n = next_email.fetch_add(1, Ordering::Relaxed);
-        register(client, &server.base, n).await.map(drop)
+        register(client, &server.base, webinar, n).await.map(drop)
     })
     .await
 }
@@ -185,8 +187,8 @@ where
 }
 
 /// One registration over HTTP; its latency in ms.
-async fn register(client: &reqwest::Client, base: &str, n: u64) -> Result<f64, Failure> {
-    let body = serde_json::json!({"name": "Bench", "email": format!("http{n}@example.com")});
+async fn register(client: &reqwest::Client, base: &str, webinar: &str, n: u64) -> Result<f64, Failure> {
+    let body = serde_json::json!({"webinar": webinar, "name": "Bench", "email": format!("http{n}@example.com")});
     let sent = Instant::now();
     let response = client.post(format!("{base}/api/webinar/register")).json(&body).send().await?;
     let status = response.status();
@@ -217,6 +219,7 @@ impl OpenLoop {
 /// (open loop: a slow answer does not slow the schedule down).
 pub async fn open_loop(
     base: &str,
+    webinar: &str,
     client: &reqwest::Client,
     next_email: &Arc<AtomicU64>,
     per_second: f64,
@@ -228,9 +231,9 @@ pub async fn open_loop(
     let mut requests = tokio::task::JoinSet::new();
     while Instant::now() < deadline {
         schedule.tick().await;
-        let (base, client) = (base.to_owned(), client.clone());
+        let (base, webinar, client) = (base.to_owned(), webinar.to_owned(), client.clone());
         let n = next_email.fetch_add(1, Ordering::Relaxed);
-        requests.spawn(async move { register(&client, &base, n).await });
+        requests.spawn(async move { register(&client, &base, &webinar, n).await });
     }
     let mut run = OpenLoop { latencies: Vec::new(), errors: 0, first_error: None };
     while let Some(answer) = requests.join_next().await {
