@@ -3,7 +3,9 @@ use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection, DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/webinar.db?mode=rwc";
 
@@ -31,6 +33,19 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
     let db = Database::connect(options).await?;
     Migrator::up(&db, None).await?;
     Ok(db)
+}
+
+/// Starts a transaction that reads before it writes. On SQLite it takes the
+/// write lock at once (`BEGIN IMMEDIATE`, waiting up to the busy timeout): a
+/// deferred one fails at its first write with "database is locked" when
+/// another connection (the email worker, say) wrote since it began reading.
+/// Postgres ignores the option.
+pub async fn begin_write<C: TransactionTrait>(db: &C) -> Result<C::Transaction, DbErr> {
+    let options = TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..TransactionOptions::default()
+    };
+    db.begin_with_options(options).await
 }
 
 /// Migrations this binary knows that the database has not applied (another

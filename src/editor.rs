@@ -4,7 +4,7 @@
 //! registrants would be emailed.
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DatabaseConnection, EntityTrait, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DatabaseConnection, EntityTrait};
 
 use crate::error::{DomainError, FieldError};
 use crate::webinar::{self, AgendaItem, NewWebinar, Speaker, Status};
@@ -278,7 +278,7 @@ pub async fn update(
     confirmed: bool,
     now: DateTime<Utc>,
 ) -> Result<Saved, DomainError> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let current = webinar::Entity::find_by_id(id).one(&txn).await?.ok_or(DomainError::WebinarNotFound)?;
     if new.slug != current.slug && webinar::find_by_slug(&txn, &new.slug).await?.is_some() {
         return Err(slug_taken());

@@ -50,7 +50,7 @@ pub async fn reschedule<C: TransactionTrait + ConnectionTrait>(
     if starts_at <= now {
         return Err(DomainError::Invalid(vec![FieldError::new("starts_at", "The new start must be in the future.")]));
     }
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let current = locked_webinar(&txn, webinar_id).await?;
     let version = current.schedule_version + 1;
     let webinar = webinar::ActiveModel {
@@ -100,7 +100,7 @@ pub async fn cancel<C: TransactionTrait + ConnectionTrait>(
     webinar_id: i64,
     now: DateTime<Utc>,
 ) -> Result<Cancelled, DomainError> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let current = locked_webinar(&txn, webinar_id).await?;
     let version = current.schedule_version + 1;
     let webinar = webinar::ActiveModel {
