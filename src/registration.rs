@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use crate::email_address::EmailAddress;
 use crate::error::{ClosedReason, DomainError, FieldError};
-use crate::{email_job, reminders, webinar};
+use crate::{email_job, registration_count, reminders, webinar};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "registrations")]
@@ -167,7 +167,6 @@ pub async fn register<C: TransactionTrait + ConnectionTrait>(
     webinar: webinar::Model,
     input: ValidRegistration,
     now: DateTime<Utc>,
-    counts: &crate::registration_count::RegistrationCounts,
 ) -> Result<RegistrationOutcome, DomainError> {
     webinar.check_open(now)?;
     let txn = db.begin().await?;
@@ -193,25 +192,27 @@ pub async fn register<C: TransactionTrait + ConnectionTrait>(
     };
     let inserted =
         Entity::insert(row.clone()).on_conflict_do_nothing_on([Column::WebinarId, Column::EmailKey]).exec(&txn).await?;
-    let (registration, created) = match inserted {
+    let (registration, created, registrations) = match inserted {
         TryInsertResult::Inserted(result) => {
+            registration_count::add(&txn, webinar.id, result.last_insert_id, 1).await?;
             // Counted after our own insert, inside the transaction: a full webinar undoes it.
-            if webinar.is_full(count_for_webinar(&txn, webinar.id).await?.saturating_sub(1)) {
+            let registrations = registration_count::for_webinar(&txn, webinar.id).await?;
+            if webinar.is_full(registrations.saturating_sub(1)) {
                 txn.rollback().await?;
                 return Err(DomainError::Closed(ClosedReason::Full));
             }
             let registration = ActiveModel { id: Set(result.last_insert_id), ..row }.try_into_model()?;
             let jobs = reminders::schedule(now, webinar.starts_at);
             email_job::create_pending(&txn, registration.id, webinar.id, &jobs, now).await?;
-            (registration, true)
+            (registration, true, registrations)
         }
         TryInsertResult::Conflicted | TryInsertResult::Empty => {
             let existing = find_by_email(&txn, webinar.id, &input.email).await?;
-            (existing.ok_or(DbErr::RecordNotFound("registration after conflict".into()))?, false)
+            let existing = existing.ok_or(DbErr::RecordNotFound("registration after conflict".into()))?;
+            (existing, false, registration_count::for_webinar(&txn, webinar.id).await?)
         }
     };
     txn.commit().await?;
-    let registrations = counts.after_commit(db, webinar.id).await?;
     Ok(RegistrationOutcome { registration, webinar, created, registrations })
 }
 
@@ -291,11 +292,14 @@ pub async fn find_by_token<C: ConnectionTrait>(db: &C, token: &str) -> Result<Op
 }
 
 /// Erases a registrant (a GDPR request): the row goes, and with it (cascade)
-/// every email job, sent or not. Returns the webinar's id, or `None` if there
-/// was no such registration.
-pub async fn erase<C: ConnectionTrait>(db: &C, registration_id: i64) -> Result<Option<i64>, DbErr> {
-    let Some(found) = Entity::find_by_id(registration_id).one(db).await? else { return Ok(None) };
-    Entity::delete_by_id(found.id).exec(db).await?;
+/// every email job, sent or not; the webinar's count goes down with it.
+/// Returns the webinar's id, or `None` if there was no such registration.
+pub async fn erase<C: TransactionTrait>(db: &C, registration_id: i64) -> Result<Option<i64>, DbErr> {
+    let txn = crate::db::begin_write(db).await?;
+    let Some(found) = Entity::find_by_id(registration_id).one(&txn).await? else { return Ok(None) };
+    Entity::delete_by_id(found.id).exec(&txn).await?;
+    registration_count::add(&txn, found.webinar_id, found.id, -1).await?;
+    txn.commit().await?;
     Ok(Some(found.webinar_id))
 }
 
@@ -322,27 +326,9 @@ pub async fn unsubscribe<C: TransactionTrait + ConnectionTrait>(
     Ok((registration, webinar))
 }
 
-pub async fn count_for_webinar<C: ConnectionTrait>(db: &C, webinar_id: i64) -> Result<u64, DbErr> {
-    Entity::find().filter(Column::WebinarId.eq(webinar_id)).count(db).await
-}
-
 /// Registrants who still get emails (the ones a schedule change notifies).
 pub async fn count_subscribed<C: ConnectionTrait>(db: &C, webinar_id: i64) -> Result<u64, DbErr> {
     Entity::find().filter(Column::WebinarId.eq(webinar_id)).filter(Column::UnsubscribedAt.is_null()).count(db).await
-}
-
-/// Registrations per webinar, for every webinar that has any.
-pub async fn counts_by_webinar<C: ConnectionTrait>(db: &C) -> Result<std::collections::HashMap<i64, u64>, DbErr> {
-    use sea_orm::QuerySelect;
-    let rows = Entity::find()
-        .select_only()
-        .column(Column::WebinarId)
-        .column_as(Column::Id.count(), "registrations")
-        .group_by(Column::WebinarId)
-        .into_tuple::<(i64, i64)>()
-        .all(db)
-        .await?;
-    Ok(rows.into_iter().map(|(webinar_id, count)| (webinar_id, count.unsigned_abs())).collect())
 }
 
 #[cfg(test)]

@@ -1,50 +1,80 @@
-//! A webinar's registration count right after a registration commits,
-//! without a `COUNT(*)` per registration.
+//! Each webinar's registration count, kept in counter rows that the
+//! registration's own transaction (and an erase's) updates, so reading it is
+//! a sum over a few rows however many registrations there are. Counting the
+//! registrations table instead is linear in its size: under load that count
+//! was the write path's largest cost.
 //!
-//! Counting is linear in the registrations (Postgres and SQLite alike), so
-//! under load one count per registration is the write path's largest cost.
-//! Here, registrations that finish while a count runs share the next one:
-//! each takes a ticket after its commit, and a count that starts after a
-//! ticket was taken includes that registration. Counts per webinar run one
-//! at a time, so the cost is bounded by the count's own duration, not by the
-//! registration rate.
+//! A webinar's count is spread over [`SHARDS`] rows, picked by registration
+//! id: concurrent registrations update different rows instead of queueing
+//! on one row's lock until each commits.
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 
-use sea_orm::{ConnectionTrait, DbErr};
+use sea_orm::entity::prelude::*;
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, OnConflict, SimpleExpr};
+use sea_orm::{ActiveValue::Set, QuerySelect};
 
-#[derive(Default)]
-pub struct RegistrationCounts {
-    webinars: Mutex<HashMap<i64, Arc<Slot>>>,
+pub const SHARDS: i64 = 16;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "registration_counts")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub webinar_id: i64,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub shard: i32,
+    pub registrations: i64,
 }
 
-#[derive(Default)]
-struct Slot {
-    /// Tickets handed out so far (registrations committed and waiting for a count).
-    issued: AtomicU64,
-    /// The last count, and the highest ticket it includes. A fair (FIFO)
-    /// async lock: one count at a time, waiters served in order.
-    last: tokio::sync::Mutex<(u64, u64)>,
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
+
+/// Adds `delta` registrations to a webinar's count; call it in the
+/// transaction that inserts or deletes registration `registration_id`.
+pub async fn add<C: ConnectionTrait>(db: &C, webinar_id: i64, registration_id: i64, delta: i64) -> Result<(), DbErr> {
+    let row = ActiveModel {
+        webinar_id: Set(webinar_id),
+        // Both operands are non-negative ids, and the remainder is below SHARDS.
+        shard: Set(registration_id.rem_euclid(SHARDS) as i32),
+        registrations: Set(delta),
+    };
+    let bump = Expr::col((Entity, Column::Registrations)).add(Expr::col((Alias::new("excluded"), Column::Registrations)));
+    Entity::insert(row)
+        .on_conflict(OnConflict::columns([Column::WebinarId, Column::Shard]).value(Column::Registrations, bump).to_owned())
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
 }
 
-impl RegistrationCounts {
-    /// The count including every registration committed before this call.
-    pub async fn after_commit<C: ConnectionTrait>(&self, db: &C, webinar_id: i64) -> Result<u64, DbErr> {
-        let slot = {
-            let mut webinars = self.webinars.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            Arc::clone(webinars.entry(webinar_id).or_default())
-        };
-        let ticket = slot.issued.fetch_add(1, Ordering::SeqCst) + 1;
-        let mut last = slot.last.lock().await;
-        let (covered, count) = *last;
-        if covered >= ticket {
-            return Ok(count);
-        }
-        // Every ticket issued before the count starts belongs to a committed registration.
-        let covering = slot.issued.load(Ordering::SeqCst);
-        let count = crate::registration::count_for_webinar(db, webinar_id).await?;
-        *last = (covering, count);
-        Ok(count)
-    }
+/// `SUM(registrations)` as a 64-bit integer on both databases (Postgres sums
+/// `bigint` into `numeric`), 0 when there are no rows.
+fn total() -> SimpleExpr {
+    let sum: SimpleExpr = Func::sum(Expr::col(Column::Registrations)).into();
+    Func::cast_as(Func::coalesce([sum, Expr::val(0).into()]), Alias::new("BIGINT")).into()
+}
+
+/// A webinar's registrations.
+pub async fn for_webinar<C: ConnectionTrait>(db: &C, webinar_id: i64) -> Result<u64, DbErr> {
+    let total = Entity::find()
+        .select_only()
+        .column_as(total(), "registrations")
+        .filter(Column::WebinarId.eq(webinar_id))
+        .into_tuple::<i64>()
+        .one(db)
+        .await?;
+    Ok(total.unwrap_or(0).unsigned_abs())
+}
+
+/// Registrations per webinar, for every webinar that has any.
+pub async fn by_webinar<C: ConnectionTrait>(db: &C) -> Result<HashMap<i64, u64>, DbErr> {
+    let rows = Entity::find()
+        .select_only()
+        .column(Column::WebinarId)
+        .column_as(total(), "registrations")
+        .group_by(Column::WebinarId)
+        .into_tuple::<(i64, i64)>()
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|(webinar_id, count)| (webinar_id, count.unsigned_abs())).collect())
 }

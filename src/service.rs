@@ -7,15 +7,13 @@ use sea_orm::{DatabaseConnection, EntityTrait};
 
 use crate::admin::{self, AdminError};
 use crate::registration::{self, RegistrationOutcome, RegistrationRequest};
-use crate::registration_count::RegistrationCounts;
-use crate::{Clock, ClosedReason, CountPublisher, DomainError, email_job, icp_variant, webinar};
+use crate::{Clock, ClosedReason, CountPublisher, DomainError, email_job, icp_variant, registration_count, webinar};
 
 #[derive(Clone)]
 pub struct Service {
     db: DatabaseConnection,
     clock: Arc<dyn Clock>,
     counts: Arc<dyn CountPublisher>,
-    registration_counts: Arc<RegistrationCounts>,
     mail: Option<Arc<admin::Mail>>,
 }
 
@@ -44,7 +42,7 @@ pub struct Stats {
 
 impl Service {
     pub fn new(db: DatabaseConnection, clock: Arc<dyn Clock>, counts: Arc<dyn CountPublisher>) -> Self {
-        Self { db, clock, counts, registration_counts: Arc::default(), mail: None }
+        Self { db, clock, counts, mail: None }
     }
 
     /// Lets the admin preview and test-send emails.
@@ -82,7 +80,7 @@ impl Service {
         let now = self.clock.now();
         let webinar = webinar::resolve(&self.db, request.webinar.as_deref(), now).await?;
         let masked_email = valid.email.masked();
-        let outcome = registration::register(&self.db, webinar, valid, now, &self.registration_counts).await?;
+        let outcome = registration::register(&self.db, webinar, valid, now).await?;
         if outcome.created {
             tracing::info!(webinar = %outcome.webinar.slug, email = %masked_email, count = outcome.registrations, "registered");
             self.counts.publish(outcome.webinar.id, outcome.registrations);
@@ -108,7 +106,7 @@ impl Service {
             Some(icp) => icp_variant::find(&self.db, webinar.id, icp).await?,
             None => None,
         };
-        let registrations = registration::count_for_webinar(&self.db, webinar.id).await?;
+        let registrations = registration_count::for_webinar(&self.db, webinar.id).await?;
         let closed = match webinar.check_open(now) {
             Err(DomainError::Closed(reason)) => Some(reason),
             _ if webinar.is_full(registrations) => Some(ClosedReason::Full),

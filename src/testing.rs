@@ -154,6 +154,9 @@ pub async fn seed_due_jobs<C: ConnectionTrait>(
         .into_iter()
         .map(|registration| registration.id)
         .collect();
+    if let Some(&first) = ids.first() {
+        crate::registration_count::add(db, webinar.id, first, ids.len() as i64).await?;
+    }
     let kinds = [Kind::Confirmation, Kind::Reminder24h, Kind::Reminder3h, Kind::Reminder15m];
     let jobs: Vec<email_job::ActiveModel> = ids
         .iter()

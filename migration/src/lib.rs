@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261125_000001_create_tables;
 mod m20261125_000002_admins;
 mod m20261125_000003_page_and_email_copy;
+mod m20261130_000004_registration_counts;
 
 pub struct Migrator;
 
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_create_tables::Migration),
             Box::new(m20261125_000002_admins::Migration),
             Box::new(m20261125_000003_page_and_email_copy::Migration),
+            Box::new(m20261130_000004_registration_counts::Migration),
         ]
     }
 }

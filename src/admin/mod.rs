@@ -16,7 +16,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 use sha2::{Digest, Sha256};
 
 use crate::email_address::EmailAddress;
-use crate::{email_job, registration, webinar};
+use crate::{email_job, registration_count, webinar};
 
 /// How long a login lasts.
 pub const SESSION_LENGTH: Duration = Duration::hours(12);
@@ -164,7 +164,7 @@ pub struct WebinarSummary {
 pub async fn overview<C: ConnectionTrait>(db: &C) -> Result<Vec<WebinarSummary>, DbErr> {
     use sea_orm::QueryOrder;
     let webinars = webinar::Entity::find().order_by_desc(webinar::Column::StartsAt).all(db).await?;
-    let registrations = registration::counts_by_webinar(db).await?;
+    let registrations = registration_count::by_webinar(db).await?;
     let mut summaries: Vec<WebinarSummary> = webinars
         .into_iter()
         .map(|webinar| WebinarSummary {
