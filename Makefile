@@ -28,8 +28,8 @@ setup: ## Install the wasm toolchain and npm tools when missing
 browser: ## Debian's Chromium for Playwright (Playwright's own download is not reachable)
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
-build: setup ## Release server + optimised wasm bundle into target/site
-	cargo leptos build --release
+build: setup ## Release server + optimised wasm bundle into target/site (admin pages in lazy chunks)
+	cargo leptos build --release --split
 
 unit: ## Unit and integration tests (the local Postgres must be up)
 	cargo test --workspace --exclude frontend

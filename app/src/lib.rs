@@ -1,4 +1,6 @@
 //! Leptos components and the thin server functions behind them.
+// Lazy hydration (`hydrate_async`) nests the page's view types deeper still.
+#![recursion_limit = "256"]
 pub mod admin;
 pub mod api;
 mod landing;
@@ -7,7 +9,7 @@ mod live;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::{ParamSegment, SsrMode, StaticSegment};
+use leptos_router::{Lazy, ParamSegment, SsrMode, StaticSegment};
 
 pub use landing::LandingPage;
 
@@ -71,26 +73,26 @@ pub fn App() -> impl IntoView {
                         view=LandingPage
                         ssr=SsrMode::Async
                     />
-                    <Route path=StaticSegment("admin") view=admin::AdminHome ssr=SsrMode::Async/>
-                    <Route path=(StaticSegment("admin"), StaticSegment("login")) view=admin::LoginPage/>
+                    <Route path=StaticSegment("admin") view={Lazy::<admin::AdminHomeRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("admin"), StaticSegment("login")) view={Lazy::<admin::LoginRoute>::new()}/>
                     <Route
                         path=(StaticSegment("admin"), StaticSegment("new-webinar"))
-                        view=admin::WebinarEditorPage
+                        view={Lazy::<admin::EditorRoute>::new()}
                         ssr=SsrMode::Async
                     />
                     <Route
                         path=(StaticSegment("admin"), StaticSegment("webinars"), ParamSegment("slug"))
-                        view=admin::WebinarEditorPage
+                        view={Lazy::<admin::EditorRoute>::new()}
                         ssr=SsrMode::Async
                     />
                     <Route
                         path=(StaticSegment("admin"), StaticSegment("webinars"), ParamSegment("slug"), StaticSegment("preview"))
-                        view=admin::PreviewPage
+                        view={Lazy::<admin::PreviewRoute>::new()}
                         ssr=SsrMode::Async
                     />
                     <Route
                         path=(StaticSegment("admin"), StaticSegment("webinars"), ParamSegment("slug"), StaticSegment("emails"))
-                        view=admin::EmailsPage
+                        view={Lazy::<admin::EmailsRoute>::new()}
                         ssr=SsrMode::Async
                     />
                     <Route
@@ -100,12 +102,12 @@ pub fn App() -> impl IntoView {
                             ParamSegment("slug"),
                             StaticSegment("registrations"),
                         )
-                        view=admin::RegistrationsPage
+                        view={Lazy::<admin::RegistrationsRoute>::new()}
                         ssr=SsrMode::Async
                     />
                     <Route
                         path=(StaticSegment("admin"), StaticSegment("webinars"), ParamSegment("slug"), StaticSegment("queue"))
-                        view=admin::QueuePage
+                        view={Lazy::<admin::QueueRoute>::new()}
                         ssr=SsrMode::Async
                     />
                 </Routes>

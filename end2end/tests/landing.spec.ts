@@ -80,3 +80,20 @@ test('registers with JavaScript disabled', async ({ browser }) => {
   expect(await countOn(page)).toBe(before + 1);
   await context.close();
 });
+
+test('visitors download no admin code; an admin page loads its own chunk and hydrates', async ({ page }) => {
+  const wasm: string[] = [];
+  page.on('request', (request) => {
+    if (request.url().endsWith('.wasm')) wasm.push(new URL(request.url()).pathname);
+  });
+  await openHydrated(page);
+  expect(wasm).toEqual(['/pkg/webinar.wasm']);
+
+  await page.goto('/admin/login');
+  await page.getByLabel('Email').fill('nobody@example.com');
+  await page.getByLabel('Password').fill('not a password at all');
+  await page.getByRole('button', { name: 'Log in' }).click();
+  // The error appears in place only when the lazily loaded page hydrated.
+  await expect(page.getByRole('alert')).toHaveText('The email or password is not correct.');
+  expect(wasm.some((path) => path.includes('login_route_view'))).toBe(true);
+});

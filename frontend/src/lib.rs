@@ -4,5 +4,6 @@
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
+    // Lazy: an admin page's code (a separate wasm chunk) loads before it hydrates.
+    leptos::mount::hydrate_lazy(app::App);
 }

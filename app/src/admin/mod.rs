@@ -279,3 +279,33 @@ where
         None => None,
     }
 }
+
+/// Each admin page as a lazily loaded route: `cargo leptos build --split`
+/// puts its code in a wasm chunk of its own, fetched when the page is
+/// opened, so visitors of the landing page never download the admin UI.
+macro_rules! lazy_pages {
+    ($($route:ident => $page:ident),* $(,)?) => {$(
+        pub struct $route;
+
+        #[leptos_router::lazy_route]
+        impl leptos_router::LazyRoute for $route {
+            fn data() -> Self {
+                Self
+            }
+
+            fn view(_this: Self) -> AnyView {
+                view! { <$page/> }.into_any()
+            }
+        }
+    )*};
+}
+
+lazy_pages!(
+    LoginRoute => LoginPage,
+    AdminHomeRoute => AdminHome,
+    EditorRoute => WebinarEditorPage,
+    PreviewRoute => PreviewPage,
+    EmailsRoute => EmailsPage,
+    RegistrationsRoute => RegistrationsPage,
+    QueueRoute => QueuePage,
+);
