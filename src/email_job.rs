@@ -142,13 +142,22 @@ pub async fn claim_due<C: ConnectionTrait>(
         .limit(limit)
         .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
         .to_owned();
+    let claimed = match db.get_database_backend() {
+        // `id = ANY(ARRAY(…))` reaches each claimed row by its primary key;
+        // with `id IN (…)` Postgres hash-joined a scan of the whole table.
+        sea_orm::DatabaseBackend::Postgres => {
+            let due = Expr::SubQuery(None, Box::new(due.into()));
+            Expr::cust_with_exprs("$1 = ANY(ARRAY $2)", [Expr::col(Column::Id), due])
+        }
+        _ => Column::Id.in_subquery(due),
+    };
     Entity::update_many()
         .col_expr(Column::Status, Expr::value(Status::Running))
         .col_expr(Column::LockedUntil, Expr::value(now + lease))
         .col_expr(Column::LockedBy, Expr::value(worker))
         .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
         .col_expr(Column::UpdatedAt, Expr::value(now))
-        .filter(Column::Id.in_subquery(due))
+        .filter(claimed)
         .exec_with_returning(db)
         .await
         .map(|mut claimed| {
@@ -261,17 +270,23 @@ pub struct QueueLag {
 
 pub async fn lag<C: ConnectionTrait>(db: &C, now: DateTime<Utc>) -> Result<QueueLag, DbErr> {
     use sea_orm::QuerySelect;
-    let (due, oldest_due_at) = Entity::find()
-        .select_only()
-        .column_as(Column::Id.count(), "due")
-        .column_as(Column::RunAt.min(), "oldest")
-        .filter(Column::Status.is_in([Status::Pending, Status::Running]))
-        .filter(Column::RunAt.lte(now))
-        .into_tuple::<(i64, Option<DateTime<Utc>>)>()
-        .one(db)
-        .await?
-        .unwrap_or((0, None));
-    Ok(QueueLag { due: due.unsigned_abs(), oldest_due_at })
+    let mut lag = QueueLag { due: 0, oldest_due_at: None };
+    // One query per state, so each reads only its own partial index.
+    for status in [Status::Pending, Status::Running] {
+        let (due, oldest_due_at) = Entity::find()
+            .select_only()
+            .column_as(Column::Id.count(), "due")
+            .column_as(Column::RunAt.min(), "oldest")
+            .filter(Column::Status.eq(status))
+            .filter(Column::RunAt.lte(now))
+            .into_tuple::<(i64, Option<DateTime<Utc>>)>()
+            .one(db)
+            .await?
+            .unwrap_or((0, None));
+        lag.due += due.unsigned_abs();
+        lag.oldest_due_at = lag.oldest_due_at.into_iter().chain(oldest_due_at).min();
+    }
+    Ok(lag)
 }
 
 /// Email jobs per webinar and state, for every webinar that has any.

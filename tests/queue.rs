@@ -122,7 +122,23 @@ async fn two_claimers_take_each_of_5000_jobs_exactly_once(database: TestDatabase
     assert!(!first.is_empty() && !second.is_empty(), "both claimers worked ({} / {})", first.len(), second.len());
 }
 
+/// The queue's indexes after every migration: the partial ones, and not the
+/// old claim index (its `status` prefix drew "these ids, if running" onto it).
+async fn the_queue_indexes_are_the_partial_ones(database: TestDatabase) {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    let db = database.connect().await.expect("connect");
+    let sql = match db.get_database_backend() {
+        DbBackend::Postgres => "SELECT indexname FROM pg_indexes WHERE tablename = 'email_jobs' AND indexname LIKE 'idx_%'",
+        _ => "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'email_jobs' AND name LIKE 'idx_%'",
+    };
+    let rows = db.query_all_raw(Statement::from_string(db.get_database_backend(), sql)).await.expect("indexes");
+    let mut names: Vec<String> = rows.iter().map(|row| row.try_get_by_index(0).expect("name")).collect();
+    names.sort();
+    assert_eq!(names, ["idx_email_jobs_pending", "idx_email_jobs_running"]);
+}
+
 webinar::on_both_databases!(
+    the_queue_indexes_are_the_partial_ones,
     claims_only_due_jobs_up_to_the_limit_with_a_lease,
     outcomes_apply_only_to_the_holder,
     expired_leases_are_rescued_or_dead,

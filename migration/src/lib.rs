@@ -5,6 +5,7 @@ mod m20261125_000001_create_tables;
 mod m20261125_000002_admins;
 mod m20261125_000003_page_and_email_copy;
 mod m20261130_000004_registration_counts;
+mod m20261130_000005_queue_indexes;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000002_admins::Migration),
             Box::new(m20261125_000003_page_and_email_copy::Migration),
             Box::new(m20261130_000004_registration_counts::Migration),
+            Box::new(m20261130_000005_queue_indexes::Migration),
         ]
     }
 }
