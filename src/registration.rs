@@ -194,9 +194,8 @@ pub async fn register<C: TransactionTrait + ConnectionTrait>(
         Entity::insert(row.clone()).on_conflict_do_nothing_on([Column::WebinarId, Column::EmailKey]).exec(&txn).await?;
     let (registration, created, registrations) = match inserted {
         TryInsertResult::Inserted(result) => {
-            registration_count::add(&txn, webinar.id, result.last_insert_id, 1).await?;
             // Counted after our own insert, inside the transaction: a full webinar undoes it.
-            let registrations = registration_count::for_webinar(&txn, webinar.id).await?;
+            let registrations = registration_count::add_one_and_count(&txn, webinar.id, result.last_insert_id).await?;
             if webinar.is_full(registrations.saturating_sub(1)) {
                 txn.rollback().await?;
                 return Err(DomainError::Closed(ClosedReason::Full));

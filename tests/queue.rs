@@ -128,7 +128,9 @@ async fn the_queue_indexes_are_the_partial_ones(database: TestDatabase) {
     use sea_orm::{ConnectionTrait, DbBackend, Statement};
     let db = database.connect().await.expect("connect");
     let sql = match db.get_database_backend() {
-        DbBackend::Postgres => "SELECT indexname FROM pg_indexes WHERE tablename = 'email_jobs' AND indexname LIKE 'idx_%'",
+        DbBackend::Postgres => {
+            "SELECT indexname FROM pg_indexes WHERE tablename = 'email_jobs' AND indexname LIKE 'idx_%'"
+        }
         _ => "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'email_jobs' AND name LIKE 'idx_%'",
     };
     let rows = db.query_all_raw(Statement::from_string(db.get_database_backend(), sql)).await.expect("indexes");

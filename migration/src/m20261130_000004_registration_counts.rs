@@ -17,9 +17,7 @@ impl MigrationTrait for Migration {
                     .col(big_integer(RegistrationCounts::WebinarId))
                     .col(integer(RegistrationCounts::Shard))
                     .col(big_integer(RegistrationCounts::Registrations).default(0))
-                    .primary_key(
-                        Index::create().col(RegistrationCounts::WebinarId).col(RegistrationCounts::Shard),
-                    )
+                    .primary_key(Index::create().col(RegistrationCounts::WebinarId).col(RegistrationCounts::Shard))
                     .foreign_key(
                         ForeignKey::create()
                             .from(RegistrationCounts::Table, RegistrationCounts::WebinarId)

@@ -136,7 +136,7 @@ async fn serve(config: Config) -> Result<(), Failure> {
     let service = Service::new(db, clock, counts).with_mail(config.email.mail(delivery, links.clone())?);
     let limits = Arc::new(RateLimits::new(config.quotas(), config.trusted_proxies.clone(), redis.clone()));
     let cookie_policy = app::admin::CookiePolicy { secure: links.base_url().starts_with("https://") };
-    let state = AppState {
+    let state = AppState::new(state::Shared {
         leptos: config.leptos_options(),
         service,
         live,
@@ -148,7 +148,7 @@ async fn serve(config: Config) -> Result<(), Failure> {
         metrics: observability::install_metrics()?,
         metrics_token: config.metrics_token(),
         request_timeout: std::time::Duration::from_secs(config.request_timeout_secs),
-    };
+    });
     tracing::info!("listening on http://{}", listener.local_addr()?);
     let mut stopped = stopping.clone();
     let app = routes::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();

@@ -9,8 +9,26 @@ use crate::rate_limit::RateLimits;
 use crate::redis::Redis;
 use crate::stats::StatsCache;
 
+/// Shared by every request; cloning it is one reference count, because each
+/// middleware layer with state takes its own copy of it per request.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub struct Shared {
     pub leptos: LeptosOptions,
     pub service: Service,
     pub live: Arc<LiveHub>,
