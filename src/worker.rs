@@ -82,8 +82,6 @@ pub struct Worker {
     emails: Arc<Emails>,
     links: Links,
     config: WorkerConfig,
-    /// When expired leases were last looked for.
-    last_rescue: std::sync::Mutex<Option<DateTime<Utc>>>,
 }
 
 /// Jobs that go out in one provider request share a webinar, a kind and an ICP.
@@ -106,8 +104,7 @@ impl Worker {
         links: Links,
         config: WorkerConfig,
     ) -> Result<Self, minijinja::Error> {
-        let emails = Arc::new(Emails::new()?);
-        Ok(Self { id: id.into(), db, clock, delivery, emails, links, config, last_rescue: Default::default() })
+        Ok(Self { id: id.into(), db, clock, delivery, emails: Arc::new(Emails::new()?), links, config })
     }
 
     /// Sends until `shutdown` turns true, then finishes what is in flight and
@@ -202,9 +199,7 @@ impl Worker {
     /// into batches; jobs that must not go out are cancelled here.
     async fn claim(&self, limit: u64) -> Result<(Vec<Batch>, TickReport), DomainError> {
         let now = self.clock.now();
-        if self.rescue_due(now) {
-            email_job::rescue_expired(&self.db, now, self.config.policy.max_attempts).await?;
-        }
+        email_job::rescue_expired(&self.db, now, self.config.policy.max_attempts).await?;
         let jobs = email_job::claim_due(&self.db, &self.id, now, self.config.lease, limit).await?;
         let mut report = TickReport { claimed: jobs.len(), ..TickReport::default() };
         if jobs.is_empty() {
@@ -216,18 +211,6 @@ impl Worker {
             email_job::mark_cancelled(&self.db, &self.id, &ids, reason, now).await?;
         }
         Ok((batches, report))
-    }
-
-    /// Whether to look for expired leases now: at most every quarter lease,
-    /// because the look reads every running job, and a burst keeps
-    /// thousands running. An expired lease waits at most that much longer.
-    fn rescue_due(&self, now: DateTime<Utc>) -> bool {
-        let mut last = self.last_rescue.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let due = last.is_none_or(|last| now >= last + self.config.lease / 4);
-        if due {
-            *last = Some(now);
-        }
-        due
     }
 
     /// Sends one batch and records the outcome. A batch is given back unsent
