@@ -52,31 +52,22 @@ pub async fn add<C: ConnectionTrait>(db: &C, webinar_id: i64, registration_id: i
     Ok(())
 }
 
-/// [`add`] one registration and return the webinar's count including it.
-/// On Postgres that is one statement (one round trip fewer on the
-/// registration's write path): the upsert and the sum of the other shards
-/// share a snapshot taken before the upsert, so the bumped shard's new value
-/// is added to the others' sum rather than summed twice.
+/// SQLite: [`add`] one registration and return the webinar's count including
+/// it, in one statement: the upsert returns the bumped shard's new value plus
+/// the other shards' sum (which the statement does not change). Postgres does
+/// this inside the registration's own statement
+/// (`registration::write_new_in_one_statement`).
 pub async fn add_one_and_count<C: ConnectionTrait>(
     db: &C,
     webinar_id: i64,
     registration_id: i64,
 ) -> Result<u64, DbErr> {
-    if db.get_database_backend() != sea_orm::DatabaseBackend::Postgres {
-        add(db, webinar_id, registration_id, 1).await?;
-        return for_webinar(db, webinar_id).await;
-    }
-    const SQL: &str = "WITH bumped AS (\
-        INSERT INTO registration_counts (webinar_id, shard, registrations) VALUES ($1, $2, 1) \
+    const SQL: &str = "INSERT INTO registration_counts (webinar_id, shard, registrations) VALUES (?1, ?2, 1) \
         ON CONFLICT (webinar_id, shard) DO UPDATE SET registrations = registration_counts.registrations + 1 \
-        RETURNING registrations) \
-        SELECT CAST((SELECT registrations FROM bumped) + COALESCE((SELECT SUM(registrations) \
-        FROM registration_counts WHERE webinar_id = $1 AND shard <> $2), 0) AS BIGINT)";
-    let statement = sea_orm::Statement::from_sql_and_values(
-        sea_orm::DatabaseBackend::Postgres,
-        SQL,
-        [webinar_id.into(), shard_of(registration_id).into()],
-    );
+        RETURNING CAST(registrations + COALESCE((SELECT SUM(others.registrations) FROM registration_counts AS others \
+        WHERE others.webinar_id = ?1 AND others.shard <> ?2), 0) AS BIGINT)";
+    let values = [webinar_id.into(), shard_of(registration_id).into()];
+    let statement = sea_orm::Statement::from_sql_and_values(db.get_database_backend(), SQL, values);
     let row = db.query_one_raw(statement).await?.ok_or(DbErr::RecordNotFound("registration count".into()))?;
     Ok(row.try_get_by_index::<i64>(0)?.unsigned_abs())
 }

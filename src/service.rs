@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{DatabaseConnection, EntityTrait};
 
 use crate::admin::{self, AdminError};
+use crate::db::WriteTurns;
 use crate::registration::{self, RegistrationOutcome, RegistrationRequest};
 use crate::{Clock, ClosedReason, CountPublisher, DomainError, email_job, icp_variant, registration_count, webinar};
 
@@ -15,6 +16,8 @@ pub struct Service {
     clock: Arc<dyn Clock>,
     counts: Arc<dyn CountPublisher>,
     mail: Option<Arc<admin::Mail>>,
+    /// Registrations take turns at SQLite's write lock.
+    write_turns: WriteTurns,
 }
 
 /// A landing page's data.
@@ -42,7 +45,8 @@ pub struct Stats {
 
 impl Service {
     pub fn new(db: DatabaseConnection, clock: Arc<dyn Clock>, counts: Arc<dyn CountPublisher>) -> Self {
-        Self { db, clock, counts, mail: None }
+        let write_turns = WriteTurns::for_database(&db);
+        Self { db, clock, counts, mail: None, write_turns }
     }
 
     /// Lets the admin preview and test-send emails.
@@ -80,7 +84,10 @@ impl Service {
         let now = self.clock.now();
         let webinar = webinar::resolve(&self.db, request.webinar.as_deref(), now).await?;
         let masked_email = valid.email.masked();
-        let outcome = registration::register(&self.db, webinar, valid, now).await?;
+        let outcome = {
+            let _turn = self.write_turns.take().await;
+            registration::register(&self.db, webinar, valid, now).await?
+        };
         if outcome.created {
             tracing::info!(webinar = %outcome.webinar.slug, email = %masked_email, count = outcome.registrations, "registered");
             self.counts.publish(outcome.webinar.id, outcome.registrations);

@@ -29,6 +29,9 @@ struct Args {
 #[derive(Default)]
 struct Seen {
     requests: u64,
+    /// Personalizations received, repeats included (kept as they arrive, so
+    /// `/stats` answers at once however many jobs it has seen).
+    messages: u64,
     jobs: HashMap<String, u32>,
 }
 
@@ -101,6 +104,7 @@ async fn mail_send(State(mock): State<Arc<Mock>>, headers: HeaderMap, body: Stri
     {
         let mut seen = mock.seen.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         seen.requests += 1;
+        seen.messages += mail.personalizations.len() as u64;
         for personalization in mail.personalizations {
             let job = personalization.custom_args.get("job_id").cloned().unwrap_or_default();
             *seen.jobs.entry(job).or_default() += 1;
@@ -112,13 +116,12 @@ async fn mail_send(State(mock): State<Arc<Mock>>, headers: HeaderMap, body: Stri
 
 async fn stats(State(mock): State<Arc<Mock>>) -> Json<serde_json::Value> {
     let seen = mock.seen.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    let messages: u64 = seen.jobs.values().map(|n| u64::from(*n)).sum();
     let distinct = seen.jobs.len() as u64;
     Json(serde_json::json!({
         "requests": seen.requests,
-        "messages": messages,
+        "messages": seen.messages,
         "distinct_jobs": distinct,
-        "duplicates": messages - distinct,
+        "duplicates": seen.messages - distinct,
     }))
 }
 

@@ -5,7 +5,9 @@
 //!   keep-alive connections, into the release server (worker off).
 //! - Ceiling: the same transaction issued directly on a pool of the server's
 //!   size — `BEGIN; INSERT` the registration `RETURNING id`; `INSERT` its four
-//!   email jobs; `COMMIT` — as bare SQL, from the same number of tasks.
+//!   email jobs; `COMMIT` — as bare SQL, from the same number of tasks
+//!   (on SQLite taking turns at the write lock in the process, as the server
+//!   does: `db::WriteTurns`).
 //! - Latency: requests at half the HTTP maximum, open loop (sent on a
 //!   schedule, not after the previous answer), p50/p99.
 //!
@@ -16,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, TransactionTrait, Value};
+use webinar::db::WriteTurns;
 use webinar::{Clock, SystemClock};
 
 use crate::server::BenchServer;
@@ -36,7 +39,8 @@ pub async fn run(
     let webinar = webinar::webinar::next_upcoming(&db, SystemClock.now()).await?.ok_or("no demo webinar")?;
     let client = reqwest::Client::builder().pool_max_idle_per_host(connections).build()?;
     let next_email = Arc::new(AtomicU64::new(0));
-    let direct = Direct { db, webinar_id: webinar.id, starts_at: webinar.starts_at };
+    let write_turns = WriteTurns::for_database(&db);
+    let direct = Direct { db, write_turns, webinar_id: webinar.id, starts_at: webinar.starts_at };
 
     // Warm up both paths: connections open, statements prepared.
     let round = Duration::from_millis(ms_per_round);
@@ -81,9 +85,11 @@ pub async fn run(
     Ok(ratio >= 0.6 && p99 < 20.0 && latency.errors == 0)
 }
 
-/// The registration transaction without the server: bare SQL on a pool.
+/// The registration transaction without the server: bare SQL on a pool,
+/// taking turns at SQLite's write lock as the server does.
 struct Direct {
     db: DatabaseConnection,
+    write_turns: WriteTurns,
     webinar_id: i64,
     starts_at: chrono::DateTime<Utc>,
 }
@@ -94,6 +100,7 @@ impl Direct {
         let now = Utc::now();
         let email = format!("direct{n}@example.com");
         let token = format!("{n:032}");
+        let turn = self.write_turns.take().await;
         let txn = self.db.begin().await?;
         let insert = Statement::from_sql_and_values(
             backend,
@@ -133,6 +140,7 @@ impl Direct {
         );
         txn.execute_raw(Statement::from_sql_and_values(backend, insert_jobs, values)).await?;
         txn.commit().await?;
+        drop(turn);
         Ok(())
     }
 }
