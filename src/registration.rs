@@ -266,6 +266,7 @@ async fn write_new_in_one_statement<C: ConnectionTrait>(
         new.created_at.into(),
         email_job::Status::Pending.to_value().into(),
     ];
+    // `jobs` always holds the confirmation, so the VALUES list is never empty.
     let mut job_rows = Vec::with_capacity(jobs.len());
     for &(kind, run_at) in jobs {
         job_rows.push(format!("(${}, ${})", values.len() + 1, values.len() + 2));
