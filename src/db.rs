@@ -1,14 +1,11 @@
 //! Connecting to SQLite (the embedded default) or Postgres, and migrating.
-use std::sync::Arc;
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, Database, DatabaseBackend, DatabaseConnection, DbErr, SqliteTransactionMode, TransactionOptions,
-    TransactionTrait,
+    ConnectOptions, Database, DatabaseConnection, DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
-use tokio::sync::{Semaphore, SemaphorePermit};
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/webinar.db?mode=rwc";
 
@@ -49,27 +46,6 @@ pub async fn begin_write<C: TransactionTrait>(db: &C) -> Result<C::Transaction, 
         ..TransactionOptions::default()
     };
     db.begin_with_options(options).await
-}
-
-/// Turns at SQLite's one write lock, taken in the process. A writer that
-/// finds the lock held waits in SQLite's busy handler, which sleeps between
-/// tries (1, 2, 5 … up to 100 ms): under load the lock sits free while the
-/// next writer sleeps. Queuing here hands it straight on. Postgres has row
-/// locks and needs no turns.
-#[derive(Clone)]
-pub struct WriteTurns(Option<Arc<Semaphore>>);
-
-impl WriteTurns {
-    pub fn for_database(db: &DatabaseConnection) -> Self {
-        let sqlite = db.get_database_backend() == DatabaseBackend::Sqlite;
-        Self(sqlite.then(|| Arc::new(Semaphore::new(1))))
-    }
-
-    /// Waits for this process's turn to write; the turn ends when the permit drops.
-    pub async fn take(&self) -> Option<SemaphorePermit<'_>> {
-        // The semaphore is never closed, so acquiring cannot fail.
-        self.0.as_ref()?.acquire().await.ok()
-    }
 }
 
 /// Migrations this binary knows that the database has not applied (another

@@ -21,6 +21,7 @@ pub mod live;
 pub mod markdown;
 pub mod registration;
 pub mod registration_count;
+pub mod registration_writer;
 pub mod reminders;
 pub mod retry;
 pub mod schedule;

@@ -162,6 +162,45 @@ pub struct RegistrationOutcome {
     pub registrations: u64,
 }
 
+/// A registration checked against its webinar and ready to write, with the
+/// email jobs it creates.
+pub struct NewRegistration {
+    webinar: webinar::Model,
+    /// The row to insert; its id is the database's to give (0 until then).
+    row: Model,
+    email: EmailAddress,
+    jobs: Vec<(email_job::Kind, DateTime<Utc>)>,
+}
+
+impl NewRegistration {
+    /// Refuses a webinar that takes no registrations at `now`.
+    pub fn new(webinar: webinar::Model, input: ValidRegistration, now: DateTime<Utc>) -> Result<Self, DomainError> {
+        webinar.check_open(now)?;
+        let row = Model {
+            id: 0,
+            webinar_id: webinar.id,
+            name: input.name,
+            email: input.email.as_str().to_owned(),
+            email_key: input.email.key(),
+            company: input.company,
+            icp: input.icp,
+            utm_source: input.utm_source,
+            utm_medium: input.utm_medium,
+            utm_campaign: input.utm_campaign,
+            token: Alphanumeric.sample_string(&mut rand::rng(), TOKEN_LEN),
+            unsubscribed_at: None,
+            created_at: now,
+        };
+        let jobs = reminders::schedule(now, webinar.starts_at);
+        Ok(Self { webinar, row, email: input.email, jobs })
+    }
+
+    /// Whether the webinar has seats to count (such registrations are written one at a time).
+    pub fn counts_seats(&self) -> bool {
+        self.webinar.capacity.is_some()
+    }
+}
+
 /// Registers for `webinar`: the registration row, its count and its email
 /// jobs commit together. The same email again returns the existing registration.
 pub async fn register<C: TransactionTrait + ConnectionTrait>(
@@ -170,48 +209,66 @@ pub async fn register<C: TransactionTrait + ConnectionTrait>(
     input: ValidRegistration,
     now: DateTime<Utc>,
 ) -> Result<RegistrationOutcome, DomainError> {
-    webinar.check_open(now)?;
-    // The id is the database's to give; 0 until then.
-    let new = Model {
-        id: 0,
-        webinar_id: webinar.id,
-        name: input.name,
-        email: input.email.as_str().to_owned(),
-        email_key: input.email.key(),
-        company: input.company,
-        icp: input.icp,
-        utm_source: input.utm_source,
-        utm_medium: input.utm_medium,
-        utm_campaign: input.utm_campaign,
-        token: Alphanumeric.sample_string(&mut rand::rng(), TOKEN_LEN),
-        unsubscribed_at: None,
-        created_at: now,
-    };
-    let jobs = reminders::schedule(now, webinar.starts_at);
+    write_alone(db, NewRegistration::new(webinar, input, now)?).await
+}
+
+/// Writes one registration in its own transaction (on Postgres, without a
+/// seat limit, in one statement).
+pub async fn write_alone<C: TransactionTrait + ConnectionTrait>(
+    db: &C,
+    new: NewRegistration,
+) -> Result<RegistrationOutcome, DomainError> {
     let postgres = db.get_database_backend() == sea_orm::DatabaseBackend::Postgres;
-    let written = if postgres && webinar.capacity.is_none() {
+    let written = if postgres && !new.counts_seats() {
         // One statement is atomic by itself: no transaction to open and commit.
-        write_new(db, &new, &jobs).await?
+        write_new(db, &new.row, &new.jobs).await?
     } else {
         let txn = db.begin().await?;
-        if webinar.capacity.is_some() {
+        if new.counts_seats() {
             // Registrations for a webinar with seats to count take turns: on Postgres
             // by locking its row; SQLite lets one writer in at a time anyway.
-            lock_seats(&txn, webinar.id).await?;
+            lock_seats(&txn, new.webinar.id).await?;
         }
-        let written = write_new(&txn, &new, &jobs).await?;
+        let written = write_new(&txn, &new.row, &new.jobs).await?;
         // Counted after our own insert, inside the transaction: a full webinar undoes it.
-        if written.is_some_and(|(_, registrations)| webinar.is_full(registrations.saturating_sub(1))) {
+        if written.is_some_and(|(_, registrations)| new.webinar.is_full(registrations.saturating_sub(1))) {
             txn.rollback().await?;
             return Err(DomainError::Closed(ClosedReason::Full));
         }
         txn.commit().await?;
         written
     };
+    outcome(db, new, written).await
+}
+
+/// Writes registrations without seat limits in one transaction (group
+/// commit: one `BEGIN` and one `COMMIT` for all of them). Each keeps its own
+/// outcome; if the transaction fails, nothing of it is written.
+pub async fn write_together<C: TransactionTrait + ConnectionTrait>(
+    db: &C,
+    group: &[NewRegistration],
+) -> Result<Vec<Option<(i64, u64)>>, DbErr> {
+    let txn = db.begin().await?;
+    let mut written = Vec::with_capacity(group.len());
+    for new in group {
+        written.push(write_new(&txn, &new.row, &new.jobs).await?);
+    }
+    txn.commit().await?;
+    Ok(written)
+}
+
+/// The outcome of a write: the new registration with its count, or, when the
+/// email was registered already (`written` is `None`), the existing one.
+pub async fn outcome<C: ConnectionTrait>(
+    db: &C,
+    new: NewRegistration,
+    written: Option<(i64, u64)>,
+) -> Result<RegistrationOutcome, DomainError> {
+    let NewRegistration { webinar, row, email, .. } = new;
     let (registration, created, registrations) = match written {
-        Some((id, registrations)) => (Model { id, ..new }, true, registrations),
+        Some((id, registrations)) => (Model { id, ..row }, true, registrations),
         None => {
-            let existing = find_by_email(db, webinar.id, &input.email).await?;
+            let existing = find_by_email(db, webinar.id, &email).await?;
             let existing = existing.ok_or(DbErr::RecordNotFound("registration after conflict".into()))?;
             (existing, false, registration_count::for_webinar(db, webinar.id).await?)
         }

@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use sea_orm::{DatabaseConnection, EntityTrait};
 
 use crate::admin::{self, AdminError};
-use crate::db::WriteTurns;
 use crate::registration::{self, RegistrationOutcome, RegistrationRequest};
+use crate::registration_writer::RegistrationWriter;
 use crate::{Clock, ClosedReason, CountPublisher, DomainError, email_job, icp_variant, registration_count, webinar};
 
 #[derive(Clone)]
@@ -16,8 +16,8 @@ pub struct Service {
     clock: Arc<dyn Clock>,
     counts: Arc<dyn CountPublisher>,
     mail: Option<Arc<admin::Mail>>,
-    /// Registrations take turns at SQLite's write lock.
-    write_turns: WriteTurns,
+    /// SQLite: the one task that writes registrations (`None` on Postgres).
+    writer: Option<RegistrationWriter>,
 }
 
 /// A landing page's data.
@@ -44,9 +44,11 @@ pub struct Stats {
 }
 
 impl Service {
+    /// Call it inside the runtime: on SQLite it starts the registration writer.
     pub fn new(db: DatabaseConnection, clock: Arc<dyn Clock>, counts: Arc<dyn CountPublisher>) -> Self {
-        let write_turns = WriteTurns::for_database(&db);
-        Self { db, clock, counts, mail: None, write_turns }
+        let sqlite = db.get_database_backend() == sea_orm::DatabaseBackend::Sqlite;
+        let writer = sqlite.then(|| RegistrationWriter::start(db.clone()));
+        Self { db, clock, counts, mail: None, writer }
     }
 
     /// Lets the admin preview and test-send emails.
@@ -84,9 +86,10 @@ impl Service {
         let now = self.clock.now();
         let webinar = webinar::resolve(&self.db, request.webinar.as_deref(), now).await?;
         let masked_email = valid.email.masked();
-        let outcome = {
-            let _turn = self.write_turns.take().await;
-            registration::register(&self.db, webinar, valid, now).await?
+        let new = registration::NewRegistration::new(webinar, valid, now)?;
+        let outcome = match &self.writer {
+            Some(writer) => writer.register(new).await?,
+            None => registration::write_alone(&self.db, new).await?,
         };
         if outcome.created {
             tracing::info!(webinar = %outcome.webinar.slug, email = %masked_email, count = outcome.registrations, "registered");

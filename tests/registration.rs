@@ -252,7 +252,39 @@ async fn registrations_before_the_counter_migration_are_counted(database: TestDa
     assert_eq!(outcome.registrations, 8);
 }
 
+/// The registration writer (SQLite's) writes the registrations waiting at
+/// once in one transaction; one that cannot be written (its webinar was
+/// deleted after it was checked) fails alone, the others are written and each
+/// gets its own outcome.
+async fn a_group_commit_fails_only_the_registration_at_fault(database: TestDatabase) {
+    use webinar::registration::NewRegistration;
+    use webinar::registration_writer::RegistrationWriter;
+    let f = fixture(database).await;
+    let kept = webinar(&f.db, "kept", Status::Published, Duration::days(2)).await;
+    let gone = webinar(&f.db, "gone", Status::Published, Duration::days(2)).await;
+    let new = |w: &webinar::webinar::Model, email: String| {
+        let valid = request(&w.slug, &email).validate().expect("valid");
+        NewRegistration::new(w.clone(), valid, now()).expect("open")
+    };
+    let mut group: Vec<NewRegistration> = (0..10).map(|n| new(&kept, format!("k{n}@example.com"))).collect();
+    group.insert(4, new(&gone, "late@example.com".into()));
+    group.push(new(&kept, "K3@example.com".into()));
+    webinar::webinar::Entity::delete_by_id(gone.id).exec(&f.db).await.expect("delete");
+
+    let writer = RegistrationWriter::start(f.db.clone());
+    let outcomes = futures::future::join_all(group.into_iter().map(|new| writer.register(new))).await;
+    let (failed, written): (Vec<_>, Vec<_>) = outcomes.into_iter().partition(Result::is_err);
+    assert_eq!(failed.len(), 1, "only the registration for the deleted webinar fails");
+    let written: Vec<_> = written.into_iter().map(|outcome| outcome.expect("written")).collect();
+    assert_eq!(written.iter().filter(|outcome| outcome.created).count(), 10);
+    let repeat = written.iter().find(|outcome| !outcome.created).expect("the repeated address");
+    assert_eq!(repeat.registration.email, "k3@example.com", "the first registration with that address");
+    assert_eq!(row_counts(&f.db).await, (10, 40), "ten registrations, four emails each");
+    assert_eq!(webinar::registration_count::for_webinar(&f.db, kept.id).await.expect("count"), 10);
+}
+
 webinar::on_both_databases!(
+    a_group_commit_fails_only_the_registration_at_fault,
     the_kept_count_matches_the_registrations,
     registrations_before_the_counter_migration_are_counted,
     a_full_webinar_takes_no_more_registrations,
