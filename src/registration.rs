@@ -201,19 +201,10 @@ impl NewRegistration {
     }
 }
 
-/// Registers for `webinar`: the registration row, its count and its email
-/// jobs commit together. The same email again returns the existing registration.
-pub async fn register<C: TransactionTrait + ConnectionTrait>(
-    db: &C,
-    webinar: webinar::Model,
-    input: ValidRegistration,
-    now: DateTime<Utc>,
-) -> Result<RegistrationOutcome, DomainError> {
-    write_alone(db, NewRegistration::new(webinar, input, now)?).await
-}
-
 /// Writes one registration in its own transaction (on Postgres, without a
-/// seat limit, in one statement).
+/// seat limit, in one statement): the registration row, its count and its
+/// email jobs commit together. The same email again returns the existing
+/// registration.
 pub async fn write_alone<C: TransactionTrait + ConnectionTrait>(
     db: &C,
     new: NewRegistration,
