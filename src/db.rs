@@ -2,9 +2,11 @@
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
+use sea_orm::sea_query::{Expr, IntoColumnRef};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ConnectOptions, Database, DatabaseBackend, DatabaseConnection, DbErr, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait,
 };
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/webinar.db?mode=rwc";
@@ -48,6 +50,25 @@ pub async fn begin_write<C: TransactionTrait>(db: &C) -> Result<C::Transaction, 
     db.begin_with_options(options).await
 }
 
+/// `column IN (ids…)` as a statement whose text is the same however many ids
+/// there are: the ids travel as one parameter (an array on Postgres, a JSON
+/// array on SQLite). With a placeholder per id, every batch size the worker
+/// met was a new prepared statement, and each pooled connection's statement
+/// cache grew with them.
+pub fn is_one_of(backend: DatabaseBackend, column: impl IntoColumnRef, ids: impl IntoIterator<Item = i64>) -> Expr {
+    let ids: Vec<i64> = ids.into_iter().collect();
+    match backend {
+        DatabaseBackend::Postgres => Expr::cust_with_exprs("$1 = ANY($2)", [Expr::col(column), Expr::val(ids)]),
+        _ => {
+            let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+            Expr::cust_with_exprs(
+                "? IN (SELECT value FROM json_each(?))",
+                [Expr::col(column), Expr::val(format!("[{list}]"))],
+            )
+        }
+    }
+}
+
 /// Migrations this binary knows that the database has not applied (another
 /// instance may be newer or older than the schema it talks to).
 pub async fn pending_migrations(db: &DatabaseConnection) -> Result<usize, DbErr> {
@@ -63,7 +84,9 @@ fn sqlite_file(url: &str) -> Option<&str> {
 
 #[cfg(test)]
 mod tests {
-    use super::sqlite_file;
+    use super::{is_one_of, sqlite_file};
+    use crate::email_job;
+    use sea_orm::{DatabaseBackend, EntityTrait, QueryFilter, QueryTrait};
 
     #[test]
     fn finds_the_sqlite_file_in_a_url() {
@@ -71,5 +94,19 @@ mod tests {
         assert_eq!(sqlite_file("sqlite:/tmp/x.db"), Some("/tmp/x.db"));
         assert_eq!(sqlite_file("sqlite::memory:"), None);
         assert_eq!(sqlite_file("postgres://root@127.0.0.1/test"), None);
+    }
+
+    #[test]
+    fn an_id_list_is_one_parameter_whatever_its_length() {
+        for backend in [DatabaseBackend::Postgres, DatabaseBackend::Sqlite] {
+            let statement = |ids: &[i64]| {
+                email_job::Entity::find()
+                    .filter(is_one_of(backend, email_job::Column::Id, ids.iter().copied()))
+                    .build(backend)
+            };
+            let (two, five) = (statement(&[1, 2]), statement(&[1, 2, 3, 4, 5]));
+            assert_eq!(two.sql, five.sql, "{backend:?}");
+            assert_eq!(five.values.map(|values| values.0.len()), Some(1), "{backend:?}");
+        }
     }
 }

@@ -41,7 +41,7 @@ pub async fn for_webinars<C: ConnectionTrait>(
     db: &C,
     webinar_ids: impl IntoIterator<Item = i64>,
 ) -> Result<Vec<Model>, DbErr> {
-    Entity::find().filter(Column::WebinarId.is_in(webinar_ids)).all(db).await
+    Entity::find().filter(crate::db::is_one_of(db.get_database_backend(), Column::WebinarId, webinar_ids)).all(db).await
 }
 
 /// The copy a registrant with `icp` gets among `copies`: their ICP's

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use futures::StreamExt;
 use rand::Rng;
-use sea_orm::{ActiveEnum, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{ActiveEnum, DatabaseConnection, EntityTrait, QueryFilter};
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 
@@ -23,7 +23,7 @@ use crate::emails::{self, Emails, WebinarLinks};
 use crate::links::Links;
 use crate::reminders::REMINDERS;
 use crate::retry::{AfterFailure, RetryPolicy};
-use crate::{Clock, DomainError, calendar, email_copy, registration, webinar};
+use crate::{Clock, DomainError, calendar, db, email_copy, registration, webinar};
 
 #[derive(Clone, Debug)]
 pub struct WorkerConfig {
@@ -293,8 +293,9 @@ impl Worker {
         // Jobs share registrations (four kinds each) and webinars: look each up once.
         let registration_ids: BTreeSet<i64> = jobs.iter().map(|job| job.registration_id).collect();
         let webinar_ids: BTreeSet<i64> = jobs.iter().map(|job| job.webinar_id).collect();
+        let backend = self.db.get_database_backend();
         let registrations: HashMap<i64, registration::Model> = registration::Entity::find()
-            .filter(registration::Column::Id.is_in(registration_ids))
+            .filter(db::is_one_of(backend, registration::Column::Id, registration_ids))
             .all(&self.db)
             .await?
             .into_iter()
@@ -302,7 +303,7 @@ impl Worker {
             .collect();
         let copies = email_copy::for_webinars(&self.db, webinar_ids.iter().copied()).await?;
         let webinars: HashMap<i64, webinar::Model> = webinar::Entity::find()
-            .filter(webinar::Column::Id.is_in(webinar_ids))
+            .filter(db::is_one_of(backend, webinar::Column::Id, webinar_ids))
             .all(&self.db)
             .await?
             .into_iter()
