@@ -1,4 +1,5 @@
-//! Connecting to SQLite (the embedded default) or Postgres, and migrating.
+//! Connecting to SQLite (the embedded default) or Postgres, migrating, and the
+//! query pieces whose SQL differs between the two.
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
