@@ -2,7 +2,7 @@
 //! written in the same transaction as the registration.
 use chrono::{DateTime, Utc};
 use sea_orm::entity::prelude::*;
-use sea_orm::{ActiveValue::Set, Condition, DatabaseBackend, QueryOrder};
+use sea_orm::{ActiveValue::Set, Condition, QueryOrder};
 use serde::{Deserialize, Serialize};
 
 #[derive(
@@ -181,9 +181,9 @@ fn unlocked(status: Status, reason: &str, now: DateTime<Utc>) -> ActiveModel {
 
 /// Updates only jobs this worker still holds: after its lease expired and the
 /// job was rescued, a late answer must not overwrite the new owner's state.
-fn held_by(backend: DatabaseBackend, worker: &str, ids: &[i64]) -> Condition {
+fn held_by<C: ConnectionTrait>(db: &C, worker: &str, ids: &[i64]) -> Condition {
     Condition::all()
-        .add(crate::db::is_one_of(backend, Column::Id, ids.iter().copied()))
+        .add(crate::db::is_one_of(db.get_database_backend(), Column::Id, ids.iter().copied()))
         .add(Column::Status.eq(Status::Running))
         .add(Column::LockedBy.eq(worker))
 }
@@ -203,7 +203,7 @@ pub async fn mark_sent<C: ConnectionTrait>(
             updated_at: Set(now),
             ..Default::default()
         })
-        .filter(held_by(db.get_database_backend(), worker, ids))
+        .filter(held_by(db, worker, ids))
         .exec(db)
         .await?;
     Ok(updated.rows_affected)
@@ -224,8 +224,7 @@ pub async fn mark_failed<C: ConnectionTrait>(
         failed.status = Set(Status::Pending);
         failed.run_at = Set(retry_at);
     }
-    let updated =
-        Entity::update_many().set(failed).filter(held_by(db.get_database_backend(), worker, ids)).exec(db).await?;
+    let updated = Entity::update_many().set(failed).filter(held_by(db, worker, ids)).exec(db).await?;
     Ok(updated.rows_affected)
 }
 
@@ -239,7 +238,7 @@ pub async fn release<C: ConnectionTrait>(db: &C, worker: &str, ids: &[i64], now:
         .col_expr(Column::LockedBy, Expr::value(Option::<String>::None))
         .col_expr(Column::Attempts, Expr::col(Column::Attempts).sub(1))
         .col_expr(Column::UpdatedAt, Expr::value(now))
-        .filter(held_by(db.get_database_backend(), worker, ids))
+        .filter(held_by(db, worker, ids))
         .exec(db)
         .await?;
     Ok(updated.rows_affected)
@@ -316,8 +315,7 @@ pub async fn mark_cancelled<C: ConnectionTrait>(
     now: DateTime<Utc>,
 ) -> Result<u64, DbErr> {
     let cancelled = unlocked(Status::Cancelled, reason, now);
-    let updated =
-        Entity::update_many().set(cancelled).filter(held_by(db.get_database_backend(), worker, ids)).exec(db).await?;
+    let updated = Entity::update_many().set(cancelled).filter(held_by(db, worker, ids)).exec(db).await?;
     Ok(updated.rows_affected)
 }
 
