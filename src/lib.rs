@@ -12,6 +12,7 @@ pub mod editor;
 pub mod email_address;
 pub mod email_copy;
 pub mod email_job;
+pub mod email_lease;
 pub mod emails;
 pub mod error;
 pub mod export;

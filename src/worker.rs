@@ -1,12 +1,13 @@
 //! The email worker. Each tick rescues expired leases, claims due jobs with a
 //! lease, sends them in batches (one provider request per webinar, kind and
 //! ICP, up to 1,000 recipients) with a bound on requests in flight, and
-//! records every outcome. No transaction is open while a request is out.
+//! records every outcome; the lease ends when all of its jobs are recorded.
+//! No transaction is open while a request is out.
 //!
-//! Postgres: any number of workers, in any number of processes (claims use
-//! `FOR UPDATE SKIP LOCKED`). SQLite: a claim is one UPDATE and SQLite has one
-//! writer at a time, so workers never share a job; one process per file is
-//! the supported setup.
+//! Postgres: any number of workers, in any number of processes (claims take
+//! turns on an advisory lock, so two never lease the same job). SQLite: a
+//! claim holds SQLite's one write lock, so workers never share a job either;
+//! one process per file is the supported setup.
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
@@ -19,6 +20,7 @@ use tokio::task::JoinSet;
 
 use crate::delivery::{Attachment, Delivery, DeliveryError, MAX_RECIPIENTS_PER_REQUEST, Mailbox, Outgoing, Recipient};
 use crate::email_job::{self, Kind};
+use crate::email_lease::{self, Held};
 use crate::emails::{self, Emails, WebinarLinks};
 use crate::links::Links;
 use crate::reminders::REMINDERS;
@@ -87,12 +89,14 @@ pub struct Worker {
 /// Jobs that go out in one provider request share a webinar, a kind and an ICP.
 type BatchKey = (i64, Kind, Option<String>);
 
-/// A batch ready to send, and the jobs (with their attempt counts) behind it.
+/// A batch ready to send, and the jobs (with their attempts so far) behind it.
 struct Batch {
     message: Outgoing,
     jobs: Vec<(i64, i32)>,
     /// When the claim behind it was made; its lease runs from here.
     claimed_at: DateTime<Utc>,
+    /// Shared by the claim's batches; the last one recorded ends it.
+    lease: Arc<Held>,
 }
 
 impl Worker {
@@ -130,10 +134,12 @@ impl Worker {
             let Ok(slot) = slots.clone().acquire_owned().await else { break };
             let (worker, stop) = (self.clone(), shutdown.clone());
             in_flight.spawn(async move {
-                // After shutdown, `send` gives the batch back instead of sending it.
-                let sent = worker.send(batch, &stop).await;
+                // After shutdown, `attempt` gives the batch back instead of sending it.
+                let outcome = worker.attempt(&batch, &stop).await;
+                // A slot bounds requests in flight; recording the outcome
+                // runs beside the next request instead of holding the slot.
                 drop(slot);
-                sent
+                worker.finish(batch, outcome).await
             });
         }
         for prefetch in prefetchers {
@@ -200,33 +206,57 @@ impl Worker {
     async fn claim(&self, limit: u64) -> Result<(Vec<Batch>, TickReport), DomainError> {
         let now = self.clock.now();
         email_job::rescue_expired(&self.db, now, self.config.policy.max_attempts).await?;
-        let jobs = email_job::claim_due(&self.db, &self.id, now, self.config.lease, limit).await?;
-        let mut report = TickReport { claimed: jobs.len(), ..TickReport::default() };
-        if jobs.is_empty() {
-            return Ok((Vec::new(), report));
-        }
-        let (batches, skipped) = self.prepare(jobs, now).await?;
+        let Some(claim) = email_job::claim_due(&self.db, &self.id, now, self.config.lease, limit).await? else {
+            return Ok((Vec::new(), TickReport::default()));
+        };
+        let mut report = TickReport { claimed: claim.jobs.len(), ..TickReport::default() };
+        let lease = Arc::new(claim.lease);
+        let (batches, skipped) = self.prepare(claim.jobs, &lease, now).await?;
         for (reason, ids) in skipped {
-            report.cancelled += ids.len();
-            email_job::mark_cancelled(&self.db, &self.id, &ids, reason, now).await?;
+            report.cancelled += email_job::mark_cancelled(&self.db, &lease, &ids, reason, now).await? as usize;
         }
+        self.end_if_last(lease).await?;
         Ok((batches, report))
     }
 
-    /// Sends one batch and records the outcome. A batch is given back unsent
-    /// when stopping, or when it waited past half its lease: by the lease's
-    /// end another claim may take the same jobs, and both would send them.
+    /// Ends the lease once no batch of its claim is left to record.
+    async fn end_if_last(&self, lease: Arc<Held>) -> Result<(), DomainError> {
+        if let Some(lease) = Arc::into_inner(lease) {
+            email_lease::end(&self.db, &lease).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends one batch and records the outcome.
     async fn send(&self, batch: Batch, stop: &watch::Receiver<bool>) -> Result<TickReport, DomainError> {
+        let outcome = self.attempt(&batch, stop).await;
+        self.finish(batch, outcome).await
+    }
+
+    /// Delivers a batch, or gives it back unsent (`None`) when stopping or
+    /// when it waited past half its lease: by the lease's end another claim
+    /// may take the same jobs, and both would send them.
+    async fn attempt(&self, batch: &Batch, stop: &watch::Receiver<bool>) -> Option<Result<(), DeliveryError>> {
         let stopping = *stop.borrow();
         let lease_half_gone = self.clock.now() >= batch.claimed_at + self.config.lease / 2;
         if lease_half_gone && !stopping {
             tracing::info!(worker = %self.id, jobs = batch.jobs.len(), "a batch waited past half its lease: given back");
         }
-        let outcome = match stopping || lease_half_gone {
+        match stopping || lease_half_gone {
             true => None,
-            false => Some(self.deliver_metered(&batch).await),
-        };
-        self.record(&batch.jobs, outcome).await
+            false => Some(self.deliver_metered(batch).await),
+        }
+    }
+
+    /// Records a batch's outcome and ends the lease after its claim's last batch.
+    async fn finish(
+        &self,
+        batch: Batch,
+        outcome: Option<Result<(), DeliveryError>>,
+    ) -> Result<TickReport, DomainError> {
+        let report = self.record(&batch.lease, &batch.jobs, outcome).await?;
+        self.end_if_last(batch.lease).await?;
+        Ok(report)
     }
 
     /// Delivers, recording the request's latency and outcome
@@ -245,8 +275,11 @@ impl Worker {
         result
     }
 
+    /// Writes each job's outcome. Jobs given back unsent are not written:
+    /// they are still pending, and claimable again once the lease ends.
     async fn record(
         &self,
+        lease: &Held,
         jobs: &[(i64, i32)],
         outcome: Option<Result<(), DeliveryError>>,
     ) -> Result<TickReport, DomainError> {
@@ -254,11 +287,11 @@ impl Worker {
         let now = self.clock.now();
         let ids: Vec<i64> = jobs.iter().map(|(id, _)| *id).collect();
         match outcome {
-            None => report.released += email_job::release(&self.db, &self.id, &ids, now).await? as usize,
-            Some(Ok(())) => report.sent += email_job::mark_sent(&self.db, &self.id, &ids, now).await? as usize,
+            None => report.released += ids.len(),
+            Some(Ok(())) => report.sent += email_job::mark_sent(&self.db, lease, &ids, now).await? as usize,
             Some(Err(DeliveryError::Reject { reason })) => {
                 tracing::warn!(worker = %self.id, jobs = ids.len(), %reason, "provider rejected a batch");
-                report.dead += email_job::mark_failed(&self.db, &self.id, &ids, None, &reason, now).await? as usize;
+                report.dead += email_job::mark_failed(&self.db, lease, &ids, None, &reason, now).await? as usize;
             }
             Some(Err(DeliveryError::Retry { reason, retry_after })) => {
                 tracing::warn!(worker = %self.id, jobs = ids.len(), %reason, "batch will be retried");
@@ -268,11 +301,12 @@ impl Worker {
                     by_attempts.entry(attempts).or_default().push(id);
                 }
                 for (attempts, ids) in by_attempts {
-                    let retry_at = match self.config.policy.after_failure(attempts, jitter, retry_after) {
+                    // This attempt counts: the policy is asked after `attempts + 1` tries.
+                    let retry_at = match self.config.policy.after_failure(attempts + 1, jitter, retry_after) {
                         AfterFailure::RetryIn(delay) => Some(now + delay),
                         AfterFailure::Dead => None,
                     };
-                    let updated = email_job::mark_failed(&self.db, &self.id, &ids, retry_at, &reason, now).await?;
+                    let updated = email_job::mark_failed(&self.db, lease, &ids, retry_at, &reason, now).await?;
                     match retry_at {
                         Some(_) => report.retried += updated as usize,
                         None => report.dead += updated as usize,
@@ -288,6 +322,7 @@ impl Worker {
     async fn prepare(
         &self,
         jobs: Vec<email_job::Model>,
+        lease: &Arc<Held>,
         now: DateTime<Utc>,
     ) -> Result<(Vec<Batch>, BTreeMap<&'static str, Vec<i64>>), DomainError> {
         // Jobs share registrations (four kinds each) and webinars: look each up once.
@@ -364,6 +399,7 @@ impl Worker {
                     },
                     jobs: chunk.iter().map(|(job, _)| (job.id, job.attempts)).collect(),
                     claimed_at: now,
+                    lease: lease.clone(),
                 });
             }
         }

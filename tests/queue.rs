@@ -4,6 +4,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{DatabaseConnection, EntityTrait};
 use webinar::email_job::{self, QueueLag, Status};
+use webinar::email_lease::{self, Held};
 use webinar::testing::{TestDatabase, seed_due_jobs};
 
 const LEASE: Duration = Duration::minutes(5);
@@ -16,81 +17,105 @@ async fn job(db: &DatabaseConnection, id: i64) -> email_job::Model {
     email_job::Entity::find_by_id(id).one(db).await.expect("query").expect("exists")
 }
 
+async fn lease(db: &DatabaseConnection, held: &Held) -> Option<email_lease::Model> {
+    email_lease::Entity::find_by_id(held.id).one(db).await.expect("query")
+}
+
 async fn claims_only_due_jobs_up_to_the_limit_with_a_lease(database: TestDatabase) {
     let db = database.connect().await.expect("connect");
     seed_due_jobs(&db, 2, now() + Duration::minutes(1)).await.expect("seed");
-    assert!(email_job::claim_due(&db, "w1", now(), LEASE, 10).await.expect("claim").is_empty(), "nothing due yet");
+    assert!(email_job::claim_due(&db, "w1", now(), LEASE, 10).await.expect("claim").is_none(), "nothing due yet");
 
     let later = now() + Duration::minutes(2);
-    let claimed = email_job::claim_due(&db, "w1", later, LEASE, 5).await.expect("claim");
-    assert_eq!(claimed.len(), 5);
-    for job in &claimed {
-        assert_eq!((job.status, job.attempts), (Status::Running, 1));
-        assert_eq!(job.locked_by.as_deref(), Some("w1"));
-        assert_eq!(job.locked_until, Some(later + LEASE));
-    }
-    let rest = email_job::claim_due(&db, "w2", later, LEASE, 10).await.expect("claim");
-    assert_eq!(rest.len(), 3, "the other worker gets only what is left");
+    let before = email_job::Entity::find().all(&db).await.expect("jobs");
+    let claim = email_job::claim_due(&db, "w1", later, LEASE, 5).await.expect("claim").expect("due jobs");
+    assert_eq!(claim.jobs.len(), 5);
+    assert_eq!(email_job::Entity::find().all(&db).await.expect("jobs"), before, "a claim writes no job row");
+    assert!(claim.jobs.iter().all(|job| before.contains(job)));
+    let held = lease(&db, &claim.lease).await.expect("the lease row");
+    assert_eq!((held.worker.as_str(), held.locked_until), ("w1", later + LEASE));
+    let named: Vec<i64> = serde_json::from_str(&held.job_ids).expect("a JSON array");
+    assert_eq!(named, claim.jobs.iter().map(|job| job.id).collect::<Vec<_>>());
+
+    let rest = email_job::claim_due(&db, "w2", later, LEASE, 10).await.expect("claim").expect("the rest");
+    assert_eq!(rest.jobs.len(), 3, "the other worker gets only what is left");
+    assert!(email_job::claim_due(&db, "w3", later, LEASE, 10).await.expect("claim").is_none());
+    assert_eq!(email_lease::leased_jobs(&db).await.expect("count"), 8);
     assert_eq!(
         email_job::lag(&db, later).await.expect("lag"),
-        QueueLag { due: 8, oldest_due_at: Some(now() + Duration::minutes(1)) }
+        QueueLag { due: 8, oldest_due_at: Some(now() + Duration::minutes(1)) },
+        "claimed jobs are due and unsent until recorded"
     );
 }
 
 async fn outcomes_apply_only_to_the_holder(database: TestDatabase) {
     let db = database.connect().await.expect("connect");
     seed_due_jobs(&db, 1, now()).await.expect("seed");
-    let claimed = email_job::claim_due(&db, "w1", now(), LEASE, 4).await.expect("claim");
-    let ids: Vec<i64> = claimed.iter().map(|job| job.id).collect();
+    let claim = email_job::claim_due(&db, "w1", now(), LEASE, 4).await.expect("claim").expect("due jobs");
+    let (held, ids): (Held, Vec<i64>) = (claim.lease, claim.jobs.iter().map(|job| job.id).collect());
 
-    assert_eq!(email_job::mark_sent(&db, "intruder", &ids, now()).await.expect("update"), 0);
-    assert_eq!(email_job::mark_sent(&db, "w1", &ids[..1], now()).await.expect("update"), 1);
+    let intruder = Held { id: held.id, worker: "intruder".into() };
+    assert_eq!(email_job::mark_sent(&db, &intruder, &ids, now()).await.expect("update"), 0);
+    assert_eq!(email_job::mark_sent(&db, &held, &ids[..1], now()).await.expect("update"), 1);
     let sent = job(&db, ids[0]).await;
-    assert_eq!((sent.status, sent.sent_at), (Status::Sent, Some(now())));
+    assert_eq!((sent.status, sent.sent_at, sent.attempts), (Status::Sent, Some(now()), 1));
+    assert_eq!(sent.attempted_by.as_deref(), Some("w1"));
 
     let retry_at = now() + Duration::seconds(30);
-    email_job::mark_failed(&db, "w1", &ids[1..2], Some(retry_at), "429 Too Many Requests", now())
+    email_job::mark_failed(&db, &held, &ids[1..2], Some(retry_at), "429 Too Many Requests", now())
         .await
         .expect("update");
     let retried = job(&db, ids[1]).await;
     assert_eq!((retried.status, retried.run_at, retried.attempts), (Status::Pending, retry_at, 1));
     assert_eq!(retried.last_error.as_deref(), Some("429 Too Many Requests"));
 
-    email_job::mark_failed(&db, "w1", &ids[2..3], None, "400 invalid email", now()).await.expect("update");
+    email_job::mark_failed(&db, &held, &ids[2..3], None, "400 invalid email", now()).await.expect("update");
     let dead = job(&db, ids[2]).await;
     assert_eq!((dead.status, dead.last_error.as_deref()), (Status::Dead, Some("400 invalid email")));
 
-    email_job::release(&db, "w1", &ids[3..], now()).await.expect("update");
+    // The fourth is given back unsent: nothing is written, and it is
+    // claimable again once the lease ends.
+    assert!(email_job::claim_due(&db, "w2", now(), LEASE, 4).await.expect("claim").is_none(), "still leased");
+    email_lease::end(&db, &held).await.expect("end");
+    assert_eq!(lease(&db, &held).await, None);
     let released = job(&db, ids[3]).await;
-    assert_eq!((released.status, released.attempts, released.locked_by), (Status::Pending, 0, None));
+    assert_eq!((released.status, released.attempts, released.attempted_by), (Status::Pending, 0, None));
     assert_eq!(
         email_job::lag(&db, now()).await.expect("lag").due,
         1,
         "only the released job: the retry is not due yet"
     );
+    let again = email_job::claim_due(&db, "w2", now(), LEASE, 4).await.expect("claim").expect("released");
+    assert_eq!(again.jobs.iter().map(|job| job.id).collect::<Vec<_>>(), [ids[3]]);
 }
 
 async fn expired_leases_are_rescued_or_dead(database: TestDatabase) {
     let db = database.connect().await.expect("connect");
     seed_due_jobs(&db, 1, now()).await.expect("seed");
-    let claimed = email_job::claim_due(&db, "crashed", now(), LEASE, 4).await.expect("claim");
+    let crashed = email_job::claim_due(&db, "crashed", now(), LEASE, 4).await.expect("claim").expect("due jobs");
     assert_eq!(email_job::rescue_expired(&db, now() + LEASE - Duration::seconds(1), 3).await.expect("rescue"), 0);
 
-    let after = now() + LEASE + Duration::seconds(1);
-    // Use up the attempts of one job: claimed twice more after rescues.
-    let last = claimed[0].id;
-    for round in 0..2 {
-        email_job::rescue_expired(&db, after + LEASE * (2 * round), 3).await.expect("rescue");
-        let again = email_job::claim_due(&db, "crashed", after + LEASE * (2 * round), LEASE, 1).await.expect("claim");
-        assert_eq!(again.iter().map(|job| job.id).collect::<Vec<_>>(), [last]);
+    // Each expiry counts an attempt; the third of three makes the job dead.
+    let mut at = now() + LEASE + Duration::seconds(1);
+    assert_eq!(email_job::rescue_expired(&db, at, 3).await.expect("rescue"), 4);
+    assert_eq!(lease(&db, &crashed.lease).await, None, "the expired lease is gone");
+    let last = crashed.jobs[0].id;
+    for attempts in [2, 3] {
+        let again = email_job::claim_due(&db, "crashed", at, LEASE, 1).await.expect("claim").expect("rescued");
+        assert_eq!(again.jobs.iter().map(|job| job.id).collect::<Vec<_>>(), [last]);
+        at += LEASE + Duration::seconds(1);
+        assert_eq!(email_job::rescue_expired(&db, at, 3).await.expect("rescue"), 1);
+        assert_eq!(job(&db, last).await.attempts, attempts);
     }
-    let rescued = email_job::rescue_expired(&db, after + LEASE * 5, 3).await.expect("rescue");
-    assert_eq!(rescued, 1);
     let dead = job(&db, last).await;
     assert_eq!((dead.status, dead.attempts), (Status::Dead, 3));
-    let others = job(&db, claimed[1].id).await;
-    assert_eq!((others.status, others.locked_by), (Status::Pending, None));
+    let others = job(&db, crashed.jobs[1].id).await;
+    assert_eq!((others.status, others.attempts, others.attempted_by), (Status::Pending, 1, None));
     assert!(others.last_error.expect("a reason").contains("lease expired"));
+
+    // The dead worker's late answer writes nothing over the rescue.
+    let ids: Vec<i64> = crashed.jobs.iter().map(|job| job.id).collect();
+    assert_eq!(email_job::mark_sent(&db, &crashed.lease, &ids, at).await.expect("update"), 0);
 }
 
 async fn two_claimers_take_each_of_5000_jobs_exactly_once(database: TestDatabase) {
@@ -102,13 +127,16 @@ async fn two_claimers_take_each_of_5000_jobs_exactly_once(database: TestDatabase
         tokio::spawn(async move {
             let mut mine = Vec::new();
             loop {
-                let batch = email_job::claim_due(&db, worker, now(), LEASE, 100).await.expect("claim");
-                if batch.is_empty() {
+                let Some(claim) = email_job::claim_due(&db, worker, now(), LEASE, 100).await.expect("claim") else {
                     return mine;
-                }
-                let ids: Vec<i64> = batch.iter().map(|job| job.id).collect();
-                email_job::mark_sent(&db, worker, &ids, now()).await.expect("sent");
+                };
+                let ids: Vec<i64> = claim.jobs.iter().map(|job| job.id).collect();
+                email_job::mark_sent(&db, &claim.lease, &ids, now()).await.expect("sent");
+                email_lease::end(&db, &claim.lease).await.expect("end");
                 mine.extend(ids);
+                // A worker sends between claims. Without a pause, SQLite's busy
+                // handler (which sleeps between tries) let one claimer take every turn.
+                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
             }
         })
     };
@@ -122,8 +150,9 @@ async fn two_claimers_take_each_of_5000_jobs_exactly_once(database: TestDatabase
     assert!(!first.is_empty() && !second.is_empty(), "both claimers worked ({} / {})", first.len(), second.len());
 }
 
-/// The queue's indexes after every migration: the partial ones, and not the
-/// old claim index (its `status` prefix drew "these ids, if running" onto it).
+/// The queue's indexes after every migration: pending jobs in claim order,
+/// and neither the old claim index (its `status` prefix drew "these ids, if
+/// running" onto it) nor the running-jobs one (leases replaced that state).
 async fn the_queue_indexes_are_the_partial_ones(database: TestDatabase) {
     use sea_orm::{ConnectionTrait, DbBackend, Statement};
     let db = database.connect().await.expect("connect");
@@ -136,7 +165,7 @@ async fn the_queue_indexes_are_the_partial_ones(database: TestDatabase) {
     let rows = db.query_all_raw(Statement::from_string(db.get_database_backend(), sql)).await.expect("indexes");
     let mut names: Vec<String> = rows.iter().map(|row| row.try_get_by_index(0).expect("name")).collect();
     names.sort();
-    assert_eq!(names, ["idx_email_jobs_pending", "idx_email_jobs_running"]);
+    assert_eq!(names, ["idx_email_jobs_pending"]);
 }
 
 webinar::on_both_databases!(

@@ -6,6 +6,7 @@ mod m20261125_000002_admins;
 mod m20261125_000003_page_and_email_copy;
 mod m20261130_000004_registration_counts;
 mod m20261130_000005_queue_indexes;
+mod m20261201_000006_email_leases;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000003_page_and_email_copy::Migration),
             Box::new(m20261130_000004_registration_counts::Migration),
             Box::new(m20261130_000005_queue_indexes::Migration),
+            Box::new(m20261201_000006_email_leases::Migration),
         ]
     }
 }

@@ -68,7 +68,7 @@ async fn the_confirmation_lands_in_the_dev_outbox(database: TestDatabase) {
         if confirmation.status == Status::Sent {
             break;
         }
-        assert_eq!(confirmation.status, Status::Running, "delivered, being recorded");
+        assert_eq!(confirmation.status, Status::Pending, "delivered, being recorded (held by the worker's lease)");
         assert!(tokio::time::Instant::now() < deadline, "the confirmation was never recorded as sent");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use support::{MockSendGrid, TestServer, drained, spawn_worker};
 use webinar::email_job::{self, Status};
+use webinar::email_lease;
 use webinar::testing::{TestDatabase, seed_due_jobs};
 
 const JOBS: usize = 5000;
@@ -30,7 +31,7 @@ async fn two_worker_processes_on_postgres_send_each_of_5000_jobs_once() {
     let sent =
         email_job::Entity::find().filter(email_job::Column::Status.eq(Status::Sent)).all(&db).await.expect("jobs");
     assert_eq!(sent.len(), JOBS);
-    let senders: HashSet<Option<String>> = sent.into_iter().map(|job| job.locked_by).collect();
+    let senders: HashSet<Option<String>> = sent.into_iter().map(|job| job.attempted_by).collect();
     assert_eq!(senders.len(), 2, "both processes sent: {senders:?}");
     drop(workers);
 }
@@ -51,12 +52,7 @@ async fn kill_9_mid_burst_loses_nothing(database: TestDatabase) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     server.kill().await;
-    let running = email_job::Entity::find()
-        .filter(email_job::Column::Status.eq(Status::Running))
-        .all(&server.db)
-        .await
-        .expect("jobs")
-        .len();
+    let running = email_lease::leased_jobs(&server.db).await.expect("leases");
     assert!(running > 0, "the kill left claimed jobs behind");
 
     // A new server on the same database picks up after the leases expire.

@@ -179,7 +179,7 @@ pub async fn overview<C: ConnectionTrait>(db: &C) -> Result<Vec<WebinarSummary>,
         let Some(summary) = summaries.iter_mut().find(|summary| summary.webinar.id == webinar_id) else { continue };
         match status {
             email_job::Status::Sent => summary.emails_sent += count,
-            email_job::Status::Pending | email_job::Status::Running => summary.emails_pending += count,
+            email_job::Status::Pending => summary.emails_pending += count,
             email_job::Status::Dead => summary.emails_dead += count,
             email_job::Status::Cancelled => {}
         }

@@ -9,7 +9,8 @@ use super::emails::KINDS;
 use super::{WebinarHeader, outcome_message};
 use crate::api::AppError;
 
-const STATES: [&str; 5] = ["pending", "running", "sent", "dead", "cancelled"];
+// A claimed job stays "pending" until its outcome is recorded (the worker holds it by a lease row).
+const STATES: [&str; 4] = ["pending", "sent", "dead", "cancelled"];
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DeadLetter {

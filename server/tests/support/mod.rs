@@ -202,17 +202,13 @@ pub fn spawn_worker(database_url: &str, env: &[(&str, &str)]) -> Child {
         .expect("start a worker process")
 }
 
-/// Waits until no email job is pending or running.
+/// Waits until no email job is pending (claimed jobs stay pending until recorded).
 pub async fn drained(db: &DatabaseConnection, within: Duration) {
     use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
     use webinar::email_job::{Column, Entity, Status};
     let deadline = tokio::time::Instant::now() + within;
     loop {
-        let open = Entity::find()
-            .filter(Column::Status.is_in([Status::Pending, Status::Running]))
-            .count(db)
-            .await
-            .expect("count");
+        let open = Entity::find().filter(Column::Status.eq(Status::Pending)).count(db).await.expect("count");
         if open == 0 {
             return;
         }

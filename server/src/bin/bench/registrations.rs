@@ -22,10 +22,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, TransactionTrait, 
 use webinar::{Clock, SystemClock};
 
 use crate::server::BenchServer;
-use crate::{Backend, Failure, median};
-
-/// The server's own default pool size (`DATABASE_MAX_CONNECTIONS`).
-const POOL: u32 = 10;
+use crate::{Backend, Failure, POOL, median};
 
 pub async fn run(
     backend: Backend,

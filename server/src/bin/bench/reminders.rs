@@ -15,7 +15,7 @@ use webinar::testing::seed_due_jobs;
 use webinar::worker::{Worker, WorkerConfig};
 use webinar::{Clock, SystemClock};
 
-use crate::{Backend, Failure, mock_stats, peak_rss_mib, reset_peak_rss, start_mock};
+use crate::{Backend, Failure, POOL, mock_stats, peak_rss_mib, reset_peak_rss, start_mock};
 
 pub async fn run(
     backend: Backend,
@@ -25,7 +25,8 @@ pub async fn run(
     batch_size: u64,
 ) -> Result<bool, Failure> {
     let database = backend.fresh_database().await?;
-    let db = database.connect().await?;
+    // The worker gets the pool it has in the server.
+    let db = webinar::db::connect(&database.url, POOL).await?;
     let clock = Arc::new(SystemClock);
     let seeded = Instant::now();
     seed_due_jobs(&db, jobs / 4, clock.now()).await?;

@@ -1,0 +1,114 @@
+//! Leases: a worker's claim on a set of email jobs, as one row. Claiming
+//! writes this row, not the jobs, so a job is written once per attempt (when
+//! its outcome is known). Jobs named by a lease are out of other claims' reach
+//! until the lease ends or expires; an expired lease is a worker that died.
+use chrono::{DateTime, Utc};
+use sea_orm::ActiveValue::Set;
+use sea_orm::entity::prelude::*;
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, IntoColumnRef, Query};
+use sea_orm::{DatabaseBackend, QueryOrder};
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "email_leases")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub worker: String,
+    pub locked_until: DateTimeUtc,
+    /// The claimed jobs' ids, a JSON array.
+    pub job_ids: String,
+    pub created_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
+
+/// A lease as its worker knows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Held {
+    pub id: i64,
+    pub worker: String,
+}
+
+/// Writes a lease on `job_ids` for `worker` until `locked_until`.
+pub async fn create<C: ConnectionTrait>(
+    db: &C,
+    worker: &str,
+    job_ids: &[i64],
+    locked_until: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Held, DbErr> {
+    let lease = ActiveModel {
+        worker: Set(worker.to_owned()),
+        locked_until: Set(locked_until),
+        job_ids: Set(serde_json::to_string(job_ids).map_err(|error| DbErr::Custom(error.to_string()))?),
+        created_at: Set(now),
+        ..Default::default()
+    };
+    let id = Entity::insert(lease).exec(db).await?.last_insert_id;
+    Ok(Held { id, worker: worker.to_owned() })
+}
+
+/// Ends a lease whose jobs all have their outcome (or were given back).
+pub async fn end<C: ConnectionTrait>(db: &C, held: &Held) -> Result<(), DbErr> {
+    Entity::delete_many().filter(Column::Id.eq(held.id)).filter(Column::Worker.eq(&held.worker)).exec(db).await?;
+    Ok(())
+}
+
+/// Removes the leases that ran out before `now` and returns the job ids each
+/// named. A lease another caller removed first is not returned, so each
+/// expired lease is handed to exactly one rescuer.
+pub async fn take_expired<C: ConnectionTrait>(db: &C, now: DateTime<Utc>) -> Result<Vec<i64>, DbErr> {
+    let expired = Entity::find().filter(Column::LockedUntil.lt(now)).order_by_asc(Column::Id).all(db).await?;
+    let mut job_ids = Vec::new();
+    for lease in expired {
+        let removed = Entity::delete_by_id(lease.id).exec(db).await?.rows_affected;
+        if removed == 1 {
+            let ids: Vec<i64> = serde_json::from_str(&lease.job_ids)
+                .map_err(|error| DbErr::Custom(format!("lease {}: {error}", lease.id)))?;
+            job_ids.extend(ids);
+        }
+    }
+    Ok(job_ids)
+}
+
+/// How many jobs live leases hold (claimed, not yet recorded).
+pub async fn leased_jobs<C: ConnectionTrait>(db: &C) -> Result<u64, DbErr> {
+    let mut leased = 0;
+    for lease in Entity::find().all(db).await? {
+        let ids: Vec<i64> = serde_json::from_str(&lease.job_ids)
+            .map_err(|error| DbErr::Custom(format!("lease {}: {error}", lease.id)))?;
+        leased += ids.len() as u64;
+    }
+    Ok(leased)
+}
+
+/// `column` (a job id) is named by no lease. Postgres answers it with one
+/// hashed set of every leased id; SQLite with a temporary index of them.
+pub fn not_leased(backend: DatabaseBackend, column: impl IntoColumnRef) -> Expr {
+    // sea-query's placeholder for the column: `$1` on Postgres, `?` on SQLite.
+    let sql = match backend {
+        DatabaseBackend::Postgres => {
+            "$1 NOT IN (SELECT jsonb_array_elements_text(job_ids::jsonb)::bigint FROM email_leases)"
+        }
+        _ => "? NOT IN (SELECT value FROM email_leases, json_each(email_leases.job_ids))",
+    };
+    Expr::cust_with_exprs(sql, [Expr::col(column)])
+}
+
+/// The lease still exists and is `held`'s: the condition for recording an
+/// outcome, so a worker whose lease expired (and whose jobs were rescued and
+/// claimed again) cannot overwrite the new holder's record.
+pub fn still_held(held: &Held) -> Expr {
+    let lease = Alias::new("lease");
+    Expr::exists(
+        Query::select()
+            .expr(Expr::value(1))
+            .from_as(Entity, lease.clone())
+            .and_where(Expr::col((lease.clone(), Column::Id)).eq(held.id))
+            .and_where(Expr::col((lease, Column::Worker)).eq(held.worker.as_str()))
+            .to_owned(),
+    )
+}
