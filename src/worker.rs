@@ -248,14 +248,16 @@ impl Worker {
         }
     }
 
-    /// Records a batch's outcome and ends the lease after its claim's last batch.
+    /// Records a batch's outcome and ends the lease after its claim's last
+    /// batch. The message is dropped first: only the job ids wait on the database.
     async fn finish(
         &self,
         batch: Batch,
         outcome: Option<Result<(), DeliveryError>>,
     ) -> Result<TickReport, DomainError> {
-        let report = self.record(&batch.lease, &batch.jobs, outcome).await?;
-        self.end_if_last(batch.lease).await?;
+        let Batch { jobs, lease, .. } = batch;
+        let report = self.record(&lease, &jobs, outcome).await?;
+        self.end_if_last(lease).await?;
         Ok(report)
     }
 
