@@ -6,9 +6,9 @@
 use chrono::{DateTime, Utc};
 use sea_orm::entity::prelude::*;
 use sea_orm::{ActiveValue::Set, Condition, QueryOrder};
+use serde::{Deserialize, Serialize};
 
 use crate::email_lease::Held;
-use serde::{Deserialize, Serialize};
 
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
@@ -122,7 +122,7 @@ pub async fn for_registration<C: ConnectionTrait>(db: &C, registration_id: i64) 
 /// Jobs a worker claimed, and the lease that holds them.
 #[derive(Clone, Debug)]
 pub struct Claim {
-    pub lease: crate::email_lease::Held,
+    pub lease: Held,
     /// In claim order: due time, webinar, kind, id.
     pub jobs: Vec<Model>,
 }
