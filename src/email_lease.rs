@@ -4,9 +4,9 @@
 //! until the lease ends or expires; an expired lease is a worker that died.
 use chrono::{DateTime, Utc};
 use sea_orm::ActiveValue::Set;
+use sea_orm::DatabaseBackend;
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, IntoColumnRef, Query};
-use sea_orm::{DatabaseBackend, QueryOrder};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "email_leases")]
@@ -24,6 +24,13 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl Model {
+    /// The ids of the jobs this lease holds.
+    fn ids(&self) -> Result<Vec<i64>, DbErr> {
+        serde_json::from_str(&self.job_ids).map_err(|error| DbErr::Custom(format!("lease {}: {error}", self.id)))
+    }
+}
 
 /// A lease as its worker knows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,19 +64,14 @@ pub async fn end<C: ConnectionTrait>(db: &C, held: &Held) -> Result<(), DbErr> {
     Ok(())
 }
 
-/// Removes the leases that ran out before `now` and returns the job ids each
-/// named. A lease another caller removed first is not returned, so each
-/// expired lease is handed to exactly one rescuer.
+/// Removes the leases that ran out before `now` and returns the job ids they
+/// named. One statement deletes and returns them, so a lease two rescuers
+/// race for goes to exactly one of them.
 pub async fn take_expired<C: ConnectionTrait>(db: &C, now: DateTime<Utc>) -> Result<Vec<i64>, DbErr> {
-    let expired = Entity::find().filter(Column::LockedUntil.lt(now)).order_by_asc(Column::Id).all(db).await?;
+    let expired = Entity::delete_many().filter(Column::LockedUntil.lt(now)).exec_with_returning(db).await?;
     let mut job_ids = Vec::new();
     for lease in expired {
-        let removed = Entity::delete_by_id(lease.id).exec(db).await?.rows_affected;
-        if removed == 1 {
-            let ids: Vec<i64> = serde_json::from_str(&lease.job_ids)
-                .map_err(|error| DbErr::Custom(format!("lease {}: {error}", lease.id)))?;
-            job_ids.extend(ids);
-        }
+        job_ids.extend(lease.ids()?);
     }
     Ok(job_ids)
 }
@@ -78,9 +80,7 @@ pub async fn take_expired<C: ConnectionTrait>(db: &C, now: DateTime<Utc>) -> Res
 pub async fn leased_jobs<C: ConnectionTrait>(db: &C) -> Result<u64, DbErr> {
     let mut leased = 0;
     for lease in Entity::find().all(db).await? {
-        let ids: Vec<i64> = serde_json::from_str(&lease.job_ids)
-            .map_err(|error| DbErr::Custom(format!("lease {}: {error}", lease.id)))?;
-        leased += ids.len() as u64;
+        leased += lease.ids()?.len() as u64;
     }
     Ok(leased)
 }
