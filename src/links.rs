@@ -7,7 +7,8 @@ use sha2::Sha256;
 #[derive(Clone)]
 pub struct Links {
     base_url: String,
-    secret: Vec<u8>,
+    /// Keyed once: every email of a burst signs a link with it.
+    keyed: Hmac<Sha256>,
 }
 
 /// Hex characters of the signature kept: 128 bits.
@@ -15,7 +16,9 @@ const SIGNATURE_HEX_LEN: usize = 32;
 
 impl Links {
     pub fn new(base_url: &str, secret: &[u8]) -> Self {
-        Self { base_url: base_url.trim_end_matches('/').to_owned(), secret: secret.to_vec() }
+        let keyed = <Hmac<Sha256> as KeyInit>::new_from_slice(secret)
+            .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+        Self { base_url: base_url.trim_end_matches('/').to_owned(), keyed }
     }
 
     pub fn base_url(&self) -> &str {
@@ -39,27 +42,21 @@ impl Links {
         let (id, signature) = token.split_once('.')?;
         let id: i64 = id.parse().ok()?;
         let mac = self.mac(id);
-        let expected = hex_to_bytes(signature)?;
         (signature.len() == SIGNATURE_HEX_LEN).then_some(())?;
+        let expected = hex::decode(signature).ok()?;
         mac.verify_truncated_left(&expected).ok().map(|()| id)
     }
 
     fn mac(&self, registration_id: i64) -> Hmac<Sha256> {
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.secret)
-            .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+        let mut mac = self.keyed.clone();
         mac.update(format!("unsubscribe:{registration_id}").as_bytes());
         mac
     }
 
     fn signature(&self, registration_id: i64) -> String {
         let bytes = self.mac(registration_id).finalize().into_bytes();
-        bytes.iter().take(SIGNATURE_HEX_LEN / 2).map(|byte| format!("{byte:02x}")).collect()
+        hex::encode(&bytes[..SIGNATURE_HEX_LEN / 2])
     }
-}
-
-fn hex_to_bytes(hex: &str) -> Option<Vec<u8>> {
-    hex.len().is_multiple_of(2).then_some(())?;
-    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok()).collect()
 }
 
 #[cfg(test)]

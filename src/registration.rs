@@ -3,7 +3,8 @@ use chrono::{DateTime, Utc};
 use rand::distr::{Alphanumeric, SampleString};
 use sea_orm::entity::prelude::*;
 use sea_orm::{
-    ActiveValue::NotSet, ActiveValue::Set, IntoActiveModel, TransactionSession, TransactionTrait, TryInsertResult,
+    ActiveValue::NotSet, ActiveValue::Set, DerivePartialModel, IntoActiveModel, TransactionSession, TransactionTrait,
+    TryInsertResult,
 };
 use serde::Deserialize;
 
@@ -60,6 +61,31 @@ impl Related<crate::email_job::Entity> for Entity {
 }
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// Who a registration's emails go to: the columns a send needs.
+#[derive(Clone, Debug, PartialEq, Eq, DerivePartialModel)]
+#[sea_orm(entity = "Entity")]
+pub struct Addressee {
+    pub id: i64,
+    pub name: String,
+    pub email: String,
+    pub icp: Option<String>,
+    pub token: String,
+    pub unsubscribed_at: Option<DateTimeUtc>,
+}
+
+/// The addressees of `ids`, by registration id (a deleted one is absent).
+pub async fn addressees<C: ConnectionTrait>(
+    db: &C,
+    ids: impl IntoIterator<Item = i64>,
+) -> Result<std::collections::HashMap<i64, Addressee>, DbErr> {
+    let found = Entity::find()
+        .filter(crate::db::is_one_of(db.get_database_backend(), Column::Id, ids))
+        .into_partial_model::<Addressee>()
+        .all(db)
+        .await?;
+    Ok(found.into_iter().map(|addressee| (addressee.id, addressee)).collect())
+}
 
 const NAME_MAX_CHARS: usize = 100;
 const COMPANY_MAX_CHARS: usize = 200;

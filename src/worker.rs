@@ -323,24 +323,17 @@ impl Worker {
     /// must not go out.
     async fn prepare(
         &self,
-        jobs: Vec<email_job::Model>,
+        jobs: Vec<email_job::Claimed>,
         lease: &Arc<Held>,
         now: DateTime<Utc>,
     ) -> Result<(Vec<Batch>, BTreeMap<&'static str, Vec<i64>>), DomainError> {
         // Jobs share registrations (four kinds each) and webinars: look each up once.
         let registration_ids: BTreeSet<i64> = jobs.iter().map(|job| job.registration_id).collect();
         let webinar_ids: BTreeSet<i64> = jobs.iter().map(|job| job.webinar_id).collect();
-        let backend = self.db.get_database_backend();
-        let registrations: HashMap<i64, registration::Model> = registration::Entity::find()
-            .filter(db::is_one_of(backend, registration::Column::Id, registration_ids))
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|registration| (registration.id, registration))
-            .collect();
+        let registrations = registration::addressees(&self.db, registration_ids).await?;
         let copies = email_copy::for_webinars(&self.db, webinar_ids.iter().copied()).await?;
         let webinars: HashMap<i64, webinar::Model> = webinar::Entity::find()
-            .filter(db::is_one_of(backend, webinar::Column::Id, webinar_ids))
+            .filter(db::is_one_of(self.db.get_database_backend(), webinar::Column::Id, webinar_ids))
             .all(&self.db)
             .await?
             .into_iter()
@@ -348,7 +341,7 @@ impl Worker {
             .collect();
 
         let mut skipped: BTreeMap<&'static str, Vec<i64>> = BTreeMap::new();
-        let mut groups: BTreeMap<BatchKey, Vec<(email_job::Model, &registration::Model)>> = BTreeMap::new();
+        let mut groups: BTreeMap<BatchKey, Vec<(email_job::Claimed, &registration::Addressee)>> = BTreeMap::new();
         for job in jobs {
             let (Some(registration), Some(webinar)) =
                 (registrations.get(&job.registration_id), webinars.get(&job.webinar_id))
@@ -411,8 +404,8 @@ impl Worker {
 
 /// Why a claimed job must not go out, if it must not.
 fn skip_reason(
-    job: &email_job::Model,
-    registration: &registration::Model,
+    job: &email_job::Claimed,
+    registration: &registration::Addressee,
     webinar: &webinar::Model,
     now: DateTime<Utc>,
 ) -> Option<&'static str> {

@@ -31,7 +31,16 @@ async fn claims_only_due_jobs_up_to_the_limit_with_a_lease(database: TestDatabas
     let claim = email_job::claim_due(&db, "w1", later, LEASE, 5).await.expect("claim").expect("due jobs");
     assert_eq!(claim.jobs.len(), 5);
     assert_eq!(email_job::Entity::find().all(&db).await.expect("jobs"), before, "a claim writes no job row");
-    assert!(claim.jobs.iter().all(|job| before.contains(job)));
+    let as_claimed = |row: &email_job::Model| email_job::Claimed {
+        id: row.id,
+        registration_id: row.registration_id,
+        webinar_id: row.webinar_id,
+        kind: row.kind,
+        schedule_version: row.schedule_version,
+        run_at: row.run_at,
+        attempts: row.attempts,
+    };
+    assert!(claim.jobs.iter().all(|job| before.iter().map(as_claimed).any(|row| row == *job)), "claimed as stored");
     let held = lease(&db, &claim.lease).await.expect("the lease row");
     assert_eq!((held.worker.as_str(), held.locked_until), ("w1", later + LEASE));
     let named: Vec<i64> = serde_json::from_str(&held.job_ids).expect("a JSON array");
