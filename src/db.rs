@@ -68,14 +68,17 @@ pub fn is_one_of(backend: DatabaseBackend, column: impl IntoColumnRef, ids: impl
         DatabaseBackend::Postgres => {
             Expr::cust_with_exprs("$1 IN (SELECT unnest($2))", [Expr::col(column), Expr::val(ids)])
         }
-        _ => {
-            let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
-            Expr::cust_with_exprs(
-                "? IN (SELECT value FROM json_each(?))",
-                [Expr::col(column), Expr::val(format!("[{list}]"))],
-            )
-        }
+        _ => Expr::cust_with_exprs(
+            "? IN (SELECT value FROM json_each(?))",
+            [Expr::col(column), Expr::val(json_list(ids))],
+        ),
     }
+}
+
+/// Ids as a JSON array (`[1,2,3]`), the form SQLite's `json_each` and a
+/// lease's `job_ids` read.
+pub fn json_list(ids: Vec<i64>) -> String {
+    serde_json::Value::from(ids).to_string()
 }
 
 /// Migrations this binary knows that the database has not applied (another
@@ -93,7 +96,7 @@ fn sqlite_file(url: &str) -> Option<&str> {
 
 #[cfg(test)]
 mod tests {
-    use super::{is_one_of, sqlite_file};
+    use super::{is_one_of, json_list, sqlite_file};
     use crate::email_job;
     use sea_orm::{DatabaseBackend, EntityTrait, QueryFilter, QueryTrait};
 
@@ -103,6 +106,13 @@ mod tests {
         assert_eq!(sqlite_file("sqlite:/tmp/x.db"), Some("/tmp/x.db"));
         assert_eq!(sqlite_file("sqlite::memory:"), None);
         assert_eq!(sqlite_file("postgres://root@127.0.0.1/test"), None);
+    }
+
+    #[test]
+    fn id_lists_are_compact_json_arrays() {
+        // Postgres reads a lease's list as an array literal by trading `[]` for `{}`.
+        assert_eq!(json_list(vec![1, 22, -3]), "[1,22,-3]");
+        assert_eq!(json_list(Vec::new()), "[]");
     }
 
     #[test]

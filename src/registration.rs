@@ -468,7 +468,10 @@ pub async fn unsubscribe<C: TransactionTrait + ConnectionTrait>(
     registration_id: i64,
     now: DateTime<Utc>,
 ) -> Result<(Model, webinar::Model), DomainError> {
-    let txn = db.begin().await?;
+    // Reads, then writes: on SQLite a deferred transaction failed its first
+    // write ("database is locked", a 503) when the worker recorded the
+    // confirmation between the two.
+    let txn = crate::db::begin_write(db).await?;
     let found = Entity::find_by_id(registration_id).find_also_related(webinar::Entity).one(&txn).await?;
     let Some((registration, Some(webinar))) = found else {
         return Err(DomainError::RegistrationNotFound);
