@@ -70,14 +70,14 @@ pub fn is_one_of(backend: DatabaseBackend, column: impl IntoColumnRef, ids: impl
         }
         _ => Expr::cust_with_exprs(
             "? IN (SELECT value FROM json_each(?))",
-            [Expr::col(column), Expr::val(json_list(ids))],
+            [Expr::col(column), Expr::val(json_list(&ids))],
         ),
     }
 }
 
 /// Ids as a JSON array (`[1,2,3]`), the form SQLite's `json_each` and a
 /// lease's `job_ids` read.
-pub fn json_list(ids: Vec<i64>) -> String {
+pub fn json_list(ids: &[i64]) -> String {
     serde_json::Value::from(ids).to_string()
 }
 
@@ -111,8 +111,8 @@ mod tests {
     #[test]
     fn id_lists_are_compact_json_arrays() {
         // Postgres reads a lease's list as an array literal by trading `[]` for `{}`.
-        assert_eq!(json_list(vec![1, 22, -3]), "[1,22,-3]");
-        assert_eq!(json_list(Vec::new()), "[]");
+        assert_eq!(json_list(&[1, 22, -3]), "[1,22,-3]");
+        assert_eq!(json_list(&[]), "[]");
     }
 
     #[test]

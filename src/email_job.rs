@@ -212,6 +212,12 @@ fn held_by<C: ConnectionTrait>(db: &C, lease: &Held, ids: &[i64]) -> Condition {
         .add(crate::email_lease::still_held(lease))
 }
 
+/// Like [`held_by`], for outcomes that apply only to jobs still pending: a
+/// job cancelled while its request was out stays cancelled.
+fn held_and_pending<C: ConnectionTrait>(db: &C, lease: &Held, ids: &[i64]) -> Condition {
+    held_by(db, lease, ids).add(Column::Status.eq(Status::Pending))
+}
+
 /// An attempt's outcome, written to the job: the attempt counts, and says who made it.
 fn attempted(update: sea_orm::UpdateMany<Entity>, lease: &Held) -> sea_orm::UpdateMany<Entity> {
     use sea_orm::sea_query::{Expr, ExprTrait};
@@ -254,8 +260,8 @@ pub async fn mark_failed<C: ConnectionTrait>(
         failed.status = Set(Status::Pending);
         failed.run_at = Set(retry_at);
     }
-    let still_pending = held_by(db, lease, ids).add(Column::Status.eq(Status::Pending));
-    let updated = attempted(Entity::update_many().set(failed), lease).filter(still_pending).exec(db).await?;
+    let updated =
+        attempted(Entity::update_many().set(failed), lease).filter(held_and_pending(db, lease, ids)).exec(db).await?;
     Ok(updated.rows_affected)
 }
 
@@ -344,8 +350,7 @@ pub async fn mark_cancelled<C: ConnectionTrait>(
     now: DateTime<Utc>,
 ) -> Result<u64, DbErr> {
     let cancelled = ended(Status::Cancelled, reason, now);
-    let still_pending = held_by(db, lease, ids).add(Column::Status.eq(Status::Pending));
-    let updated = Entity::update_many().set(cancelled).filter(still_pending).exec(db).await?;
+    let updated = Entity::update_many().set(cancelled).filter(held_and_pending(db, lease, ids)).exec(db).await?;
     Ok(updated.rows_affected)
 }
 

@@ -50,7 +50,7 @@ pub async fn create<C: ConnectionTrait>(
     let lease = ActiveModel {
         worker: Set(worker.to_owned()),
         locked_until: Set(locked_until),
-        job_ids: Set(crate::db::json_list(job_ids.to_vec())),
+        job_ids: Set(crate::db::json_list(job_ids)),
         created_at: Set(now),
         ..Default::default()
     };

@@ -119,6 +119,15 @@ impl Model {
     }
 }
 
+/// The webinars of `ids`, by id (a deleted one is absent).
+pub async fn by_ids<C: ConnectionTrait>(
+    db: &C,
+    ids: impl IntoIterator<Item = i64>,
+) -> Result<std::collections::HashMap<i64, Model>, DbErr> {
+    let found = Entity::find().filter(crate::db::is_one_of(db.get_database_backend(), Column::Id, ids)).all(db).await?;
+    Ok(found.into_iter().map(|webinar| (webinar.id, webinar)).collect())
+}
+
 /// A webinar by slug, whatever its status (operators and the admin).
 pub async fn find_by_slug<C: ConnectionTrait>(db: &C, slug: &str) -> Result<Option<Model>, DbErr> {
     Entity::find().filter(Column::Slug.eq(slug)).one(db).await

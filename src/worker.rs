@@ -8,13 +8,13 @@
 //! turns on an advisory lock, so two never lease the same job). SQLite: a
 //! claim holds SQLite's one write lock, so workers never share a job either;
 //! one process per file is the supported setup.
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use futures::StreamExt;
 use rand::Rng;
-use sea_orm::{ActiveEnum, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{ActiveEnum, DatabaseConnection};
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 
@@ -25,7 +25,7 @@ use crate::emails::{self, Emails, WebinarLinks};
 use crate::links::Links;
 use crate::reminders::REMINDERS;
 use crate::retry::{AfterFailure, RetryPolicy};
-use crate::{Clock, DomainError, calendar, db, email_copy, registration, webinar};
+use crate::{Clock, DomainError, calendar, email_copy, registration, webinar};
 
 #[derive(Clone, Debug)]
 pub struct WorkerConfig {
@@ -332,13 +332,7 @@ impl Worker {
         let webinar_ids: BTreeSet<i64> = jobs.iter().map(|job| job.webinar_id).collect();
         let registrations = registration::addressees(&self.db, registration_ids).await?;
         let copies = email_copy::for_webinars(&self.db, webinar_ids.iter().copied()).await?;
-        let webinars: HashMap<i64, webinar::Model> = webinar::Entity::find()
-            .filter(db::is_one_of(self.db.get_database_backend(), webinar::Column::Id, webinar_ids))
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|webinar| (webinar.id, webinar))
-            .collect();
+        let webinars = webinar::by_ids(&self.db, webinar_ids).await?;
 
         let mut skipped: BTreeMap<&'static str, Vec<i64>> = BTreeMap::new();
         let mut groups: BTreeMap<BatchKey, Vec<(email_job::Claimed, &registration::Addressee)>> = BTreeMap::new();
