@@ -154,17 +154,28 @@ impl Worker {
     }
 
     /// Claims due jobs into `ready` until shutdown; closing `ready` ends `run`.
+    /// After an idle spell claims start at one request's worth and double up
+    /// to the batch size: the first request of a burst waits for a 1,000-job
+    /// claim and its lookups, not for an 8,000-job one.
     async fn prefetch(self: Arc<Self>, ready: mpsc::Sender<Batch>, mut shutdown: watch::Receiver<bool>) {
         let ahead = (self.config.max_in_flight.max(1) * MAX_RECIPIENTS_PER_REQUEST) as u64;
+        let full = self.config.batch_size.min(ahead).max(1);
+        let first = full.min(MAX_RECIPIENTS_PER_REQUEST as u64);
+        let mut limit = first;
         while !*shutdown.borrow() {
-            let batches = match self.claim(self.config.batch_size.min(ahead)).await {
-                Ok((batches, _)) => batches,
+            let (batches, claimed) = match self.claim(limit).await {
+                Ok((batches, report)) => (batches, report.claimed),
                 Err(error) => {
                     tracing::warn!(worker = %self.id, %error, "claiming email jobs failed");
-                    Vec::new()
+                    (Vec::new(), 0)
                 }
             };
-            if batches.is_empty() {
+            // A claim whose jobs were all set aside (unsubscribed, cancelled)
+            // is no reason to wait: more may be due behind them.
+            if claimed > 0 {
+                limit = (limit * 2).min(full);
+            } else {
+                limit = first;
                 tokio::select! {
                     _ = shutdown.changed() => {}
                     () = tokio::time::sleep(self.config.poll_interval) => {}

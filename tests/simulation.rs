@@ -305,7 +305,71 @@ async fn a_batch_that_waited_past_half_its_lease_is_given_back(database: TestDat
     assert_eq!(recipients, ["ada.a@example.com", "ada.b@example.com"], "each sent exactly once");
 }
 
+/// A claim whose every job is set aside (here a reminder too late to be
+/// true) is no idle queue: the running worker claims what is due behind it
+/// at once instead of pausing for its poll interval. Two such claims in a
+/// row: one per claiming task, so neither can cover for the other.
+async fn a_claim_of_only_skipped_jobs_does_not_pause_the_worker(database: TestDatabase) {
+    let db = database.connect().await.expect("connect");
+    let clock = Arc::new(ManualClock::new(t0()));
+    let recorder =
+        Arc::new(Recorder { clock: clock.clone(), delivered: Mutex::new(Vec::new()), takes: Duration::zero() });
+    // One job per claim, and a poll interval no test would wait out.
+    let poll_interval = std::time::Duration::from_secs(600);
+    let config = WorkerConfig { batch_size: 1, poll_interval, ..WorkerConfig::default() };
+    let links = Links::new("https://events.example.com", b"simulation");
+    let worker = Worker::new("skips", db.clone(), clock.clone(), recorder.clone(), links, config).expect("worker");
+    let service = Service::new(db.clone(), clock.clone(), Arc::new(NoCounts));
+    create(&db, "a", t0() + Duration::days(3)).await;
+    let register = |email: &str| RegistrationRequest {
+        webinar: Some("a".into()),
+        name: "Reader".into(),
+        email: email.into(),
+        ..RegistrationRequest::default()
+    };
+    for early in ["ada@example.com", "carol@example.com"] {
+        service.register(register(early)).await.expect("register");
+    }
+    // Their 24-hour reminders are now 20 hours late; Bob's confirmation is due behind them.
+    clock.advance(Duration::days(2) + Duration::hours(20));
+    service.register(register("bob@example.com")).await.expect("register");
+
+    let (stop_sender, stop) = watch::channel(false);
+    let running = tokio::spawn(Arc::new(worker).run(stop));
+    let sent_to = || {
+        let delivered = recorder.delivered.lock().expect("lock");
+        let mut sent: Vec<_> = delivered.iter().map(|email| (email.to.clone(), email.kind.clone())).collect();
+        sent.sort();
+        sent
+    };
+    let waited = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        while sent_to().len() < 3 {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    stop_sender.send(true).expect("stop");
+    running.await.expect("worker");
+    assert!(waited.is_ok(), "Bob's confirmation waited out the poll interval: {:?}", sent_to());
+    let confirmation = |email: &str| (email.to_owned(), "confirmation".to_owned());
+    assert_eq!(
+        sent_to(),
+        [confirmation("ada@example.com"), confirmation("bob@example.com"), confirmation("carol@example.com")]
+    );
+    let late = email_job::Entity::find()
+        .filter(email_job::Column::Kind.eq(email_job::Kind::Reminder24h))
+        .all(&db)
+        .await
+        .expect("query");
+    assert_eq!(late.len(), 2, "{late:?}");
+    for reminder in late {
+        assert_eq!(reminder.status, email_job::Status::Cancelled, "{reminder:?}");
+        assert_eq!(reminder.last_error.as_deref(), Some("too late to be true"));
+    }
+}
+
 webinar::on_both_databases!(
     reminders_stay_true_through_reschedules_cancels_and_unsubscribes,
     a_batch_that_waited_past_half_its_lease_is_given_back,
+    a_claim_of_only_skipped_jobs_does_not_pause_the_worker,
 );
