@@ -1,14 +1,15 @@
-//! Email jobs: the database table is the queue. A registration's jobs are
-//! written in the same transaction as the registration. A worker claims due
-//! jobs with a lease row (`email_lease`) and writes each job once, with its
-//! outcome: a claimed job stays `pending` until then, out of other claims'
-//! reach while the lease lives.
+//! Email jobs. A registration's jobs are written in the same transaction as
+//! the registration; a pending job also has a row in `email_queue`, which
+//! claims read. A worker claims due jobs with a lease row (`email_lease`) and
+//! writes each job once, with its outcome: a claimed job stays `pending` (and
+//! queued) until then, out of other claims' reach while the lease lives.
 use chrono::{DateTime, Utc};
 use sea_orm::entity::prelude::*;
-use sea_orm::{ActiveValue::Set, Condition, DerivePartialModel, QueryOrder};
+use sea_orm::{ActiveValue::Set, Condition, DatabaseTransaction, DerivePartialModel, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
 
 use crate::email_lease::Held;
+use crate::email_queue;
 
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
@@ -83,6 +84,12 @@ impl Related<crate::registration::Entity> for Entity {
     }
 }
 
+impl Related<email_queue::Entity> for Entity {
+    fn to() -> RelationDef {
+        email_queue::Relation::Job.def().rev()
+    }
+}
+
 impl ActiveModelBehavior for ActiveModel {}
 
 /// Writes the pending jobs for one new registration (inside its transaction).
@@ -106,6 +113,7 @@ pub async fn create_pending<C: ConnectionTrait>(
         ..Default::default()
     });
     Entity::insert_many(rows).exec_without_returning(db).await?;
+    email_queue::add_pending(db, Condition::all().add(Column::RegistrationId.eq(registration_id))).await?;
     Ok(())
 }
 
@@ -150,7 +158,8 @@ const CLAIM_LOCK: i64 = 0x656d_6169_6c5f_6a6f;
 /// or `None` when nothing is due. Any number of workers in any number of
 /// processes may claim side by side and never take the same job: on Postgres
 /// claims take turns on an advisory lock; on SQLite the claim's transaction
-/// holds the single write lock (`BEGIN IMMEDIATE`). No job row is written.
+/// holds the single write lock (`BEGIN IMMEDIATE`). No job or queue row is
+/// written.
 pub async fn claim_due(
     db: &DatabaseConnection,
     worker: &str,
@@ -158,28 +167,35 @@ pub async fn claim_due(
     lease: chrono::Duration,
     limit: u64,
 ) -> Result<Option<Claim>, DbErr> {
-    use sea_orm::QuerySelect;
     let backend = db.get_database_backend();
     let claim = crate::db::begin_write(db).await?;
     if backend == sea_orm::DatabaseBackend::Postgres {
-        // Without sorts the plan is the pending index read in claim order up
+        // Without sorts the plan is the queue's index read in claim order up
         // to the limit. Statistics a burst outran (a table seeded a moment
         // ago) had Postgres fetch and sort every due job instead: 100,000
-        // rows for an 8,000-row claim, 50-120 ms each.
+        // rows for an 8,000-row claim, 50-120 ms each. The same estimates
+        // drew a parallel plan, in which each worker process hashed every
+        // leased id again: 77 ms a claim on 2 cores, against 10-20 ms serial.
         claim
-            .execute_unprepared(&format!("SET LOCAL enable_sort = off; SELECT pg_advisory_xact_lock({CLAIM_LOCK})"))
+            .execute_unprepared(&format!(
+                "SET LOCAL enable_sort = off; SET LOCAL max_parallel_workers_per_gather = 0; \
+                 SELECT pg_advisory_xact_lock({CLAIM_LOCK})"
+            ))
             .await?;
     }
     let jobs = Entity::find()
+        .inner_join(email_queue::Entity)
+        .filter(email_queue::Column::RunAt.lte(now))
+        .filter(crate::email_lease::not_leased(backend, (email_queue::Entity, email_queue::Column::JobId)))
+        // Every queued job is pending; this costs nothing (the job row is read
+        // anyway) and would keep an email from going out twice if one were not.
         .filter(Column::Status.eq(Status::Pending))
-        .filter(Column::RunAt.lte(now))
-        .filter(crate::email_lease::not_leased(backend, (Entity, Column::Id)))
         // Jobs of one webinar and kind go out together: claiming them together
         // fills provider requests instead of splitting each claim four ways.
-        .order_by_asc(Column::RunAt)
-        .order_by_asc(Column::WebinarId)
-        .order_by_asc(Column::Kind)
-        .order_by_asc(Column::Id)
+        .order_by_asc(email_queue::Column::RunAt)
+        .order_by_asc(email_queue::Column::WebinarId)
+        .order_by_asc(email_queue::Column::Kind)
+        .order_by_asc(email_queue::Column::JobId)
         .limit(limit)
         .into_partial_model::<Claimed>()
         .all(&claim)
@@ -204,18 +220,44 @@ fn ended(status: Status, reason: &str, now: DateTime<Utc>) -> ActiveModel {
     }
 }
 
-/// Updates only jobs of a lease that still exists: after a lease expired and
-/// its jobs were rescued, a late answer must not overwrite the new owner's state.
-fn held_by<C: ConnectionTrait>(db: &C, lease: &Held, ids: &[i64]) -> Condition {
-    Condition::all()
-        .add(crate::db::is_one_of(db.get_database_backend(), Column::Id, ids.iter().copied()))
-        .add(crate::email_lease::still_held(lease))
+/// The jobs with these ids.
+fn with_ids<C: ConnectionTrait>(db: &C, ids: &[i64]) -> Condition {
+    Condition::all().add(crate::db::is_one_of(db.get_database_backend(), Column::Id, ids.iter().copied()))
 }
 
-/// Like [`held_by`], for outcomes that apply only to jobs still pending: a
-/// job cancelled while its request was out stays cancelled.
-fn held_and_pending<C: ConnectionTrait>(db: &C, lease: &Held, ids: &[i64]) -> Condition {
-    held_by(db, lease, ids).add(Column::Status.eq(Status::Pending))
+/// Those of the jobs with these ids that are still pending: a job cancelled
+/// while its request was out stays cancelled.
+fn pending_among<C: ConnectionTrait>(db: &C, ids: &[i64]) -> Condition {
+    with_ids(db, ids).add(Column::Status.eq(Status::Pending))
+}
+
+/// Writes an outcome for jobs of `lease`: `update` (built for the jobs in
+/// `txn`), and their queue rows moved to `retry_at` or, without one, removed.
+/// Nothing is written when the lease is gone: after a lease expired and its
+/// jobs were rescued, a late answer must not overwrite the new owner's state.
+/// The lease is held in place until the outcome commits, so a rescue waits.
+async fn record<F>(
+    db: &DatabaseConnection,
+    lease: &Held,
+    ids: &[i64],
+    retry_at: Option<DateTime<Utc>>,
+    update: F,
+) -> Result<u64, DbErr>
+where
+    F: FnOnce(&DatabaseTransaction) -> sea_orm::UpdateMany<Entity>,
+{
+    let txn = crate::db::begin_write(db).await?;
+    if !crate::email_lease::hold(&txn, lease).await? {
+        txn.rollback().await?;
+        return Ok(0);
+    }
+    let updated = update(&txn).exec(&txn).await?.rows_affected;
+    match retry_at {
+        Some(retry_at) => email_queue::move_to(&txn, email_queue::with_ids(&txn, ids), retry_at).await?,
+        None => email_queue::remove(&txn, ids).await?,
+    };
+    txn.commit().await?;
+    Ok(updated)
 }
 
 /// An attempt's outcome, written to the job: the attempt counts, and says who made it.
@@ -228,27 +270,22 @@ fn attempted(update: sea_orm::UpdateMany<Entity>, lease: &Held) -> sea_orm::Upda
 
 /// Records jobs the provider accepted. A job cancelled while its request was
 /// out is recorded as sent too: it was.
-pub async fn mark_sent<C: ConnectionTrait>(
-    db: &C,
-    lease: &Held,
-    ids: &[i64],
-    now: DateTime<Utc>,
-) -> Result<u64, DbErr> {
-    let sent = Entity::update_many().set(ActiveModel {
+pub async fn mark_sent(db: &DatabaseConnection, lease: &Held, ids: &[i64], now: DateTime<Utc>) -> Result<u64, DbErr> {
+    let sent = ActiveModel {
         status: Set(Status::Sent),
         sent_at: Set(Some(now)),
         last_error: Set(None),
         updated_at: Set(now),
         ..Default::default()
-    });
-    let updated = attempted(sent, lease).filter(held_by(db, lease, ids)).exec(db).await?;
-    Ok(updated.rows_affected)
+    };
+    record(db, lease, ids, None, |txn| attempted(Entity::update_many().set(sent), lease).filter(with_ids(txn, ids)))
+        .await
 }
 
 /// Records a failed attempt: back to pending at `retry_at`, or dead when
 /// `retry_at` is `None`.
-pub async fn mark_failed<C: ConnectionTrait>(
-    db: &C,
+pub async fn mark_failed(
+    db: &DatabaseConnection,
     lease: &Held,
     ids: &[i64],
     retry_at: Option<DateTime<Utc>>,
@@ -260,9 +297,10 @@ pub async fn mark_failed<C: ConnectionTrait>(
         failed.status = Set(Status::Pending);
         failed.run_at = Set(retry_at);
     }
-    let updated =
-        attempted(Entity::update_many().set(failed), lease).filter(held_and_pending(db, lease, ids)).exec(db).await?;
-    Ok(updated.rows_affected)
+    record(db, lease, ids, retry_at, |txn| {
+        attempted(Entity::update_many().set(failed), lease).filter(pending_among(txn, ids))
+    })
+    .await
 }
 
 /// Jobs whose worker died: each lease that ran out counts an attempt for the
@@ -280,6 +318,7 @@ pub async fn rescue_expired(db: &DatabaseConnection, now: DateTime<Utc>, max_att
         .add(crate::db::is_one_of(db.get_database_backend(), Column::Id, ids))
         .add(Column::Status.eq(Status::Pending));
     let last_attempt = Expr::col(Column::Attempts).add(1).gte(max_attempts);
+    email_queue::remove_pending(&rescue, stranded.clone().add(last_attempt.clone())).await?;
     let mut rescued = 0;
     for (status, reason, condition) in [
         (
@@ -301,32 +340,8 @@ pub async fn rescue_expired(db: &DatabaseConnection, now: DateTime<Utc>, max_att
     Ok(rescued)
 }
 
-/// How far behind the queue is: due-but-unsent jobs and the oldest one's due time.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct QueueLag {
-    pub due: u64,
-    pub oldest_due_at: Option<DateTime<Utc>>,
-}
-
-pub async fn lag<C: ConnectionTrait>(db: &C, now: DateTime<Utc>) -> Result<QueueLag, DbErr> {
-    use sea_orm::QuerySelect;
-    // Claimed jobs stay pending until sent, so this counts them too.
-    let (due, oldest_due_at) = Entity::find()
-        .select_only()
-        .column_as(Column::Id.count(), "due")
-        .column_as(Column::RunAt.min(), "oldest")
-        .filter(Column::Status.eq(Status::Pending))
-        .filter(Column::RunAt.lte(now))
-        .into_tuple::<(i64, Option<DateTime<Utc>>)>()
-        .one(db)
-        .await?
-        .unwrap_or((0, None));
-    Ok(QueueLag { due: due.unsigned_abs(), oldest_due_at })
-}
-
 /// Email jobs per webinar and state, for every webinar that has any.
 pub async fn counts_by_webinar_and_status<C: ConnectionTrait>(db: &C) -> Result<Vec<(i64, Status, u64)>, DbErr> {
-    use sea_orm::QuerySelect;
     let rows = Entity::find()
         .select_only()
         .column(Column::WebinarId)
@@ -342,16 +357,15 @@ pub async fn counts_by_webinar_and_status<C: ConnectionTrait>(db: &C) -> Result<
 
 /// Jobs that must not go out any more (unsubscribed, cancelled, or too late to
 /// be true); `reason` says which.
-pub async fn mark_cancelled<C: ConnectionTrait>(
-    db: &C,
+pub async fn mark_cancelled(
+    db: &DatabaseConnection,
     lease: &Held,
     ids: &[i64],
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<u64, DbErr> {
     let cancelled = ended(Status::Cancelled, reason, now);
-    let updated = Entity::update_many().set(cancelled).filter(held_and_pending(db, lease, ids)).exec(db).await?;
-    Ok(updated.rows_affected)
+    record(db, lease, ids, None, |txn| Entity::update_many().set(cancelled).filter(pending_among(txn, ids))).await
 }
 
 /// Cancels a registration's jobs that have not gone out (on unsubscribe).
@@ -382,6 +396,7 @@ async fn cancel_pending_where<C: ConnectionTrait>(
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<u64, DbErr> {
+    email_queue::remove_pending(db, scope.clone()).await?;
     let updated = Entity::update_many()
         .set(ended(Status::Cancelled, reason, now))
         .filter(scope.add(Column::Status.eq(Status::Pending)))
@@ -406,6 +421,9 @@ pub async fn move_pending<C: ConnectionTrait>(
         .filter(Column::Status.eq(Status::Pending))
         .exec(db)
         .await?;
+    let queued =
+        Condition::all().add(email_queue::Column::WebinarId.eq(webinar_id)).add(email_queue::Column::Kind.eq(kind));
+    email_queue::move_to(db, queued, run_at).await?;
     Ok(updated.rows_affected)
 }
 
@@ -464,7 +482,13 @@ pub async fn queue_for_registrants<C: ConnectionTrait>(
         .select_from(registrants)
         .map_err(|error| DbErr::Custom(error.to_string()))?
         .to_owned();
-    Ok(db.execute(&insert).await?.rows_affected())
+    let queued = db.execute(&insert).await?.rows_affected();
+    let these = Condition::all()
+        .add(Column::WebinarId.eq(webinar_id))
+        .add(Column::Kind.eq(kind))
+        .add(Column::ScheduleVersion.eq(schedule_version));
+    email_queue::add_pending(db, these).await?;
+    Ok(queued)
 }
 
 /// One webinar's jobs per kind and state, for its queue page.
@@ -472,7 +496,6 @@ pub async fn counts_for_webinar<C: ConnectionTrait>(
     db: &C,
     webinar_id: i64,
 ) -> Result<Vec<(Kind, Status, u64)>, DbErr> {
-    use sea_orm::QuerySelect;
     let rows = Entity::find()
         .select_only()
         .column(Column::Kind)
@@ -493,7 +516,6 @@ pub async fn dead_for_webinar<C: ConnectionTrait>(
     webinar_id: i64,
     limit: u64,
 ) -> Result<Vec<(Model, Option<crate::registration::Model>)>, DbErr> {
-    use sea_orm::QuerySelect;
     Entity::find()
         .filter(Column::WebinarId.eq(webinar_id))
         .filter(Column::Status.eq(Status::Dead))
@@ -506,26 +528,31 @@ pub async fn dead_for_webinar<C: ConnectionTrait>(
 }
 
 /// Sends dead letters again: one (`job_id`) or all of a webinar's. They go
-/// back to pending, due now, with a fresh set of attempts; the worker still
-/// skips any that no longer apply (unsubscribed, cancelled, too late).
-pub async fn retry_dead<C: ConnectionTrait>(
-    db: &C,
+/// back to pending (and into the queue, in the same transaction), due now,
+/// with a fresh set of attempts; the worker still skips any that no longer
+/// apply (unsubscribed, cancelled, too late).
+pub async fn retry_dead(
+    db: &DatabaseConnection,
     webinar_id: i64,
     job_id: Option<i64>,
     now: DateTime<Utc>,
 ) -> Result<u64, DbErr> {
-    let mut query = Entity::update_many()
-        .set(ActiveModel {
-            status: Set(Status::Pending),
-            attempts: Set(0),
-            run_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
-        })
-        .filter(Column::WebinarId.eq(webinar_id))
-        .filter(Column::Status.eq(Status::Dead));
+    let mut dead = Condition::all().add(Column::WebinarId.eq(webinar_id)).add(Column::Status.eq(Status::Dead));
     if let Some(job_id) = job_id {
-        query = query.filter(Column::Id.eq(job_id));
+        dead = dead.add(Column::Id.eq(job_id));
     }
-    Ok(query.exec(db).await?.rows_affected)
+    let revived = ActiveModel {
+        status: Set(Status::Pending),
+        attempts: Set(0),
+        run_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    let txn = crate::db::begin_write(db).await?;
+    // The ids first: once revived, they are pending like any other of the webinar's.
+    let ids: Vec<i64> = Entity::find().select_only().column(Column::Id).filter(dead).into_tuple().all(&txn).await?;
+    let retried = Entity::update_many().set(revived).filter(with_ids(&txn, &ids)).exec(&txn).await?.rows_affected;
+    email_queue::add_pending(&txn, with_ids(&txn, &ids)).await?;
+    txn.commit().await?;
+    Ok(retried)
 }

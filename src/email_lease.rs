@@ -5,8 +5,9 @@
 use chrono::{DateTime, Utc};
 use sea_orm::ActiveValue::Set;
 use sea_orm::DatabaseBackend;
+use sea_orm::QuerySelect;
 use sea_orm::entity::prelude::*;
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, IntoColumnRef, Query};
+use sea_orm::sea_query::{Expr, IntoColumnRef, LockType};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "email_leases")]
@@ -100,17 +101,21 @@ pub fn not_leased(backend: DatabaseBackend, column: impl IntoColumnRef) -> Expr 
     Expr::cust_with_exprs(sql, [Expr::col(column)])
 }
 
-/// The lease still exists and is `held`'s: the condition for recording an
-/// outcome, so a worker whose lease expired (and whose jobs were rescued and
-/// claimed again) cannot overwrite the new holder's record.
-pub fn still_held(held: &Held) -> Expr {
-    let lease = Alias::new("lease");
-    Expr::exists(
-        Query::select()
-            .expr(Expr::value(1))
-            .from_as(Entity, lease.clone())
-            .and_where(Expr::col((lease.clone(), Column::Id)).eq(held.id))
-            .and_where(Expr::col((lease, Column::Worker)).eq(held.worker.as_str()))
-            .to_owned(),
-    )
+/// Holds `held` in place until `txn` ends and says whether it still exists:
+/// the condition for recording an outcome, so a worker whose lease expired
+/// (and whose jobs were rescued and claimed again) cannot overwrite the new
+/// holder's record. On Postgres a shared row lock (`FOR KEY SHARE`: the
+/// worker's concurrent outcomes do not wait on each other) makes a rescuer's
+/// delete of the lease wait for the outcome; on SQLite `txn` is the one writer.
+pub async fn hold<C: ConnectionTrait>(txn: &C, held: &Held) -> Result<bool, DbErr> {
+    let lease = Entity::find()
+        .select_only()
+        .column(Column::Id)
+        .filter(Column::Id.eq(held.id))
+        .filter(Column::Worker.eq(&held.worker))
+        .lock(LockType::KeyShare)
+        .into_tuple::<i64>()
+        .one(txn)
+        .await?;
+    Ok(lease.is_some())
 }

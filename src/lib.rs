@@ -13,6 +13,7 @@ pub mod email_address;
 pub mod email_copy;
 pub mod email_job;
 pub mod email_lease;
+pub mod email_queue;
 pub mod emails;
 pub mod error;
 pub mod export;

@@ -315,8 +315,8 @@ async fn write_new<C: ConnectionTrait>(
 }
 
 /// [`write_new`] on Postgres as one statement: data-modifying CTEs insert
-/// the registration, upsert its count shard and insert its jobs, and the
-/// statement returns the id and the count. One round trip instead of five
+/// the registration, upsert its count shard, insert its jobs and queue them,
+/// and the statement returns the id and the count. One round trip instead of five
 /// (BEGIN, three writes, COMMIT): the registration path's largest cost was
 /// waiting on the database. The CTEs share one snapshot, so the count is
 /// the bumped shard's new value plus the other shards' sum.
@@ -361,7 +361,11 @@ async fn write_new_in_one_statement<C: ConnectionTrait>(
             INSERT INTO email_jobs (registration_id, webinar_id, kind, schedule_version, run_at, status, attempts, \
                 created_at, updated_at) \
             SELECT registered.id, $1, job.kind, 0, job.run_at, $12, 0, $11, $11 \
-            FROM registered, (VALUES {job_rows}) AS job (kind, run_at)) \
+            FROM registered, (VALUES {job_rows}) AS job (kind, run_at) \
+            RETURNING id, run_at, webinar_id, kind), \
+        enqueued AS (\
+            INSERT INTO email_queue (job_id, run_at, webinar_id, kind) \
+            SELECT id, run_at, webinar_id, kind FROM queued) \
         SELECT registered.id, CAST(bumped.registrations + COALESCE((SELECT SUM(registrations) \
             FROM registration_counts WHERE webinar_id = $1 AND shard <> bumped.shard), 0) AS BIGINT) \
         FROM registered, bumped",

@@ -8,7 +8,9 @@ use sea_orm::{DatabaseConnection, EntityTrait};
 use crate::admin::{self, AdminError};
 use crate::registration::{self, RegistrationOutcome, RegistrationRequest};
 use crate::registration_writer::RegistrationWriter;
-use crate::{Clock, ClosedReason, CountPublisher, DomainError, email_job, icp_variant, registration_count, webinar};
+use crate::{
+    Clock, ClosedReason, CountPublisher, DomainError, email_job, email_queue, icp_variant, registration_count, webinar,
+};
 
 #[derive(Clone)]
 pub struct Service {
@@ -137,8 +139,8 @@ impl Service {
     }
 
     /// Due-but-unsent email jobs: a stopped worker shows here.
-    pub async fn queue_lag(&self) -> Result<email_job::QueueLag, DomainError> {
-        Ok(email_job::lag(&self.db, self.clock.now()).await?)
+    pub async fn queue_lag(&self) -> Result<email_queue::QueueLag, DomainError> {
+        Ok(email_queue::lag(&self.db, self.clock.now()).await?)
     }
 
     pub async fn pending_migrations(&self) -> Result<usize, DomainError> {

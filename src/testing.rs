@@ -178,6 +178,33 @@ pub async fn seed_due_jobs<C: ConnectionTrait>(
     for chunk in jobs.chunks(1000) {
         email_job::Entity::insert_many(chunk.to_vec()).exec_without_returning(db).await?;
     }
+    let seeded = sea_orm::Condition::all().add(email_job::Column::WebinarId.eq(webinar.id));
+    crate::email_queue::add_pending(db, seeded).await?;
     let jobs = email_job::Entity::find().filter(email_job::Column::WebinarId.eq(webinar.id)).all(db).await?;
     Ok(jobs.into_iter().map(|job| job.id).collect())
+}
+
+/// A job as the queue holds it: id, due time, webinar and kind.
+pub type QueuedJob = (i64, chrono::DateTime<chrono::Utc>, i64, crate::email_job::Kind);
+
+/// The queue's rows and the pending jobs, each by id, read in one snapshot
+/// (a worker may be recording outcomes meanwhile). Whatever happened to the
+/// jobs, the two must be the same.
+pub async fn queue_and_pending_jobs(db: &DatabaseConnection) -> Result<(Vec<QueuedJob>, Vec<QueuedJob>), DbErr> {
+    use crate::{email_job, email_queue};
+    use sea_orm::{DatabaseBackend, EntityTrait, IsolationLevel, QueryOrder, TransactionTrait};
+    // SQLite's transactions read one snapshot from their first read on.
+    let isolation = (db.get_database_backend() == DatabaseBackend::Postgres).then_some(IsolationLevel::RepeatableRead);
+    let snapshot = db.begin_with_config(isolation, None).await?;
+    let queued = email_queue::Entity::find().order_by_asc(email_queue::Column::JobId).all(&snapshot).await?;
+    let pending = email_job::Entity::find()
+        .filter(email_job::Column::Status.eq(email_job::Status::Pending))
+        .order_by_asc(email_job::Column::Id)
+        .all(&snapshot)
+        .await?;
+    snapshot.commit().await?;
+    Ok((
+        queued.into_iter().map(|row| (row.job_id, row.run_at, row.webinar_id, row.kind)).collect(),
+        pending.into_iter().map(|job| (job.id, job.run_at, job.webinar_id, job.kind)).collect(),
+    ))
 }

@@ -13,7 +13,7 @@ use tokio::sync::watch;
 use webinar::delivery::{Delivery, DeliveryError, Outgoing};
 use webinar::email_job;
 use webinar::links::Links;
-use webinar::testing::{NoCounts, TestDatabase};
+use webinar::testing::{NoCounts, TestDatabase, queue_and_pending_jobs};
 use webinar::webinar::{NewWebinar, Status as WebinarStatus};
 use webinar::worker::{Worker, WorkerConfig};
 use webinar::{Clock, ManualClock, RegistrationRequest, Service, registration, schedule};
@@ -184,6 +184,8 @@ async fn reminders_stay_true_through_reschedules_cancels_and_unsubscribes(databa
             done += 1;
         }
         while worker.tick(&stop).await.expect("tick").claimed > 0 {}
+        let (queued, pending) = queue_and_pending_jobs(&db).await.expect("queue and jobs");
+        assert_eq!(queued, pending, "the queue holds exactly the pending jobs");
         if done == events.len() && next_due(&db, &events, done).await.is_none() {
             break;
         }

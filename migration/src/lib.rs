@@ -7,6 +7,7 @@ mod m20261125_000003_page_and_email_copy;
 mod m20261130_000004_registration_counts;
 mod m20261130_000005_queue_indexes;
 mod m20261201_000006_email_leases;
+mod m20261201_000007_email_queue;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000004_registration_counts::Migration),
             Box::new(m20261130_000005_queue_indexes::Migration),
             Box::new(m20261201_000006_email_leases::Migration),
+            Box::new(m20261201_000007_email_queue::Migration),
         ]
     }
 }

@@ -9,11 +9,12 @@ use std::time::Duration;
 use chrono::Duration as Span;
 use reqwest::StatusCode;
 use reqwest::header::COOKIE;
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 use support::{EMAIL, PASSWORD, TestServer, client, create_admin, logged_in};
 use webinar::email_job::{self, Kind};
-use webinar::testing::TestDatabase;
+use webinar::email_queue;
+use webinar::testing::{TestDatabase, queue_and_pending_jobs};
 use webinar::webinar::Status;
 
 /// A logged-in marketing admin on a fresh server.
@@ -366,20 +367,18 @@ async fn dead_letters_show_their_reason_and_can_be_retried(database: TestDatabas
     let launch = server.webinar("launch", Status::Published, Span::days(5)).await;
     register(&server, "launch", "Ada Lovelace", "ada@example.com", None).await;
     register(&server, "launch", "Grace Hopper", "grace@example.com", None).await;
-    // Two reminders the provider refused for good.
+    // Two reminders the provider refused for good: out of the queue, and dead.
+    let refused = Condition::all()
+        .add(email_job::Column::WebinarId.eq(launch.id))
+        .add(email_job::Column::Kind.eq(Kind::Reminder24h));
+    email_queue::remove_pending(&server.db, refused.clone()).await.expect("dequeued");
     let dead = email_job::ActiveModel {
         status: Set(email_job::Status::Dead),
         attempts: Set(8),
         last_error: Set(Some("550 5.1.1 mailbox unavailable".into())),
         ..Default::default()
     };
-    email_job::Entity::update_many()
-        .set(dead)
-        .filter(email_job::Column::WebinarId.eq(launch.id))
-        .filter(email_job::Column::Kind.eq(Kind::Reminder24h))
-        .exec(&server.db)
-        .await
-        .expect("dead letters");
+    email_job::Entity::update_many().set(dead).filter(refused).exec(&server.db).await.expect("dead letters");
 
     let (status, queue) = call(&server, &cookie, "admin_queue", &[("slug", "launch")]).await;
     assert_eq!(status, StatusCode::OK, "{queue}");
@@ -400,6 +399,8 @@ async fn dead_letters_show_their_reason_and_can_be_retried(database: TestDatabas
         .await
         .expect("count");
     assert_eq!(still_dead, 0);
+    let (queued, pending) = queue_and_pending_jobs(&server.db).await.expect("queue and jobs");
+    assert_eq!(queued, pending, "retried letters are queued again");
     let (_, queue) = call(&server, &cookie, "admin_queue", &[("slug", "launch")]).await;
     assert_eq!(queue["dead"], json!([]));
     let (_, queue_page) = page(&server, Some(&cookie), "/admin/webinars/launch/queue").await;

@@ -63,7 +63,7 @@ pub async fn run(
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        while webinar::email_job::lag(&db, clock.now()).await?.due > 0 {
+        while webinar::email_queue::lag(&db, clock.now()).await?.due > 0 {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         Ok::<_, Failure>(())

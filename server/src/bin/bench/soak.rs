@@ -49,7 +49,7 @@ pub async fn run(backend: Backend, minutes: u64, rate: f64, burst: usize) -> Res
         if minute == 1 {
             first_rss = rss;
         }
-        let due = webinar::email_job::lag(&db, SystemClock.now()).await?.due;
+        let due = webinar::email_queue::lag(&db, SystemClock.now()).await?.due;
         let (p50, p99) = (run.percentile(0.5), run.percentile(0.99));
         println!(
             "  minute {minute}: {} registered, {} failed, p50 {p50:.2} ms, p99 {p99:.2} ms, server RSS {rss:.0} MiB, {due} emails due",
@@ -68,7 +68,7 @@ pub async fn run(backend: Backend, minutes: u64, rate: f64, burst: usize) -> Res
         None => 0,
     };
     let drained = async {
-        while webinar::email_job::lag(&db, SystemClock.now()).await?.due > 0 {
+        while webinar::email_queue::lag(&db, SystemClock.now()).await?.due > 0 {
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
         Ok::<_, Failure>(())

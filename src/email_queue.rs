@@ -1,0 +1,113 @@
+//! The queue of pending email jobs: one row per job whose status is
+//! `pending`, holding the columns a claim orders by (due time, webinar, kind)
+//! under the claim's index. Whatever makes a job pending, moves it or ends it
+//! changes its row here in the same transaction. Keeping this set out of the
+//! job table leaves that table with no index that reads `status`, so an
+//! outcome (pending -> sent) is a HOT update there; with the pending index on
+//! the job table each outcome wrote new entries into all of its indexes.
+use chrono::{DateTime, Utc};
+use sea_orm::entity::prelude::*;
+use sea_orm::sea_query::{OnConflict, Query};
+use sea_orm::{Condition, QuerySelect};
+
+use crate::email_job::{self, Kind};
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "email_queue")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub job_id: i64,
+    pub run_at: DateTimeUtc,
+    pub webinar_id: i64,
+    pub kind: Kind,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "crate::email_job::Entity",
+        from = "Column::JobId",
+        to = "crate::email_job::Column::Id",
+        on_delete = "Cascade"
+    )]
+    Job,
+}
+
+impl Related<crate::email_job::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Job.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}
+
+/// Queues the pending jobs among those `jobs` selects (a condition on the job
+/// table); jobs queued already stay as they are.
+pub async fn add_pending<C: ConnectionTrait>(db: &C, jobs: Condition) -> Result<u64, DbErr> {
+    use email_job::Column as Job;
+    let pending = Query::select()
+        .columns([Job::Id, Job::RunAt, Job::WebinarId, Job::Kind])
+        .from(email_job::Entity)
+        .cond_where(jobs.add(Job::Status.eq(email_job::Status::Pending)))
+        .to_owned();
+    let insert = Query::insert()
+        .into_table(Entity)
+        .columns([Column::JobId, Column::RunAt, Column::WebinarId, Column::Kind])
+        // SQLite reads `INSERT … SELECT … WHERE … ON CONFLICT` as an upsert only
+        // because the SELECT has a WHERE clause, which this one always has.
+        .select_from(pending)
+        .map_err(|error| DbErr::Custom(error.to_string()))?
+        .on_conflict(OnConflict::column(Column::JobId).do_nothing().to_owned())
+        .to_owned();
+    Ok(db.execute(&insert).await?.rows_affected())
+}
+
+/// Takes the pending jobs among those `jobs` selects out of the queue, before
+/// they are given another status.
+pub async fn remove_pending<C: ConnectionTrait>(db: &C, jobs: Condition) -> Result<u64, DbErr> {
+    use email_job::Column as Job;
+    let pending = Query::select()
+        .column(Job::Id)
+        .from(email_job::Entity)
+        .cond_where(jobs.add(Job::Status.eq(email_job::Status::Pending)))
+        .to_owned();
+    let removed = Entity::delete_many().filter(Column::JobId.in_subquery(pending)).exec(db).await?;
+    Ok(removed.rows_affected)
+}
+
+/// Takes jobs out of the queue by id (their outcome was just recorded).
+pub async fn remove<C: ConnectionTrait>(db: &C, ids: &[i64]) -> Result<u64, DbErr> {
+    Ok(Entity::delete_many().filter(with_ids(db, ids)).exec(db).await?.rows_affected)
+}
+
+/// Moves queued jobs to a new due time; `which` is a condition on this table.
+pub async fn move_to<C: ConnectionTrait>(db: &C, which: Condition, run_at: DateTime<Utc>) -> Result<u64, DbErr> {
+    let moved = Entity::update_many().col_expr(Column::RunAt, Expr::value(run_at)).filter(which).exec(db).await?;
+    Ok(moved.rows_affected)
+}
+
+/// The queued jobs with these ids (a condition on this table).
+pub fn with_ids<C: ConnectionTrait>(db: &C, ids: &[i64]) -> Condition {
+    Condition::all().add(crate::db::is_one_of(db.get_database_backend(), Column::JobId, ids.iter().copied()))
+}
+
+/// How far behind the queue is: due-but-unsent jobs and the oldest one's due time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QueueLag {
+    pub due: u64,
+    pub oldest_due_at: Option<DateTime<Utc>>,
+}
+
+pub async fn lag<C: ConnectionTrait>(db: &C, now: DateTime<Utc>) -> Result<QueueLag, DbErr> {
+    // Claimed jobs stay queued until their outcome, so this counts them too.
+    let (due, oldest_due_at) = Entity::find()
+        .select_only()
+        .column_as(Column::JobId.count(), "due")
+        .column_as(Column::RunAt.min(), "oldest")
+        .filter(Column::RunAt.lte(now))
+        .into_tuple::<(i64, Option<DateTime<Utc>>)>()
+        .one(db)
+        .await?
+        .unwrap_or((0, None));
+    Ok(QueueLag { due: due.unsigned_abs(), oldest_due_at })
+}
