@@ -84,12 +84,6 @@ impl Related<crate::registration::Entity> for Entity {
     }
 }
 
-impl Related<email_queue::Entity> for Entity {
-    fn to() -> RelationDef {
-        email_queue::Relation::Job.def().rev()
-    }
-}
-
 impl ActiveModelBehavior for ActiveModel {}
 
 /// Writes the pending jobs for one new registration (inside its transaction).
@@ -135,11 +129,13 @@ pub struct Claim {
     pub jobs: Vec<Claimed>,
 }
 
-/// A claimed job: the columns its send needs. Reading only these keeps an
-/// 8,000-job claim short; it holds the lock other claims wait on.
+/// A claimed job: the columns its send needs, all read from its queue row.
+/// Reading only these keeps an 8,000-job claim short; it holds the lock
+/// other claims wait on.
 #[derive(Clone, Debug, PartialEq, Eq, DerivePartialModel)]
-#[sea_orm(entity = "Entity")]
+#[sea_orm(entity = "email_queue::Entity")]
 pub struct Claimed {
+    #[sea_orm(from_col = "job_id")]
     pub id: i64,
     pub registration_id: i64,
     pub webinar_id: i64,
@@ -175,7 +171,7 @@ pub async fn claim_due(
         // ago) had Postgres fetch and sort every due job instead: 100,000
         // rows for an 8,000-row claim, 50-120 ms each. The same estimates
         // drew a parallel plan, in which each worker process hashed every
-        // leased id again: 77 ms a claim on 2 cores, against 10-20 ms serial.
+        // leased id again: 77 ms a claim over a drain on 2 cores, 58 ms without.
         claim
             .execute_unprepared(&format!(
                 "SET LOCAL enable_sort = off; SET LOCAL max_parallel_workers_per_gather = 0; \
@@ -183,13 +179,9 @@ pub async fn claim_due(
             ))
             .await?;
     }
-    let jobs = Entity::find()
-        .inner_join(email_queue::Entity)
+    let jobs = email_queue::Entity::find()
         .filter(email_queue::Column::RunAt.lte(now))
         .filter(crate::email_lease::not_leased(backend, (email_queue::Entity, email_queue::Column::JobId)))
-        // Every queued job is pending; this costs nothing (the job row is read
-        // anyway) and would keep an email from going out twice if one were not.
-        .filter(Column::Status.eq(Status::Pending))
         // Jobs of one webinar and kind go out together: claiming them together
         // fills provider requests instead of splitting each claim four ways.
         .order_by_asc(email_queue::Column::RunAt)
@@ -232,7 +224,8 @@ fn pending_among<C: ConnectionTrait>(db: &C, ids: &[i64]) -> Condition {
 }
 
 /// Writes an outcome for jobs of `lease`: `update` (built for the jobs in
-/// `txn`), and their queue rows moved to `retry_at` or, without one, removed.
+/// `txn`), and their queue rows due again at `retry_at` with the attempt
+/// counted or, without one, removed.
 /// Nothing is written when the lease is gone: after a lease expired and its
 /// jobs were rescued, a late answer must not overwrite the new owner's state.
 /// The lease is held in place until the outcome commits, so a rescue waits.
@@ -253,7 +246,7 @@ where
     }
     let updated = update(&txn).exec(&txn).await?.rows_affected;
     match retry_at {
-        Some(retry_at) => email_queue::move_to(&txn, email_queue::with_ids(&txn, ids), retry_at).await?,
+        Some(retry_at) => email_queue::count_attempt(&txn, ids, Some(retry_at)).await?,
         None => email_queue::remove(&txn, ids).await?,
     };
     txn.commit().await?;
@@ -315,10 +308,12 @@ pub async fn rescue_expired(db: &DatabaseConnection, now: DateTime<Utc>, max_att
         return Ok(0);
     }
     let stranded = Condition::all()
-        .add(crate::db::is_one_of(db.get_database_backend(), Column::Id, ids))
+        .add(crate::db::is_one_of(db.get_database_backend(), Column::Id, ids.iter().copied()))
         .add(Column::Status.eq(Status::Pending));
     let last_attempt = Expr::col(Column::Attempts).add(1).gte(max_attempts);
+    // Out of the queue go those now dead; the rest stay queued, one attempt on.
     email_queue::remove_pending(&rescue, stranded.clone().add(last_attempt.clone())).await?;
+    email_queue::count_attempt(&rescue, &ids, None).await?;
     let mut rescued = 0;
     for (status, reason, condition) in [
         (
@@ -421,9 +416,7 @@ pub async fn move_pending<C: ConnectionTrait>(
         .filter(Column::Status.eq(Status::Pending))
         .exec(db)
         .await?;
-    let queued =
-        Condition::all().add(email_queue::Column::WebinarId.eq(webinar_id)).add(email_queue::Column::Kind.eq(kind));
-    email_queue::move_to(db, queued, run_at).await?;
+    email_queue::move_to(db, webinar_id, kind, run_at).await?;
     Ok(updated.rows_affected)
 }
 

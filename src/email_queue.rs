@@ -1,7 +1,8 @@
 //! The queue of pending email jobs: one row per job whose status is
-//! `pending`, holding the columns a claim orders by (due time, webinar, kind)
-//! under the claim's index. Whatever makes a job pending, moves it or ends it
-//! changes its row here in the same transaction. Keeping this set out of the
+//! `pending`, holding what a claim reads (due time, webinar and kind, in the
+//! claim's index, and the registrant, schedule version and attempts so far),
+//! so a claim reads this table alone. Whatever makes a job pending, moves it,
+//! counts an attempt or ends it changes its row here in the same transaction. Keeping this set out of the
 //! job table leaves that table with no index that reads `status`, so an
 //! outcome (pending -> sent) is a HOT update there; with the pending index on
 //! the job table each outcome wrote new entries into all of its indexes.
@@ -20,6 +21,9 @@ pub struct Model {
     pub run_at: DateTimeUtc,
     pub webinar_id: i64,
     pub kind: Kind,
+    pub registration_id: i64,
+    pub schedule_version: i32,
+    pub attempts: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -46,13 +50,29 @@ impl ActiveModelBehavior for ActiveModel {}
 pub async fn add_pending<C: ConnectionTrait>(db: &C, jobs: Condition) -> Result<u64, DbErr> {
     use email_job::Column as Job;
     let pending = Query::select()
-        .columns([Job::Id, Job::RunAt, Job::WebinarId, Job::Kind])
+        .columns([
+            Job::Id,
+            Job::RunAt,
+            Job::WebinarId,
+            Job::Kind,
+            Job::RegistrationId,
+            Job::ScheduleVersion,
+            Job::Attempts,
+        ])
         .from(email_job::Entity)
         .cond_where(jobs.add(Job::Status.eq(email_job::Status::Pending)))
         .to_owned();
     let insert = Query::insert()
         .into_table(Entity)
-        .columns([Column::JobId, Column::RunAt, Column::WebinarId, Column::Kind])
+        .columns([
+            Column::JobId,
+            Column::RunAt,
+            Column::WebinarId,
+            Column::Kind,
+            Column::RegistrationId,
+            Column::ScheduleVersion,
+            Column::Attempts,
+        ])
         // SQLite reads `INSERT … SELECT … WHERE … ON CONFLICT` as an upsert only
         // because the SELECT has a WHERE clause, which this one always has.
         .select_from(pending)
@@ -80,14 +100,39 @@ pub async fn remove<C: ConnectionTrait>(db: &C, ids: &[i64]) -> Result<u64, DbEr
     Ok(Entity::delete_many().filter(with_ids(db, ids)).exec(db).await?.rows_affected)
 }
 
-/// Moves queued jobs to a new due time; `which` is a condition on this table.
-pub async fn move_to<C: ConnectionTrait>(db: &C, which: Condition, run_at: DateTime<Utc>) -> Result<u64, DbErr> {
-    let moved = Entity::update_many().col_expr(Column::RunAt, Expr::value(run_at)).filter(which).exec(db).await?;
+/// Moves a webinar's queued jobs of `kind` to a new due time (a reschedule).
+pub async fn move_to<C: ConnectionTrait>(
+    db: &C,
+    webinar_id: i64,
+    kind: Kind,
+    run_at: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    let moved = Entity::update_many()
+        .col_expr(Column::RunAt, Expr::value(run_at))
+        .filter(Column::WebinarId.eq(webinar_id))
+        .filter(Column::Kind.eq(kind))
+        .exec(db)
+        .await?;
     Ok(moved.rows_affected)
 }
 
-/// The queued jobs with these ids (a condition on this table).
-pub fn with_ids<C: ConnectionTrait>(db: &C, ids: &[i64]) -> Condition {
+/// Counts an attempt for queued jobs by id: due again at `run_at` (a retry),
+/// or where they were (a rescued lease).
+pub async fn count_attempt<C: ConnectionTrait>(
+    db: &C,
+    ids: &[i64],
+    run_at: Option<DateTime<Utc>>,
+) -> Result<u64, DbErr> {
+    use sea_orm::sea_query::ExprTrait;
+    let mut update = Entity::update_many().col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1));
+    if let Some(run_at) = run_at {
+        update = update.col_expr(Column::RunAt, Expr::value(run_at));
+    }
+    Ok(update.filter(with_ids(db, ids)).exec(db).await?.rows_affected)
+}
+
+/// The queued jobs with these ids.
+fn with_ids<C: ConnectionTrait>(db: &C, ids: &[i64]) -> Condition {
     Condition::all().add(crate::db::is_one_of(db.get_database_backend(), Column::JobId, ids.iter().copied()))
 }
 

@@ -362,10 +362,10 @@ async fn write_new_in_one_statement<C: ConnectionTrait>(
                 created_at, updated_at) \
             SELECT registered.id, $1, job.kind, 0, job.run_at, $12, 0, $11, $11 \
             FROM registered, (VALUES {job_rows}) AS job (kind, run_at) \
-            RETURNING id, run_at, webinar_id, kind), \
+            RETURNING id, run_at, webinar_id, kind, registration_id, schedule_version, attempts), \
         enqueued AS (\
-            INSERT INTO email_queue (job_id, run_at, webinar_id, kind) \
-            SELECT id, run_at, webinar_id, kind FROM queued) \
+            INSERT INTO email_queue (job_id, run_at, webinar_id, kind, registration_id, schedule_version, attempts) \
+            SELECT * FROM queued) \
         SELECT registered.id, CAST(bumped.registrations + COALESCE((SELECT SUM(registrations) \
             FROM registration_counts WHERE webinar_id = $1 AND shard <> bumped.shard), 0) AS BIGINT) \
         FROM registered, bumped",

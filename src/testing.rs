@@ -184,8 +184,9 @@ pub async fn seed_due_jobs<C: ConnectionTrait>(
     Ok(jobs.into_iter().map(|job| job.id).collect())
 }
 
-/// A job as the queue holds it: id, due time, webinar and kind.
-pub type QueuedJob = (i64, chrono::DateTime<chrono::Utc>, i64, crate::email_job::Kind);
+/// A job as the queue holds it: id, due time, webinar, kind, registration,
+/// schedule version and attempts so far.
+pub type QueuedJob = (i64, chrono::DateTime<chrono::Utc>, i64, crate::email_job::Kind, i64, i32, i32);
 
 /// The queue's rows and the pending jobs, each by id, read in one snapshot
 /// (a worker may be recording outcomes meanwhile). Whatever happened to the
@@ -204,7 +205,25 @@ pub async fn queue_and_pending_jobs(db: &DatabaseConnection) -> Result<(Vec<Queu
         .await?;
     snapshot.commit().await?;
     Ok((
-        queued.into_iter().map(|row| (row.job_id, row.run_at, row.webinar_id, row.kind)).collect(),
-        pending.into_iter().map(|job| (job.id, job.run_at, job.webinar_id, job.kind)).collect(),
+        queued
+            .into_iter()
+            .map(|row| {
+                (
+                    row.job_id,
+                    row.run_at,
+                    row.webinar_id,
+                    row.kind,
+                    row.registration_id,
+                    row.schedule_version,
+                    row.attempts,
+                )
+            })
+            .collect(),
+        pending
+            .into_iter()
+            .map(|job| {
+                (job.id, job.run_at, job.webinar_id, job.kind, job.registration_id, job.schedule_version, job.attempts)
+            })
+            .collect(),
     ))
 }

@@ -1,6 +1,7 @@
 //! The pending jobs get a table of their own, `email_queue`: one row per
-//! pending job with the claim's columns (due time, webinar, kind) and the
-//! claim's index. The job table then has no index that reads `status`, so
+//! pending job with what a claim reads (due time, webinar, kind, registrant,
+//! schedule version, attempts so far) and the claim's index, so a claim
+//! reads this table alone. The job table then has no index that reads `status`, so
 //! recording an outcome (pending -> sent) is a HOT update: a new row version
 //! on the same page and no new index entries. Before, every outcome wrote new
 //! entries into the primary key and the unique (registration, kind, version)
@@ -28,6 +29,9 @@ impl MigrationTrait for Migration {
                     .col(timestamp_with_time_zone(EmailQueue::RunAt))
                     .col(big_integer(EmailQueue::WebinarId))
                     .col(string_len(EmailQueue::Kind, 32))
+                    .col(big_integer(EmailQueue::RegistrationId))
+                    .col(integer(EmailQueue::ScheduleVersion))
+                    .col(integer(EmailQueue::Attempts))
                     // A job that is erased (with its registrant or webinar) leaves the queue too.
                     .foreign_key(
                         ForeignKey::create()
@@ -52,8 +56,9 @@ impl MigrationTrait for Migration {
             .await?;
         let db = manager.get_connection();
         db.execute_unprepared(
-            "INSERT INTO email_queue (job_id, run_at, webinar_id, kind) \
-             SELECT id, run_at, webinar_id, kind FROM email_jobs WHERE status = 'pending'",
+            "INSERT INTO email_queue (job_id, run_at, webinar_id, kind, registration_id, schedule_version, attempts) \
+             SELECT id, run_at, webinar_id, kind, registration_id, schedule_version, attempts \
+             FROM email_jobs WHERE status = 'pending'",
         )
         .await?;
         manager.drop_index(Index::drop().name(PENDING).table(EmailJobs::Table).to_owned()).await?;
@@ -91,6 +96,9 @@ enum EmailQueue {
     RunAt,
     WebinarId,
     Kind,
+    RegistrationId,
+    ScheduleVersion,
+    Attempts,
 }
 
 #[derive(DeriveIden)]

@@ -140,8 +140,10 @@ impl Direct {
             rows.join(", ")
         );
         txn.execute_raw(Statement::from_sql_and_values(backend, insert_jobs, values)).await?;
-        let queue_jobs = "INSERT INTO email_queue (job_id, run_at, webinar_id, kind) \
-             SELECT id, run_at, webinar_id, kind FROM email_jobs WHERE registration_id = $1";
+        let queue_jobs = "INSERT INTO email_queue \
+             (job_id, run_at, webinar_id, kind, registration_id, schedule_version, attempts) \
+             SELECT id, run_at, webinar_id, kind, registration_id, schedule_version, attempts \
+             FROM email_jobs WHERE registration_id = $1";
         txn.execute_raw(Statement::from_sql_and_values(backend, queue_jobs, [registration_id.into()])).await?;
         txn.commit().await?;
         drop(turn);
