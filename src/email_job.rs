@@ -5,7 +5,7 @@
 //! queued) until then, out of other claims' reach while the lease lives.
 use chrono::{DateTime, Utc};
 use sea_orm::entity::prelude::*;
-use sea_orm::{ActiveValue::Set, Condition, DatabaseTransaction, DerivePartialModel, QueryOrder, QuerySelect};
+use sea_orm::{ActiveValue::Set, Condition, DatabaseTransaction, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
 
 use crate::email_lease::Held;
@@ -125,24 +125,9 @@ pub async fn for_registration<C: ConnectionTrait>(db: &C, registration_id: i64) 
 #[derive(Clone, Debug)]
 pub struct Claim {
     pub lease: Held,
-    /// In claim order: due time, webinar, kind, id.
-    pub jobs: Vec<Claimed>,
-}
-
-/// A claimed job: the columns its send needs, all read from its queue row.
-/// Reading only these keeps an 8,000-job claim short; it holds the lock
-/// other claims wait on.
-#[derive(Clone, Debug, PartialEq, Eq, DerivePartialModel)]
-#[sea_orm(entity = "email_queue::Entity")]
-pub struct Claimed {
-    #[sea_orm(from_col = "job_id")]
-    pub id: i64,
-    pub registration_id: i64,
-    pub webinar_id: i64,
-    pub kind: Kind,
-    pub schedule_version: i32,
-    pub run_at: DateTimeUtc,
-    pub attempts: i32,
+    /// Their queue rows (all a send needs), in claim order: due time,
+    /// webinar, kind, id.
+    pub jobs: Vec<email_queue::Model>,
 }
 
 /// Serialises claims on Postgres (`pg_advisory_xact_lock`): a claim reads
@@ -189,14 +174,13 @@ pub async fn claim_due(
         .order_by_asc(email_queue::Column::Kind)
         .order_by_asc(email_queue::Column::JobId)
         .limit(limit)
-        .into_partial_model::<Claimed>()
         .all(&claim)
         .await?;
     if jobs.is_empty() {
         claim.rollback().await?;
         return Ok(None);
     }
-    let ids: Vec<i64> = jobs.iter().map(|job| job.id).collect();
+    let ids: Vec<i64> = jobs.iter().map(|job| job.job_id).collect();
     let lease = crate::email_lease::create(&claim, worker, &ids, now + lease, now).await?;
     claim.commit().await?;
     Ok(Some(Claim { lease, jobs }))
@@ -307,9 +291,7 @@ pub async fn rescue_expired(db: &DatabaseConnection, now: DateTime<Utc>, max_att
         rescue.rollback().await?;
         return Ok(0);
     }
-    let stranded = Condition::all()
-        .add(crate::db::is_one_of(db.get_database_backend(), Column::Id, ids.iter().copied()))
-        .add(Column::Status.eq(Status::Pending));
+    let stranded = with_ids(&rescue, &ids).add(Column::Status.eq(Status::Pending));
     let last_attempt = Expr::col(Column::Attempts).add(1).gte(max_attempts);
     // Out of the queue go those now dead; the rest stay queued, one attempt on.
     email_queue::remove_pending(&rescue, stranded.clone().add(last_attempt.clone())).await?;

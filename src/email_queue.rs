@@ -2,10 +2,11 @@
 //! `pending`, holding what a claim reads (due time, webinar and kind, in the
 //! claim's index, and the registrant, schedule version and attempts so far),
 //! so a claim reads this table alone. Whatever makes a job pending, moves it,
-//! counts an attempt or ends it changes its row here in the same transaction. Keeping this set out of the
-//! job table leaves that table with no index that reads `status`, so an
-//! outcome (pending -> sent) is a HOT update there; with the pending index on
-//! the job table each outcome wrote new entries into all of its indexes.
+//! counts an attempt or ends it changes its row here in the same
+//! transaction. Keeping this set out of the job table leaves that table with
+//! no index that reads `status`, so an outcome (pending -> sent) is a HOT
+//! update there; with the pending index on the job table each outcome wrote
+//! new entries into all of its indexes.
 use chrono::{DateTime, Utc};
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{OnConflict, Query};
@@ -35,12 +36,6 @@ pub enum Relation {
         on_delete = "Cascade"
     )]
     Job,
-}
-
-impl Related<crate::email_job::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Job.def()
-    }
 }
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -184,14 +184,25 @@ pub async fn seed_due_jobs<C: ConnectionTrait>(
     Ok(jobs.into_iter().map(|job| job.id).collect())
 }
 
-/// A job as the queue holds it: id, due time, webinar, kind, registration,
-/// schedule version and attempts so far.
-pub type QueuedJob = (i64, chrono::DateTime<chrono::Utc>, i64, crate::email_job::Kind, i64, i32, i32);
+/// A job's row as the queue would hold it, were it pending.
+pub fn as_queued(job: &crate::email_job::Model) -> crate::email_queue::Model {
+    crate::email_queue::Model {
+        job_id: job.id,
+        run_at: job.run_at,
+        webinar_id: job.webinar_id,
+        kind: job.kind,
+        registration_id: job.registration_id,
+        schedule_version: job.schedule_version,
+        attempts: job.attempts,
+    }
+}
 
-/// The queue's rows and the pending jobs, each by id, read in one snapshot
-/// (a worker may be recording outcomes meanwhile). Whatever happened to the
-/// jobs, the two must be the same.
-pub async fn queue_and_pending_jobs(db: &DatabaseConnection) -> Result<(Vec<QueuedJob>, Vec<QueuedJob>), DbErr> {
+/// The queue's rows, and the pending jobs as the queue would hold them, each
+/// by id, read in one snapshot (a worker may be recording outcomes
+/// meanwhile). Whatever happened to the jobs, the two must be the same.
+pub async fn queue_and_pending_jobs(
+    db: &DatabaseConnection,
+) -> Result<(Vec<crate::email_queue::Model>, Vec<crate::email_queue::Model>), DbErr> {
     use crate::{email_job, email_queue};
     use sea_orm::{DatabaseBackend, EntityTrait, IsolationLevel, QueryOrder, TransactionTrait};
     // SQLite's transactions read one snapshot from their first read on.
@@ -204,26 +215,5 @@ pub async fn queue_and_pending_jobs(db: &DatabaseConnection) -> Result<(Vec<Queu
         .all(&snapshot)
         .await?;
     snapshot.commit().await?;
-    Ok((
-        queued
-            .into_iter()
-            .map(|row| {
-                (
-                    row.job_id,
-                    row.run_at,
-                    row.webinar_id,
-                    row.kind,
-                    row.registration_id,
-                    row.schedule_version,
-                    row.attempts,
-                )
-            })
-            .collect(),
-        pending
-            .into_iter()
-            .map(|job| {
-                (job.id, job.run_at, job.webinar_id, job.kind, job.registration_id, job.schedule_version, job.attempts)
-            })
-            .collect(),
-    ))
+    Ok((queued, pending.iter().map(as_queued).collect()))
 }

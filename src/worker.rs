@@ -21,6 +21,7 @@ use tokio::task::JoinSet;
 use crate::delivery::{Attachment, Delivery, DeliveryError, MAX_RECIPIENTS_PER_REQUEST, Mailbox, Outgoing, Recipient};
 use crate::email_job::{self, Kind};
 use crate::email_lease::{self, Held};
+use crate::email_queue;
 use crate::emails::{self, Emails, WebinarLinks};
 use crate::links::Links;
 use crate::reminders::REMINDERS;
@@ -334,7 +335,7 @@ impl Worker {
     /// must not go out.
     async fn prepare(
         &self,
-        jobs: Vec<email_job::Claimed>,
+        jobs: Vec<email_queue::Model>,
         lease: &Arc<Held>,
         now: DateTime<Utc>,
     ) -> Result<(Vec<Batch>, BTreeMap<&'static str, Vec<i64>>), DomainError> {
@@ -346,16 +347,16 @@ impl Worker {
         let webinars = webinar::by_ids(&self.db, webinar_ids).await?;
 
         let mut skipped: BTreeMap<&'static str, Vec<i64>> = BTreeMap::new();
-        let mut groups: BTreeMap<BatchKey, Vec<(email_job::Claimed, &registration::Addressee)>> = BTreeMap::new();
+        let mut groups: BTreeMap<BatchKey, Vec<(email_queue::Model, &registration::Addressee)>> = BTreeMap::new();
         for job in jobs {
             let (Some(registration), Some(webinar)) =
                 (registrations.get(&job.registration_id), webinars.get(&job.webinar_id))
             else {
-                skipped.entry("registration or webinar deleted").or_default().push(job.id);
+                skipped.entry("registration or webinar deleted").or_default().push(job.job_id);
                 continue;
             };
             if let Some(reason) = skip_reason(&job, registration, webinar, now) {
-                skipped.entry(reason).or_default().push(job.id);
+                skipped.entry(reason).or_default().push(job.job_id);
                 continue;
             }
             groups.entry((job.webinar_id, job.kind, registration.icp.clone())).or_default().push((job, registration));
@@ -382,7 +383,7 @@ impl Worker {
                         let join_url = self.links.join_url(&registration.token);
                         let unsubscribe_url = self.links.unsubscribe_url(registration.id);
                         Recipient {
-                            job_id: job.id,
+                            job_id: job.job_id,
                             to: Mailbox { email: registration.email.clone(), name: registration.name.clone() },
                             substitutions: emails::substitutions(&registration.name, &join_url, &unsubscribe_url),
                             unsubscribe_url,
@@ -397,7 +398,7 @@ impl Worker {
                         attachments: attachments.clone(),
                         recipients,
                     },
-                    jobs: chunk.iter().map(|(job, _)| (job.id, job.attempts)).collect(),
+                    jobs: chunk.iter().map(|(job, _)| (job.job_id, job.attempts)).collect(),
                     claimed_at: now,
                     lease: lease.clone(),
                 });
@@ -409,7 +410,7 @@ impl Worker {
 
 /// Why a claimed job must not go out, if it must not.
 fn skip_reason(
-    job: &email_job::Claimed,
+    job: &email_queue::Model,
     registration: &registration::Addressee,
     webinar: &webinar::Model,
     now: DateTime<Utc>,

@@ -6,7 +6,7 @@ use sea_orm::{DatabaseConnection, EntityTrait};
 use webinar::email_job::{self, Status};
 use webinar::email_lease::{self, Held};
 use webinar::email_queue::{self, QueueLag};
-use webinar::testing::{TestDatabase, queue_and_pending_jobs, seed_due_jobs};
+use webinar::testing::{TestDatabase, as_queued, queue_and_pending_jobs, seed_due_jobs};
 
 const LEASE: Duration = Duration::minutes(5);
 
@@ -22,7 +22,7 @@ async fn lease(db: &DatabaseConnection, held: &Held) -> Option<email_lease::Mode
     email_lease::Entity::find_by_id(held.id).one(db).await.expect("query")
 }
 
-/// The queue holds exactly the pending jobs, with their due times.
+/// The queue holds exactly the pending jobs, as they stand.
 async fn assert_queue_is_the_pending_jobs(db: &DatabaseConnection) {
     let (queued, pending) = queue_and_pending_jobs(db).await.expect("queue and jobs");
     assert_eq!(queued, pending);
@@ -38,20 +38,11 @@ async fn claims_only_due_jobs_up_to_the_limit_with_a_lease(database: TestDatabas
     let claim = email_job::claim_due(&db, "w1", later, LEASE, 5).await.expect("claim").expect("due jobs");
     assert_eq!(claim.jobs.len(), 5);
     assert_eq!(email_job::Entity::find().all(&db).await.expect("jobs"), before, "a claim writes no job row");
-    let as_claimed = |row: &email_job::Model| email_job::Claimed {
-        id: row.id,
-        registration_id: row.registration_id,
-        webinar_id: row.webinar_id,
-        kind: row.kind,
-        schedule_version: row.schedule_version,
-        run_at: row.run_at,
-        attempts: row.attempts,
-    };
-    assert!(claim.jobs.iter().all(|job| before.iter().map(as_claimed).any(|row| row == *job)), "claimed as stored");
+    assert!(claim.jobs.iter().all(|job| before.iter().map(as_queued).any(|row| row == *job)), "claimed as stored");
     let held = lease(&db, &claim.lease).await.expect("the lease row");
     assert_eq!((held.worker.as_str(), held.locked_until), ("w1", later + LEASE));
     let named: Vec<i64> = serde_json::from_str(&held.job_ids).expect("a JSON array");
-    assert_eq!(named, claim.jobs.iter().map(|job| job.id).collect::<Vec<_>>());
+    assert_eq!(named, claim.jobs.iter().map(|job| job.job_id).collect::<Vec<_>>());
 
     let rest = email_job::claim_due(&db, "w2", later, LEASE, 10).await.expect("claim").expect("the rest");
     assert_eq!(rest.jobs.len(), 3, "the other worker gets only what is left");
@@ -69,7 +60,7 @@ async fn outcomes_apply_only_to_the_holder(database: TestDatabase) {
     let db = database.connect().await.expect("connect");
     seed_due_jobs(&db, 1, now()).await.expect("seed");
     let claim = email_job::claim_due(&db, "w1", now(), LEASE, 4).await.expect("claim").expect("due jobs");
-    let (held, ids): (Held, Vec<i64>) = (claim.lease, claim.jobs.iter().map(|job| job.id).collect());
+    let (held, ids): (Held, Vec<i64>) = (claim.lease, claim.jobs.iter().map(|job| job.job_id).collect());
 
     let intruder = Held { id: held.id, worker: "intruder".into() };
     assert_eq!(email_job::mark_sent(&db, &intruder, &ids, now()).await.expect("update"), 0);
@@ -103,7 +94,7 @@ async fn outcomes_apply_only_to_the_holder(database: TestDatabase) {
         "only the released job: the retry is not due yet"
     );
     let again = email_job::claim_due(&db, "w2", now(), LEASE, 4).await.expect("claim").expect("released");
-    assert_eq!(again.jobs.iter().map(|job| job.id).collect::<Vec<_>>(), [ids[3]]);
+    assert_eq!(again.jobs.iter().map(|job| job.job_id).collect::<Vec<_>>(), [ids[3]]);
     assert_queue_is_the_pending_jobs(&db).await;
 }
 
@@ -117,22 +108,22 @@ async fn expired_leases_are_rescued_or_dead(database: TestDatabase) {
     let mut at = now() + LEASE + Duration::seconds(1);
     assert_eq!(email_job::rescue_expired(&db, at, 3).await.expect("rescue"), 4);
     assert_eq!(lease(&db, &crashed.lease).await, None, "the expired lease is gone");
-    let last = crashed.jobs[0].id;
+    let last = crashed.jobs[0].job_id;
     for attempts in [2, 3] {
         let again = email_job::claim_due(&db, "crashed", at, LEASE, 1).await.expect("claim").expect("rescued");
-        assert_eq!(again.jobs.iter().map(|job| job.id).collect::<Vec<_>>(), [last]);
+        assert_eq!(again.jobs.iter().map(|job| job.job_id).collect::<Vec<_>>(), [last]);
         at += LEASE + Duration::seconds(1);
         assert_eq!(email_job::rescue_expired(&db, at, 3).await.expect("rescue"), 1);
         assert_eq!(job(&db, last).await.attempts, attempts);
     }
     let dead = job(&db, last).await;
     assert_eq!((dead.status, dead.attempts), (Status::Dead, 3));
-    let others = job(&db, crashed.jobs[1].id).await;
+    let others = job(&db, crashed.jobs[1].job_id).await;
     assert_eq!((others.status, others.attempts, others.attempted_by), (Status::Pending, 1, None));
     assert!(others.last_error.expect("a reason").contains("lease expired"));
 
     // The dead worker's late answer writes nothing over the rescue.
-    let ids: Vec<i64> = crashed.jobs.iter().map(|job| job.id).collect();
+    let ids: Vec<i64> = crashed.jobs.iter().map(|job| job.job_id).collect();
     assert_eq!(email_job::mark_sent(&db, &crashed.lease, &ids, at).await.expect("update"), 0);
     assert_queue_is_the_pending_jobs(&db).await;
 }
@@ -149,7 +140,7 @@ async fn two_claimers_take_each_of_5000_jobs_exactly_once(database: TestDatabase
                 let Some(claim) = email_job::claim_due(&db, worker, now(), LEASE, 100).await.expect("claim") else {
                     return mine;
                 };
-                let ids: Vec<i64> = claim.jobs.iter().map(|job| job.id).collect();
+                let ids: Vec<i64> = claim.jobs.iter().map(|job| job.job_id).collect();
                 email_job::mark_sent(&db, &claim.lease, &ids, now()).await.expect("sent");
                 email_lease::end(&db, &claim.lease).await.expect("end");
                 mine.extend(ids);

@@ -1,9 +1,9 @@
 //! The pending jobs get a table of their own, `email_queue`: one row per
 //! pending job with what a claim reads (due time, webinar, kind, registrant,
 //! schedule version, attempts so far) and the claim's index, so a claim
-//! reads this table alone. The job table then has no index that reads `status`, so
-//! recording an outcome (pending -> sent) is a HOT update: a new row version
-//! on the same page and no new index entries. Before, every outcome wrote new
+//! reads this table alone. The job table then has no index that reads
+//! `status`, so recording an outcome (pending -> sent) is a HOT update: a new
+//! row version on the same page and no new index entries. Before, every outcome wrote new
 //! entries into the primary key and the unique (registration, kind, version)
 //! index, and the outcome writes of a 100,000-job burst took as long as the
 //! whole drain was allowed. On Postgres the job table leaves half of each
