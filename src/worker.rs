@@ -85,6 +85,12 @@ pub struct Worker {
     emails: Arc<Emails>,
     links: Links,
     config: WorkerConfig,
+    /// SQLite only: the worker's writes (claims and outcomes) take turns here,
+    /// first come, first served (tokio's mutex is fair). SQLite lets one writer
+    /// in at a time, and connections racing for its lock sleep in its busy
+    /// handler (1, 2, 5 … 100 ms a try) while the lock sits free; in line here,
+    /// the next write starts as soon as the last one commits.
+    write_turns: Option<tokio::sync::Mutex<()>>,
 }
 
 /// Jobs that go out in one provider request share a webinar, a kind and an ICP.
@@ -109,7 +115,14 @@ impl Worker {
         links: Links,
         config: WorkerConfig,
     ) -> Result<Self, minijinja::Error> {
-        Ok(Self { id: id.into(), db, clock, delivery, emails: Arc::new(Emails::new()?), links, config })
+        let sqlite = db.get_database_backend() == sea_orm::DatabaseBackend::Sqlite;
+        let write_turns = sqlite.then(|| tokio::sync::Mutex::new(()));
+        Ok(Self { id: id.into(), db, clock, delivery, emails: Arc::new(Emails::new()?), links, config, write_turns })
+    }
+
+    /// Waits for this worker's turn to write (SQLite; on Postgres, none is needed).
+    async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        Some(self.write_turns.as_ref()?.lock().await)
     }
 
     /// Sends until `shutdown` turns true, then finishes what is in flight and
@@ -217,13 +230,16 @@ impl Worker {
     /// into batches; jobs that must not go out are cancelled here.
     async fn claim(&self, limit: u64) -> Result<(Vec<Batch>, TickReport), DomainError> {
         let now = self.clock.now();
+        let turn = self.write_turn().await;
         email_job::rescue_expired(&self.db, now, self.config.policy.max_attempts).await?;
         let Some(claim) = email_job::claim_due(&self.db, &self.id, now, self.config.lease, limit).await? else {
             return Ok((Vec::new(), TickReport::default()));
         };
+        drop(turn);
         let mut report = TickReport { claimed: claim.jobs.len(), ..TickReport::default() };
         let lease = Arc::new(claim.lease);
         let (batches, skipped) = self.prepare(claim.jobs, &lease, now).await?;
+        let _turn = self.write_turn().await;
         for (reason, ids) in skipped {
             report.cancelled += email_job::mark_cancelled(&self.db, &lease, &ids, reason, now).await? as usize;
         }
@@ -268,6 +284,7 @@ impl Worker {
         outcome: Option<Result<(), DeliveryError>>,
     ) -> Result<TickReport, DomainError> {
         let Batch { jobs, lease, .. } = batch;
+        let _turn = self.write_turn().await;
         let report = self.record(&lease, &jobs, outcome).await?;
         self.end_if_last(lease).await?;
         Ok(report)
