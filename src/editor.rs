@@ -33,7 +33,6 @@ pub struct WebinarForm {
     pub status: String,
 }
 
-const SLUG_MAX_CHARS: usize = 80;
 const TITLE_MAX_CHARS: usize = 200;
 const SUBTITLE_MAX_CHARS: usize = 300;
 const DESCRIPTION_MAX_CHARS: usize = 20_000;
@@ -96,14 +95,22 @@ impl WebinarForm {
         };
         let slug = self.slug.trim().to_owned();
         check(
-            is_slug(&slug),
+            webinar::is_slug(&slug),
             "slug",
             "Use 1–80 lowercase letters, digits and single dashes, e.g. growth-webinar-2026.",
         );
         let title = self.title.trim().to_owned();
-        check(within(&title, 1, TITLE_MAX_CHARS), "title", "Enter a title (1 to 200 characters).");
+        check(
+            within(&title, 1, TITLE_MAX_CHARS) && single_line(&title),
+            "title",
+            "Enter a title (1 to 200 characters, one line).",
+        );
         let subtitle = self.subtitle.trim().to_owned();
-        check(within(&subtitle, 0, SUBTITLE_MAX_CHARS), "subtitle", "The subtitle must be at most 300 characters.");
+        check(
+            within(&subtitle, 0, SUBTITLE_MAX_CHARS) && single_line(&subtitle),
+            "subtitle",
+            "The subtitle must be one line of at most 300 characters.",
+        );
         let description = self.description.trim().to_owned();
         check(
             within(&description, 0, DESCRIPTION_MAX_CHARS),
@@ -128,8 +135,8 @@ impl WebinarForm {
         );
         let duration = self.duration_minutes.trim().parse::<i32>().ok().filter(|minutes| (5..=1440).contains(minutes));
         check(duration.is_some(), "duration_minutes", "The duration is 5 to 1440 minutes.");
-        let join_url = self.join_url.trim().to_owned();
-        check(is_web_url(&join_url), "join_url", "Enter the meeting's https:// link.");
+        let join_url = web_url(self.join_url.trim());
+        check(join_url.is_some(), "join_url", "Enter the meeting's https:// link (no spaces or line breaks).");
         let capacity = match self.capacity.trim() {
             "" => Some(None),
             seats => seats.parse::<i32>().ok().filter(|seats| (1..=1_000_000).contains(seats)).map(Some),
@@ -142,8 +149,9 @@ impl WebinarForm {
             _ => None,
         };
         check(status.is_some(), "status", "Choose draft, published or cancelled.");
-        match (speakers, agenda, timezone, starts_at, duration, capacity, status) {
+        match (join_url, speakers, agenda, timezone, starts_at, duration, capacity, status) {
             (
+                Some(join_url),
                 Some(speakers),
                 Some(agenda),
                 Some(timezone),
@@ -174,18 +182,22 @@ fn within(value: &str, min: usize, max: usize) -> bool {
     (min..=max).contains(&value.chars().count())
 }
 
-fn is_slug(slug: &str) -> bool {
-    within(slug, 1, SLUG_MAX_CHARS)
-        && slug.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && !slug.starts_with('-')
-        && !slug.ends_with('-')
-        && !slug.contains("--")
+/// An absolute http(s) URL, as it is stored: the parser's own serialisation
+/// of it. Anything else (`javascript:`, relative) is refused, and so is any
+/// whitespace or control character inside: the URL parser would drop a tab
+/// or line break silently, while the raw text (a redirect's `Location`)
+/// would break on it.
+fn web_url(raw: &str) -> Option<String> {
+    if !within(raw, 1, URL_MAX_CHARS) || raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return None;
+    }
+    let url = url::Url::parse(raw).ok()?;
+    (matches!(url.scheme(), "https" | "http") && url.host().is_some()).then(|| url.to_string())
 }
 
-/// An absolute http(s) URL; anything else (`javascript:`, relative) is refused.
-fn is_web_url(raw: &str) -> bool {
-    within(raw, 1, URL_MAX_CHARS)
-        && url::Url::parse(raw).is_ok_and(|url| matches!(url.scheme(), "https" | "http") && url.host().is_some())
+/// One line of text: no line break or other control character.
+fn single_line(value: &str) -> bool {
+    !value.chars().any(char::is_control)
 }
 
 /// A wall-clock time in `zone`; a time skipped by a DST change is refused,
@@ -214,10 +226,10 @@ fn parse_speakers(raw: &str) -> Option<Vec<Speaker>> {
         .into_iter()
         .map(|parts| match parts.as_slice() {
             [name, rest @ ..] if !name.is_empty() && rest.len() <= 2 => {
-                let photo_url = rest.get(1).filter(|url| !url.is_empty()).cloned();
-                if photo_url.as_deref().is_some_and(|url| !is_web_url(url)) {
-                    return None;
-                }
+                let photo_url = match rest.get(1).filter(|url| !url.is_empty()) {
+                    Some(url) => Some(web_url(url)?),
+                    None => None,
+                };
                 Some(Speaker { name: name.clone(), title: rest.first().cloned().unwrap_or_default(), photo_url })
             }
             _ => None,
@@ -412,6 +424,30 @@ mod tests {
             fields,
             ["slug", "title", "speakers", "timezone", "duration_minutes", "join_url", "capacity", "status"]
         );
+    }
+
+    #[test]
+    fn links_are_stored_as_parsed_and_line_breaks_are_refused() {
+        for bad in [
+            "https://meet.example.com/x\nLocation: https://evil.example",
+            "https://meet.example.com/a\tb",
+            "https://a b.example",
+        ] {
+            let form = WebinarForm { join_url: bad.into(), ..form() };
+            let fields: Vec<String> = form.validate().expect_err(bad).into_iter().map(|e| e.field).collect();
+            assert_eq!(fields, ["join_url"], "{bad:?}");
+        }
+        let speaker = WebinarForm { speakers: "Ada | Host | https://example.com/a\u{7}.png".into(), ..form() };
+        assert!(speaker.validate().is_err(), "a photo URL with a control character");
+        let odd = WebinarForm { join_url: "HTTPS://Meet.Example.com/x?y=1".into(), ..form() };
+        assert_eq!(
+            odd.validate().expect("valid").join_url,
+            "https://meet.example.com/x?y=1",
+            "what is stored is what was checked"
+        );
+        let title = WebinarForm { title: "Launch\nBcc: x".into(), ..form() };
+        let fields: Vec<String> = title.validate().expect_err("two lines").into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["title"]);
     }
 
     #[test]

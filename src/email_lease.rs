@@ -59,6 +59,18 @@ pub async fn create<C: ConnectionTrait>(
     Ok(Held { id, worker: worker.to_owned() })
 }
 
+/// Moves a live lease's end to `locked_until` (a worker still writing its
+/// outcomes); a lease already taken by a rescuer stays gone.
+pub async fn extend<C: ConnectionTrait>(db: &C, held: &Held, locked_until: DateTime<Utc>) -> Result<(), DbErr> {
+    Entity::update_many()
+        .col_expr(Column::LockedUntil, Expr::value(locked_until))
+        .filter(Column::Id.eq(held.id))
+        .filter(Column::Worker.eq(&held.worker))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 /// Ends a lease whose jobs all have their outcome (or were given back).
 pub async fn end<C: ConnectionTrait>(db: &C, held: &Held) -> Result<(), DbErr> {
     Entity::delete_many().filter(Column::Id.eq(held.id)).filter(Column::Worker.eq(&held.worker)).exec(db).await?;

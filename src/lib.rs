@@ -27,6 +27,7 @@ pub mod registration_writer;
 pub mod reminders;
 pub mod retry;
 pub mod schedule;
+pub mod secrets;
 pub mod service;
 pub mod testing;
 pub mod webinar;

@@ -103,7 +103,7 @@ pub struct RegistrationRequest {
     pub webinar: Option<String>,
     /// 1–100 characters, no control characters.
     pub name: String,
-    /// One address; a second registration with it (any case) answers 200 with the first.
+    /// One address (plain ASCII before the @); registering it again (any case) writes nothing new and answers the same.
     pub email: String,
     /// Up to 200 characters.
     #[serde(default)]
@@ -136,6 +136,12 @@ pub const NAME_MESSAGE: &str = "Enter your name (1 to 100 characters).";
 pub const COMPANY_MESSAGE: &str = "Company must be at most 200 characters.";
 
 impl RegistrationRequest {
+    /// The name as the visitor typed it (whitespace folded, as it is stored):
+    /// what answers show, whether or not the address was registered before.
+    pub fn typed_name(&self) -> String {
+        collapse_whitespace(&self.name)
+    }
+
     /// Checks every field and reports all problems at once.
     pub fn validate(&self) -> Result<ValidRegistration, Vec<FieldError>> {
         let mut errors = Vec::new();
@@ -449,7 +455,12 @@ pub async fn search<C: ConnectionTrait>(
     Ok((rows, total))
 }
 
+/// The registration a token from a link names. Only a token of the form
+/// this module makes is looked up: anything else names nobody.
 pub async fn find_by_token<C: ConnectionTrait>(db: &C, token: &str) -> Result<Option<Model>, DbErr> {
+    if token.len() != TOKEN_LEN || !token.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Ok(None);
+    }
     Entity::find().filter(Column::Token.eq(token)).one(db).await
 }
 

@@ -29,7 +29,8 @@ impl RetryPolicy {
     /// `attempts` counts tries made so far (≥ 1). `jitter` in `[0, 1)` spreads
     /// retries over the upper half of the delay so a failed batch does not
     /// come back all at once; tests pass a fixed value. A provider's
-    /// `Retry-After` wins when it asks for longer.
+    /// `Retry-After` wins when it asks for longer, but never past the cap: it
+    /// is outside input, and a year-long one would park the job for a year.
     pub fn after_failure(&self, attempts: i32, jitter: f64, retry_after: Option<Duration>) -> AfterFailure {
         if attempts >= self.max_attempts {
             return AfterFailure::Dead;
@@ -38,7 +39,7 @@ impl RetryPolicy {
         let full = self.base.checked_mul(1 << exponent).unwrap_or(self.cap).min(self.cap);
         let millis = full.num_milliseconds() as f64 * (0.5 + 0.5 * jitter.clamp(0.0, 1.0));
         let delay = Duration::milliseconds(millis as i64);
-        AfterFailure::RetryIn(retry_after.map_or(delay, |asked| asked.max(delay)))
+        AfterFailure::RetryIn(retry_after.map_or(delay, |asked| asked.clamp(delay, self.cap.max(delay))))
     }
 }
 
@@ -47,6 +48,14 @@ mod tests {
     use super::*;
 
     const POLICY: RetryPolicy = RetryPolicy { base: Duration::seconds(10), cap: Duration::minutes(5), max_attempts: 5 };
+
+    #[test]
+    fn a_providers_retry_after_is_honoured_up_to_the_cap_only() {
+        let asked = |seconds: i64| POLICY.after_failure(1, 1.0, Some(Duration::seconds(seconds)));
+        assert_eq!(asked(60), AfterFailure::RetryIn(Duration::seconds(60)));
+        assert_eq!(asked(1), AfterFailure::RetryIn(Duration::seconds(10)), "never sooner than the backoff");
+        assert_eq!(asked(365 * 24 * 3600), AfterFailure::RetryIn(Duration::minutes(5)), "a year is clamped");
+    }
 
     #[test]
     fn doubles_each_attempt_up_to_the_cap() {

@@ -20,6 +20,8 @@ pub struct Service {
     mail: Option<Arc<admin::Mail>>,
     /// SQLite: the one task that writes registrations (`None` on Postgres).
     writer: Option<RegistrationWriter>,
+    /// Login attempts per account (the server limits them per IP as well).
+    login_budget: Arc<admin::LoginBudget>,
 }
 
 /// A landing page's data.
@@ -50,7 +52,12 @@ impl Service {
     pub fn new(db: DatabaseConnection, clock: Arc<dyn Clock>, counts: Arc<dyn CountPublisher>) -> Self {
         let sqlite = db.get_database_backend() == sea_orm::DatabaseBackend::Sqlite;
         let writer = sqlite.then(|| RegistrationWriter::start(db.clone()));
-        Self { db, clock, counts, mail: None, writer }
+        Self { db, clock, counts, mail: None, writer, login_budget: Arc::default() }
+    }
+
+    /// Sets how many login attempts each account gets.
+    pub fn with_login_budget(self, budget: admin::LoginBudget) -> Self {
+        Self { login_budget: Arc::new(budget), ..self }
     }
 
     /// Lets the admin preview and test-send emails.
@@ -182,6 +189,10 @@ impl Service {
 
     /// Checks an admin's credentials and opens a session.
     pub async fn admin_log_in(&self, email: &str, password: &str) -> Result<admin::Login, AdminError> {
+        if let Err(retry_after_seconds) = self.login_budget.take(email) {
+            tracing::info!("admin login refused: the account's budget is spent");
+            return Err(AdminError::TooManyAttempts { retry_after_seconds });
+        }
         let login = admin::log_in(&self.db, email, password, self.clock.now()).await;
         match &login {
             Ok(login) => tracing::info!(admin = login.admin.id, "admin logged in"),

@@ -128,14 +128,40 @@ pub async fn by_ids<C: ConnectionTrait>(
     Ok(found.into_iter().map(|webinar| (webinar.id, webinar)).collect())
 }
 
+/// The longest slug.
+pub const SLUG_MAX_CHARS: usize = 80;
+
+/// A slug as the editor writes them: 1–80 lowercase letters, digits and
+/// single inner dashes. Anything else names no webinar, so it is answered
+/// without asking the database (and is never a cache key).
+pub fn is_slug(slug: &str) -> bool {
+    (1..=SLUG_MAX_CHARS).contains(&slug.len())
+        && slug.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !slug.starts_with('-')
+        && !slug.ends_with('-')
+        && !slug.contains("--")
+}
+
 /// A webinar by slug, whatever its status (operators and the admin).
 pub async fn find_by_slug<C: ConnectionTrait>(db: &C, slug: &str) -> Result<Option<Model>, DbErr> {
+    if !is_slug(slug) {
+        return Ok(None);
+    }
     Entity::find().filter(Column::Slug.eq(slug)).one(db).await
 }
 
 /// A public (non-draft) webinar by slug.
 pub async fn find_public_by_slug<C: ConnectionTrait>(db: &C, slug: &str) -> Result<Option<Model>, DbErr> {
+    if !is_slug(slug) {
+        return Ok(None);
+    }
     Entity::find().filter(Column::Slug.eq(slug)).filter(Column::Status.ne(Status::Draft)).one(db).await
+}
+
+/// How a visitor's `slug` is looked up: trimmed, and `None` (the next
+/// upcoming webinar) when empty. Caches key on this, not on what was typed.
+pub fn canonical_slug(slug: Option<&str>) -> Option<&str> {
+    slug.map(str::trim).filter(|slug| !slug.is_empty())
 }
 
 /// The published webinar that starts next (or is running now).
@@ -152,7 +178,7 @@ pub async fn next_upcoming<C: ConnectionTrait>(db: &C, now: DateTime<Utc>) -> Re
 
 /// A public webinar by slug, or the next upcoming one when no slug is given.
 pub async fn resolve<C: ConnectionTrait>(db: &C, slug: Option<&str>, now: DateTime<Utc>) -> Result<Model, DomainError> {
-    let found = match slug.map(str::trim).filter(|slug| !slug.is_empty()) {
+    let found = match canonical_slug(slug) {
         Some(slug) => find_public_by_slug(db, slug).await?,
         None => next_upcoming(db, now).await?,
     };

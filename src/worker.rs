@@ -93,6 +93,15 @@ pub struct Worker {
     write_turns: Option<tokio::sync::Mutex<()>>,
 }
 
+/// What became of a batch: its jobs in parts (the whole batch, or the parts a
+/// rejected request was split into), each with its outcome; `None` for a
+/// part given back unsent.
+type Outcomes = Vec<(Vec<(i64, i32)>, Option<Result<(), DeliveryError>>)>;
+
+/// The first pause before writing an unwritten outcome again, and the longest.
+const RECORD_RETRY_FIRST: std::time::Duration = std::time::Duration::from_millis(50);
+const RECORD_RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Jobs that go out in one provider request share a webinar, a kind and an ICP.
 type BatchKey = (i64, Kind, Option<String>);
 
@@ -149,11 +158,11 @@ impl Worker {
             let (worker, stop) = (self.clone(), shutdown.clone());
             in_flight.spawn(async move {
                 // After shutdown, `attempt` gives the batch back instead of sending it.
-                let outcome = worker.attempt(&batch, &stop).await;
+                let outcomes = worker.attempt(&batch, &stop).await;
                 // A slot bounds requests in flight; recording the outcome
                 // runs beside the next request instead of holding the slot.
                 drop(slot);
-                worker.finish(batch, outcome).await
+                worker.finish(batch, outcomes).await
             });
         }
         for prefetch in prefetchers {
@@ -257,44 +266,118 @@ impl Worker {
 
     /// Sends one batch and records the outcome.
     async fn send(&self, batch: Batch, stop: &watch::Receiver<bool>) -> Result<TickReport, DomainError> {
-        let outcome = self.attempt(&batch, stop).await;
-        self.finish(batch, outcome).await
+        let outcomes = self.attempt(&batch, stop).await;
+        self.finish(batch, outcomes).await
     }
 
-    /// Delivers a batch, or gives it back unsent (`None`) when stopping or
-    /// when it waited past half its lease: by the lease's end another claim
-    /// may take the same jobs, and both would send them.
-    async fn attempt(&self, batch: &Batch, stop: &watch::Receiver<bool>) -> Option<Result<(), DeliveryError>> {
+    /// Delivers a batch, or gives it back unsent when stopping or when it
+    /// waited past half its lease: by the lease's end another claim may take
+    /// the same jobs, and both would send them.
+    async fn attempt(&self, batch: &Batch, stop: &watch::Receiver<bool>) -> Outcomes {
         let stopping = *stop.borrow();
-        let lease_half_gone = self.clock.now() >= batch.claimed_at + self.config.lease / 2;
+        let lease_half_gone = self.lease_half_gone(batch);
         if lease_half_gone && !stopping {
             tracing::info!(worker = %self.id, jobs = batch.jobs.len(), "a batch waited past half its lease: given back");
         }
         match stopping || lease_half_gone {
-            true => None,
-            false => Some(self.deliver_metered(batch).await),
+            true => vec![(batch.jobs.clone(), None)],
+            false => self.deliver_isolating(batch).await,
         }
     }
 
-    /// Records a batch's outcome and ends the lease after its claim's last
-    /// batch. The message is dropped first: only the job ids wait on the database.
-    async fn finish(
-        &self,
-        batch: Batch,
-        outcome: Option<Result<(), DeliveryError>>,
-    ) -> Result<TickReport, DomainError> {
-        let Batch { jobs, lease, .. } = batch;
-        let _turn = self.write_turn().await;
-        let report = self.record(&lease, &jobs, outcome).await?;
+    fn lease_half_gone(&self, batch: &Batch) -> bool {
+        self.clock.now() >= batch.claimed_at + self.config.lease / 2
+    }
+
+    /// Delivers a batch; a request the provider rejects as a whole is split
+    /// in halves and each sent again, until the recipient it was rejected
+    /// for is alone. So one bad address costs its own job only (dead, with
+    /// the provider's reason) and about 2·log₂(n) requests more, and never
+    /// the other recipients of its batch. Parts not sent by half the lease
+    /// are given back.
+    async fn deliver_isolating(&self, batch: &Batch) -> Outcomes {
+        let mut outcomes = Vec::new();
+        // Parts still to send, each a range of the batch's recipients; the whole batch first.
+        let mut parts = Vec::new();
+        parts.push(0..batch.jobs.len());
+        while let Some(range) = parts.pop() {
+            let whole = range.len() == batch.jobs.len();
+            if !whole && self.lease_half_gone(batch) {
+                outcomes.push((batch.jobs[range].to_vec(), None));
+                continue;
+            }
+            let result = match whole {
+                true => self.deliver_metered(&batch.message).await,
+                false => self.deliver_metered(&batch.message.part(range.clone())).await,
+            };
+            match result {
+                Err(DeliveryError::Reject { reason }) if range.len() > 1 => {
+                    tracing::info!(worker = %self.id, recipients = range.len(), %reason, "provider rejected a request: splitting it");
+                    let middle = range.start + range.len() / 2;
+                    parts.push(middle..range.end);
+                    parts.push(range.start..middle);
+                }
+                result => outcomes.push((batch.jobs[range].to_vec(), Some(result))),
+            }
+        }
+        outcomes
+    }
+
+    /// Records a batch's outcomes and ends the lease after its claim's last
+    /// batch. The message is dropped first: only the job ids wait on the
+    /// database. An outcome the database does not take (a restart, a
+    /// failover) is kept and written again, with backoff, until it is
+    /// written or the lease would run out; meanwhile the lease is extended,
+    /// so a blip costs neither a resend after a rescue nor a wait for one.
+    async fn finish(&self, batch: Batch, outcomes: Outcomes) -> Result<TickReport, DomainError> {
+        let Batch { lease, claimed_at, .. } = batch;
+        let mut report = TickReport::default();
+        let mut unwritten = outcomes;
+        let started = tokio::time::Instant::now();
+        let give_up_after = (claimed_at + self.config.lease - self.clock.now()).to_std().unwrap_or_default();
+        let mut pause = RECORD_RETRY_FIRST;
+        loop {
+            let written = {
+                let _turn = self.write_turn().await;
+                self.record_each(&lease, &mut unwritten, &mut report).await
+            };
+            let Err(error) = written else { break };
+            if started.elapsed() + pause >= give_up_after {
+                tracing::error!(worker = %self.id, %error, "recording an outcome failed until the lease's end: it will be rescued");
+                return Err(error);
+            }
+            tracing::warn!(worker = %self.id, %error, retry_in_ms = pause.as_millis() as u64, "recording an outcome failed: kept, writing it again");
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(RECORD_RETRY_MAX);
+            let until = self.clock.now() + self.config.lease;
+            if let Err(error) = email_lease::extend(&self.db, &lease, until).await {
+                tracing::debug!(worker = %self.id, %error, "extending a lease failed");
+            }
+        }
         self.end_if_last(lease).await?;
         Ok(report)
     }
 
+    /// Writes the outcomes in `unwritten` one by one, removing each once it
+    /// is written (so a retry never counts an attempt twice).
+    async fn record_each(
+        &self,
+        lease: &Held,
+        unwritten: &mut Outcomes,
+        report: &mut TickReport,
+    ) -> Result<(), DomainError> {
+        while let Some((jobs, outcome)) = unwritten.last() {
+            *report += self.record(lease, jobs, outcome.clone()).await?;
+            unwritten.pop();
+        }
+        Ok(())
+    }
+
     /// Delivers, recording the request's latency and outcome
     /// (`webinar_email_send_seconds`, `webinar_email_sends_total`).
-    async fn deliver_metered(&self, batch: &Batch) -> Result<(), DeliveryError> {
+    async fn deliver_metered(&self, message: &Outgoing) -> Result<(), DeliveryError> {
         let started = std::time::Instant::now();
-        let result = self.delivery.deliver(&batch.message).await;
+        let result = self.delivery.deliver(message).await;
         let outcome = match &result {
             Ok(()) => "accepted",
             Err(DeliveryError::Retry { .. }) => "provider_retry",
@@ -302,7 +385,8 @@ impl Worker {
         };
         metrics::histogram!("webinar_email_send_seconds").record(started.elapsed().as_secs_f64());
         metrics::counter!("webinar_email_sends_total", "outcome" => outcome).increment(1);
-        metrics::counter!("webinar_email_recipients_total", "outcome" => outcome).increment(batch.jobs.len() as u64);
+        metrics::counter!("webinar_email_recipients_total", "outcome" => outcome)
+            .increment(message.recipients.len() as u64);
         result
     }
 
@@ -321,7 +405,7 @@ impl Worker {
             None => report.released += ids.len(),
             Some(Ok(())) => report.sent += email_job::mark_sent(&self.db, lease, &ids, now).await? as usize,
             Some(Err(DeliveryError::Reject { reason })) => {
-                tracing::warn!(worker = %self.id, jobs = ids.len(), %reason, "provider rejected a batch");
+                tracing::warn!(worker = %self.id, jobs = ids.len(), %reason, "provider rejected a recipient");
                 report.dead += email_job::mark_failed(&self.db, lease, &ids, None, &reason, now).await? as usize;
             }
             Some(Err(DeliveryError::Retry { reason, retry_after })) => {

@@ -36,12 +36,37 @@ enum Answer {
 struct Mock {
     script: Mutex<VecDeque<Answer>>,
     requests: Mutex<Vec<(HeaderMap, Value)>>,
+    /// Like a provider refusing one address: any request naming it is a 400.
+    refused_address: Mutex<Option<String>>,
+    /// Job ids of every personalization accepted, repeats included.
+    accepted_jobs: Mutex<Vec<String>>,
+}
+
+/// The recipients' addresses and job ids of a Mail Send body.
+fn recipients(json: &Value) -> Vec<(String, String)> {
+    let personalizations = json["personalizations"].as_array().cloned().unwrap_or_default();
+    personalizations
+        .iter()
+        .map(|p| {
+            let email = p["to"][0]["email"].as_str().unwrap_or_default().to_owned();
+            (email, p["custom_args"]["job_id"].as_str().unwrap_or_default().to_owned())
+        })
+        .collect()
 }
 
 async fn mail_send(State(mock): State<Arc<Mock>>, headers: HeaderMap, body: String) -> Response {
     let json: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-    mock.requests.lock().expect("lock").push((headers, json));
+    mock.requests.lock().expect("lock").push((headers, json.clone()));
+    let refused = mock.refused_address.lock().expect("lock").clone();
+    let sent = recipients(&json);
+    if refused.is_some_and(|refused| sent.iter().any(|(email, _)| *email == refused)) {
+        let error = r#"{"errors":[{"message":"Does not contain a valid address.","field":"personalizations.to"}]}"#;
+        return (StatusCode::BAD_REQUEST, error).into_response();
+    }
     let answer = mock.script.lock().expect("lock").pop_front().unwrap_or(Answer::Accepted);
+    if matches!(answer, Answer::Accepted) {
+        mock.accepted_jobs.lock().expect("lock").extend(sent.into_iter().map(|(_, job)| job));
+    }
     match answer {
         Answer::Accepted => StatusCode::ACCEPTED.into_response(),
         Answer::TooManyRequests { retry_after_seconds } => (
@@ -87,10 +112,14 @@ struct Setup {
 }
 
 async fn setup(database: TestDatabase) -> Setup {
+    setup_timing_out_after(database, std::time::Duration::from_millis(500)).await
+}
+
+async fn setup_timing_out_after(database: TestDatabase, timeout: std::time::Duration) -> Setup {
     let db = database.connect().await.expect("connect");
     let clock = Arc::new(ManualClock::new(start()));
     let (mock, base) = start_mock().await;
-    let sendgrid = SendGrid::new("SG.test-key", &base, std::time::Duration::from_millis(500)).expect("client");
+    let sendgrid = SendGrid::new("SG.test-key", &base, timeout).expect("client");
     let config = WorkerConfig {
         policy: RetryPolicy { base: Duration::seconds(10), cap: Duration::minutes(10), max_attempts: 8 },
         from: Mailbox { email: "events@example.com".into(), name: "Example Events".into() },
@@ -195,15 +224,16 @@ async fn sendgrid_request_shape_and_every_answer(database: TestDatabase) {
         assert_eq!(job.attempts, 2);
     }
 
-    // 400: dead at once, with the provider's reason.
-    setup.mock.script.lock().expect("lock").extend([Answer::BadRequest]);
+    // 400: the request is split until the refused recipient is alone; that
+    // one is dead at once, with the provider's reason, the other is sent.
+    setup.mock.script.lock().expect("lock").extend([Answer::BadRequest, Answer::BadRequest, Answer::Accepted]);
     setup.clock.advance(Duration::seconds(20));
     let report = setup.worker.tick(&setup.stop).await.expect("tick");
-    assert_eq!(report.dead, 2);
-    for job in jobs_of(&setup.db, Kind::Reminder24h).await {
-        assert_eq!(job.status, Status::Dead);
-        assert!(job.last_error.expect("reason").contains("does not contain a valid address"));
-    }
+    assert_eq!((report.dead, report.sent), (1, 1));
+    let reminders = jobs_of(&setup.db, Kind::Reminder24h).await;
+    assert_eq!(reminders[0].status, Status::Dead);
+    assert!(reminders[0].last_error.clone().expect("reason").contains("does not contain a valid address"));
+    assert_eq!(reminders[1].status, Status::Sent);
 
     // A timeout: retried.
     setup.mock.script.lock().expect("lock").extend([Answer::Hang]);
@@ -225,4 +255,54 @@ impl Setup {
     }
 }
 
-webinar::on_both_databases!(sendgrid_request_shape_and_every_answer);
+/// One address the provider refuses, in a webinar of 1,000: each of the
+/// four batches it is in is split until it is alone. The other 999 of each
+/// are delivered exactly once; its own four jobs are dead with the reason.
+async fn one_refused_recipient_costs_only_its_own_jobs(database: TestDatabase) {
+    // 1,000-recipient requests, encoded and parsed by a debug build: give them time.
+    let setup = setup_timing_out_after(database, std::time::Duration::from_secs(30)).await;
+    webinar::testing::seed_due_jobs(&setup.db, 1000, start()).await.expect("seed");
+    *setup.mock.refused_address.lock().expect("lock") = Some("r500@example.com".into());
+    let report = setup.worker.tick(&setup.stop).await.expect("tick");
+    assert_eq!((report.claimed, report.sent, report.dead, report.retried), (4000, 3996, 4, 0));
+    let accepted = setup.mock.accepted_jobs.lock().expect("lock").clone();
+    let distinct: std::collections::BTreeSet<&String> = accepted.iter().collect();
+    assert_eq!((accepted.len(), distinct.len()), (3996, 3996), "each delivered once");
+    let requests = setup.mock.requests.lock().expect("lock").len();
+    assert!(requests <= 4 * (1 + 2 * 10), "a few requests per split batch, not one per recipient: {requests}");
+    let jobs = email_job::Entity::find().all(&setup.db).await.expect("jobs");
+    let dead: Vec<&email_job::Model> = jobs.iter().filter(|job| job.status == Status::Dead).collect();
+    assert_eq!(dead.len(), 4);
+    let refused = webinar::registration::Entity::find_by_id(dead[0].registration_id)
+        .one(&setup.db)
+        .await
+        .expect("query")
+        .expect("the registrant");
+    assert_eq!(refused.email, "r500@example.com");
+    for job in dead {
+        assert_eq!(job.registration_id, refused.id);
+        assert!(job.last_error.as_deref().is_some_and(|reason| reason.contains("Does not contain a valid address")));
+    }
+    assert_eq!(jobs.iter().filter(|job| job.status == Status::Sent).count(), 3996);
+}
+
+/// A provider's numbers are outside input: a `Retry-After` of 2^64 − 1
+/// seconds neither panics the worker nor parks the job past the policy's cap.
+async fn an_absurd_retry_after_is_clamped(database: TestDatabase) {
+    let setup = setup(database).await;
+    webinar::testing::seed_due_jobs(&setup.db, 1, start()).await.expect("seed");
+    setup.mock.script.lock().expect("lock").extend([Answer::TooManyRequests { retry_after_seconds: u32::MAX }]);
+    let report = setup.worker.tick(&setup.stop).await.expect("tick");
+    assert_eq!((report.retried, report.sent), (1, 3), "the one request answered 429");
+    let jobs = email_job::Entity::find().all(&setup.db).await.expect("jobs");
+    let retried: Vec<&email_job::Model> = jobs.iter().filter(|job| job.status == Status::Pending).collect();
+    assert_eq!(retried.len(), 1);
+    assert!(retried[0].run_at <= start() + Duration::minutes(10), "within the 10-minute cap: {}", retried[0].run_at);
+    assert!(retried[0].run_at >= start() + Duration::seconds(5), "not at once either: {}", retried[0].run_at);
+}
+
+webinar::on_both_databases!(
+    sendgrid_request_shape_and_every_answer,
+    one_refused_recipient_costs_only_its_own_jobs,
+    an_absurd_retry_after_is_clamped
+);

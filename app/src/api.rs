@@ -44,7 +44,8 @@ pub struct LandingView {
     pub registrations: u64,
     /// Why registration is closed, in words; `None` while open.
     pub closed: Option<String>,
-    /// Set after a form post without JavaScript succeeded.
+    /// After a form post without JavaScript succeeded: the name the visitor
+    /// typed (from their own short-lived cookie; never from the URL).
     pub registered_name: Option<String>,
     /// Set after a form post without JavaScript was rejected.
     pub form_errors: Vec<FieldErrorView>,
@@ -199,29 +200,84 @@ pub(crate) mod ssr {
     }
 
     /// A plain form post (no JavaScript) asks for HTML back.
-    fn is_plain_form_post() -> bool {
+    pub(crate) fn is_plain_form_post() -> bool {
         use_context::<http::request::Parts>()
             .and_then(|parts| parts.headers.get(http::header::ACCEPT)?.to_str().ok().map(|v| v.contains("text/html")))
             .unwrap_or(false)
     }
 
+    /// The cookie that carries a no-JavaScript registrant's typed name to the
+    /// page they are sent back to: set by our own answer only, so no link can
+    /// put words on the page.
+    const REGISTERED_COOKIE: &str = "webinar_registered";
+
+    /// Answers the same way whether or not the address was registered before:
+    /// the same status, the name the visitor typed, the same redirect. The
+    /// registrant's links travel by email only.
     pub async fn register(request: RegistrationRequest) -> Result<RegisteredView, AppError> {
-        let slug = request.webinar.clone().unwrap_or_default();
+        let typed_name = request.typed_name();
         let result = service()?.register(request).await;
         if is_plain_form_post() {
-            // Without JavaScript the page reloads: carry the outcome in its URL.
-            let query = match &result {
-                Ok(outcome) => format!("registered={}", outcome.registration.token),
+            // Without JavaScript the page reloads: the outcome goes in its URL
+            // as fixed words only, and the typed name in a cookie of our own.
+            let (slug, query) = match &result {
+                Ok(outcome) => {
+                    set_registered_cookie(&typed_name);
+                    (Some(outcome.webinar.slug.as_str()), "registered=1".to_owned())
+                }
                 Err(DomainError::Invalid(fields)) => {
                     let names: Vec<&str> = fields.iter().map(|f| f.field.as_str()).collect();
-                    format!("invalid={}", names.join(","))
+                    (None, format!("invalid={}", names.join(",")))
                 }
-                Err(_) => String::new(),
+                Err(_) => (None, String::new()),
             };
-            leptos_axum::redirect(&format!("/webinars/{slug}?{query}#register"));
+            leptos_axum::redirect(&back_to_page(slug, &query));
         }
         let outcome = result?;
-        Ok(RegisteredView { name: outcome.registration.name, registrations: outcome.registrations })
+        Ok(RegisteredView { name: typed_name, registrations: outcome.registrations })
+    }
+
+    /// Where a plain form post goes back to: the webinar registered for, or
+    /// the page the form was on (the `Referer` path), never a URL built from
+    /// the posted fields.
+    fn back_to_page(slug: Option<&str>, query: &str) -> String {
+        let path = match slug {
+            Some(slug) => format!("/webinars/{slug}"),
+            None => use_context::<http::request::Parts>()
+                .and_then(|parts| parts.headers.get(http::header::REFERER)?.to_str().ok()?.parse::<http::Uri>().ok())
+                .map(|referer| referer.path().to_owned())
+                .filter(|path| path == "/" || path.starts_with("/webinars/"))
+                .unwrap_or_else(|| "/".to_owned()),
+        };
+        match query.is_empty() {
+            true => format!("{path}#register"),
+            false => format!("{path}?{query}#register"),
+        }
+    }
+
+    fn set_registered_cookie(name: &str) {
+        let value: String = name.bytes().map(|byte| format!("{byte:02x}")).collect();
+        let cookie = format!("{REGISTERED_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age=60");
+        if let (Some(response), Ok(cookie)) = (use_context::<leptos_axum::ResponseOptions>(), cookie.parse()) {
+            response.append_header(http::header::SET_COOKIE, cookie);
+        }
+    }
+
+    /// The name in this request's registered cookie, if it holds one.
+    fn registered_cookie() -> Option<String> {
+        let parts = use_context::<http::request::Parts>()?;
+        let value = parts
+            .headers
+            .get_all(http::header::COOKIE)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(';'))
+            .find_map(|pair| pair.trim().strip_prefix(REGISTERED_COOKIE)?.strip_prefix('='))?;
+        let bytes: Option<Vec<u8>> = (0..value.len())
+            .step_by(2)
+            .map(|at| value.get(at..at + 2).and_then(|pair| u8::from_str_radix(pair, 16).ok()))
+            .collect();
+        String::from_utf8(bytes?).ok().filter(|name| !name.is_empty() && !name.chars().any(char::is_control))
     }
 
     pub async fn landing(
@@ -232,10 +288,7 @@ pub(crate) mod ssr {
     ) -> Result<LandingView, AppError> {
         let service = service()?;
         let landing = service.landing(slug.as_deref(), icp.as_deref()).await?;
-        let registered_name = match registered {
-            Some(token) => service.registrant(landing.webinar.id, &token).await?.map(|registrant| registrant.name),
-            None => None,
-        };
+        let registered_name = registered.is_some().then(registered_cookie).flatten();
         let form_errors = invalid.as_deref().map(form_errors_named).unwrap_or_default();
         Ok(LandingView { registered_name, form_errors, ..landing_view(landing) })
     }

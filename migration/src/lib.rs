@@ -8,6 +8,7 @@ mod m20261130_000004_registration_counts;
 mod m20261130_000005_queue_indexes;
 mod m20261201_000006_email_leases;
 mod m20261201_000007_email_queue;
+mod m20261202_000008_secrets;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000005_queue_indexes::Migration),
             Box::new(m20261201_000006_email_leases::Migration),
             Box::new(m20261201_000007_email_queue::Migration),
+            Box::new(m20261202_000008_secrets::Migration),
         ]
     }
 }

@@ -35,7 +35,7 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
         return next.run(request).await;
     };
     let safe_method = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    if !safe_method && !same_origin(&request) {
+    if !safe_method && !same_origin(&request, state.links.base_url()) {
         return ApiError::CrossSite.into_response();
     }
     if area == Area::Login {
@@ -54,14 +54,25 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
 }
 
 /// A browser names the page that sent a request in `Origin`; it must be this
-/// site. (No `Origin`: not a cross-site browser request.)
-fn same_origin(request: &Request) -> bool {
+/// site, scheme, host and port alike: the public base URL's origin, or the
+/// `Host` asked for under the base URL's scheme (an `http://` page cannot
+/// post to the `https://` site). No `Origin`: not a cross-site browser request.
+fn same_origin(request: &Request, base_url: &str) -> bool {
     let Some(origin) = request.headers().get(header::ORIGIN).and_then(|origin| origin.to_str().ok()) else {
         return true;
     };
+    let Some(origin) = origin_of(origin) else { return false };
+    let Ok(base) = url::Url::parse(base_url) else { return false };
     let host = request.headers().get(header::HOST).and_then(|host| host.to_str().ok());
-    let origin_host = origin.split_once("://").map(|(_, rest)| rest);
-    matches!((origin_host, host), (Some(origin_host), Some(host)) if origin_host.eq_ignore_ascii_case(host))
+    let host_origin = host.and_then(|host| origin_of(&format!("{}://{host}", base.scheme())));
+    Some(&origin) == origin_of(base_url).as_ref() || Some(&origin) == host_origin.as_ref()
+}
+
+/// An origin in the form browsers send it (`scheme://host[:port]`, default
+/// ports dropped, host lower-case), or `None` for anything else (`null`).
+fn origin_of(text: &str) -> Option<String> {
+    let url = url::Url::parse(text).ok()?;
+    matches!(url.origin(), url::Origin::Tuple(..)).then(|| url.origin().ascii_serialization())
 }
 
 #[cfg(test)]
@@ -90,9 +101,17 @@ mod tests {
             }
             builder.body(axum::body::Body::empty()).expect("request")
         };
-        assert!(same_origin(&request(Some("https://events.example.com"))));
-        assert!(same_origin(&request(None)));
-        assert!(!same_origin(&request(Some("https://evil.example"))));
-        assert!(!same_origin(&request(Some("null"))));
+        let site = "https://events.example.com";
+        assert!(same_origin(&request(Some("https://events.example.com")), site));
+        assert!(same_origin(&request(Some("https://EVENTS.example.com:443")), site));
+        assert!(same_origin(&request(None), site));
+        assert!(!same_origin(&request(Some("https://evil.example")), site));
+        assert!(!same_origin(&request(Some("null")), site));
+        assert!(!same_origin(&request(Some("http://events.example.com")), site), "the scheme counts");
+        assert!(!same_origin(&request(Some("https://events.example.com:8443")), site), "the port counts");
+        assert!(!same_origin(&request(Some("https://events.example.com.evil.example")), site));
+        let plain = "http://127.0.0.1:3000";
+        assert!(same_origin(&request(Some("http://events.example.com")), plain), "the Host asked for, over http");
+        assert!(!same_origin(&request(Some("https://events.example.com")), plain));
     }
 }

@@ -7,7 +7,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Query, Request, State};
+use axum::extract::{ConnectInfo, Query, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -29,9 +29,10 @@ pub struct WebinarQuery {
     webinar: Option<String>,
 }
 
+/// The same answer whether or not the address was registered before, so it
+/// tells nobody who is registered; the registrant's links go by email only.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Registered {
-    registration_id: i64,
     /// The webinar's slug.
     webinar: String,
     /// Registrations for the webinar, this one included.
@@ -43,8 +44,7 @@ pub struct Registered {
 #[utoipa::path(post, path = "/api/webinar/register", tag = "registration",
     request_body = RegistrationRequest,
     responses(
-        (status = 201, description = "Registered", body = Registered),
-        (status = 200, description = "Already registered with this email: the existing registration", body = Registered),
+        (status = 201, description = "Registered (also when the address was registered already: nothing new is written, and the answer is the same)", body = Registered),
         (status = 404, description = "No published webinar has that slug", body = ErrorResponse),
         (status = 409, description = "Registration is closed (full, ended or cancelled)", body = ErrorResponse),
         (status = 413, description = "The body is larger than 16 KiB", body = ErrorResponse),
@@ -56,17 +56,12 @@ pub async fn register(
     State(state): State<AppState>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    // Size is checked before any handler runs (`hardening::body_limit`).
+    // Size is checked before any handler runs (`hardening::checked_input`).
     let body = body.map_err(|rejection| ApiError::BadBody { message: rejection.body_text(), field: None })?;
     let request: RegistrationRequest = parse_json(&body)?;
     let outcome = state.service.register(request).await?;
-    let status = if outcome.created { StatusCode::CREATED } else { StatusCode::OK };
-    let body = Registered {
-        registration_id: outcome.registration.id,
-        webinar: outcome.webinar.slug,
-        registrations: outcome.registrations,
-    };
-    Ok((status, Json(body)).into_response())
+    let body = Registered { webinar: outcome.webinar.slug, registrations: outcome.registrations };
+    Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
 /// Parses JSON, naming the field at fault (`serde_path_to_error`).
@@ -120,19 +115,28 @@ pub async fn stats(
         (status = 101, description = "Switching to a websocket of `{\"registrations\": N}` text messages"),
         (status = 404, description = "No published webinar has that slug", body = ErrorResponse),
         (status = 426, description = "Not a websocket request", body = ErrorResponse),
-        (status = 429, description = "Too many requests from this address", body = ErrorResponse),
+        (status = 429, description = "Too many requests, or too many open websockets, from this address", body = ErrorResponse),
     ))]
 pub async fn live(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    headers: axum::http::HeaderMap,
     ApiQuery(query): ApiQuery<WebinarQuery>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let upgrade = upgrade.map_err(|rejection| ApiError::NotWebSocket { message: rejection.body_text() })?;
+    let client = state.limits.client_ip(peer.ip(), &headers);
+    let Some(admitted) = state.connections.admit_websocket(client) else {
+        return Err(ApiError::TooManyWebSockets);
+    };
     let landing = state.service.landing(query.webinar.as_deref(), None).await?;
     let counts = state.live.subscribe(landing.webinar.id, landing.registrations);
     // Messages are a few bytes each way: small buffers keep 10,000 sockets cheap.
     let upgrade = upgrade.read_buffer_size(SOCKET_BUFFER).write_buffer_size(0).max_message_size(SOCKET_BUFFER);
-    Ok(upgrade.on_upgrade(move |socket| push_counts(socket, counts, landing.registrations)))
+    Ok(upgrade.on_upgrade(move |socket| async move {
+        let _admitted = admitted;
+        push_counts(socket, counts, landing.registrations).await
+    }))
 }
 
 /// Counts this instance's open websockets (`webinar_websocket_clients`) while alive.

@@ -30,8 +30,21 @@ impl FromStr for TrustedProxies {
     }
 }
 
+/// Whose budget a client draws on: its IPv4 address, or its IPv6 /64 (one
+/// subscriber's network holds 2^64 addresses; keyed by each, one visitor
+/// would have unlimited budgets and grow every limiter's table).
+pub fn budget_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let network = u128::from(v6) & (u128::MAX << 64);
+            IpAddr::V6(std::net::Ipv6Addr::from(network))
+        }
+        v4 => v4,
+    }
+}
+
 impl TrustedProxies {
-    fn trusts(&self, ip: IpAddr) -> bool {
+    pub fn trusts(&self, ip: IpAddr) -> bool {
         self.0.iter().any(|net| net.contains(&ip))
     }
 
@@ -72,6 +85,15 @@ mod tests {
 
     fn ip(text: &str) -> IpAddr {
         text.parse().expect("an IP")
+    }
+
+    #[test]
+    fn an_ipv6_network_is_one_client() {
+        assert_eq!(budget_key(ip("2001:db8:1:2:aaaa::1")), budget_key(ip("2001:db8:1:2:ffff::9")));
+        assert_eq!(budget_key(ip("2001:db8:1:2::1")), ip("2001:db8:1:2::"));
+        assert_ne!(budget_key(ip("2001:db8:1:3::1")), budget_key(ip("2001:db8:1:2::1")));
+        assert_eq!(budget_key(ip("::ffff:203.0.113.9")), ip("203.0.113.9"));
+        assert_eq!(budget_key(ip("203.0.113.9")), ip("203.0.113.9"));
     }
 
     #[test]

@@ -46,6 +46,9 @@ pub struct Config {
     /// Admin login attempts per client IP.
     #[arg(long, env = "RATE_LIMIT_AUTH", default_value = "10/1m")]
     pub rate_limit_auth: Quota,
+    /// Admin login attempts per account (the email typed), from any address.
+    #[arg(long, env = "RATE_LIMIT_ACCOUNT", default_value = "10/15m")]
+    pub rate_limit_account: Quota,
     /// Proxies whose X-Forwarded-For names the client: IPs or CIDRs, comma-separated.
     #[arg(long, env = "TRUSTED_PROXIES", default_value = "")]
     pub trusted_proxies: TrustedProxies,
@@ -55,6 +58,22 @@ pub struct Config {
     /// Seconds a request may take, reading its body included, before it is answered 408.
     #[arg(long, env = "REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,
+    /// Seconds a connection has to send a request's headers, from opening or
+    /// from its last answer (so it is also how long an idle keep-alive
+    /// connection stays open).
+    #[arg(long, env = "HTTP_HEADER_TIMEOUT_SECS", default_value_t = 10)]
+    pub http_header_timeout_secs: u64,
+    /// Open connections in all (kept below the open-file limit, which the
+    /// server raises to its hard limit at start).
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+    /// Open connections per client IP (an IPv6 /64 is one client); trusted
+    /// proxies are held to MAX_CONNECTIONS only.
+    #[arg(long, env = "MAX_CONNECTIONS_PER_CLIENT", default_value_t = 256)]
+    pub max_connections_per_client: usize,
+    /// Live-count websockets per client IP (behind proxies: per forwarded client).
+    #[arg(long, env = "MAX_WEBSOCKETS_PER_CLIENT", default_value_t = 64)]
+    pub max_websockets_per_client: usize,
     /// `human` (the default) or `json`: one JSON object a line, for log collectors.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value = "human")]
     pub log_format: LogFormat,
@@ -86,8 +105,8 @@ pub struct EmailConfig {
     /// The site's public address, for links in emails (default: http://LEPTOS_SITE_ADDR).
     #[arg(long, env = "PUBLIC_BASE_URL")]
     pub public_base_url: Option<String>,
-    /// Signs unsubscribe links. Set it in production: links signed with the
-    /// development default can be forged by anyone who reads this code.
+    /// Signs unsubscribe links (16 characters or more). Unset: a random key is
+    /// generated on first start and kept in the database for every instance.
     #[arg(long, env = "SECRET_KEY", hide_env_values = true)]
     pub secret_key: Option<String>,
     /// Run the email worker inside `serve` (turn off when `server worker` runs apart).
@@ -116,17 +135,21 @@ pub struct EmailConfig {
     pub email_retry_cap_secs: i64,
 }
 
-/// Development-only signing key, used (with a warning) when SECRET_KEY is unset.
-const DEVELOPMENT_SECRET: &str = "development-only-secret-set-SECRET_KEY-in-production";
-
 impl EmailConfig {
-    pub fn links(&self, site_addr: std::net::SocketAddr) -> webinar::links::Links {
+    /// The links in emails, signed with `SECRET_KEY` or, without it, with the
+    /// key this installation generated and keeps in its database.
+    pub async fn links(
+        &self,
+        db: &sea_orm::DatabaseConnection,
+        site_addr: std::net::SocketAddr,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<webinar::links::Links, webinar::secrets::SecretError> {
         let base = set(&self.public_base_url).map_or_else(|| format!("http://{site_addr}"), str::to_owned);
-        let secret = set(&self.secret_key).map(str::to_owned).unwrap_or_else(|| {
-            tracing::warn!("SECRET_KEY is not set: unsubscribe links use a development key");
-            DEVELOPMENT_SECRET.to_owned()
-        });
-        webinar::links::Links::new(&base, secret.as_bytes())
+        let (key, source) = webinar::secrets::link_signing_key(db, set(&self.secret_key), now).await?;
+        if source == webinar::secrets::KeySource::Generated {
+            tracing::info!("SECRET_KEY is not set: generated a random link signing key and stored it in the database");
+        }
+        Ok(webinar::links::Links::new(&base, &key))
     }
 
     pub fn worker(&self) -> webinar::worker::WorkerConfig {
@@ -191,6 +214,24 @@ impl Config {
 
     pub fn quotas(&self) -> Quotas {
         Quotas { register: self.rate_limit_register, public: self.rate_limit_public, auth: self.rate_limit_auth }
+    }
+
+    /// The connection limits, the total kept below the open-file limit
+    /// `file_limit` (with room for the database pool, logs and the site's files).
+    pub fn connection_limits(&self, file_limit: u64) -> crate::connections::Limits {
+        let room = usize::try_from(file_limit.saturating_sub(256)).unwrap_or(usize::MAX).max(64);
+        crate::connections::Limits {
+            header_timeout: std::time::Duration::from_secs(self.http_header_timeout_secs.max(1)),
+            total: self.max_connections.min(room),
+            per_client: self.max_connections_per_client.max(1),
+            websockets_per_client: self.max_websockets_per_client.max(1),
+        }
+    }
+
+    pub fn login_budget(&self) -> Result<webinar::admin::LoginBudget, String> {
+        let quota = self.rate_limit_account;
+        webinar::admin::LoginBudget::new(quota.limit(), quota.period())
+            .ok_or_else(|| format!("RATE_LIMIT_ACCOUNT {quota:?} is not a usable budget"))
     }
 
     pub fn leptos_options(&self) -> LeptosOptions {

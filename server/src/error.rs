@@ -32,7 +32,19 @@ pub enum ApiError {
         "The request took longer than {seconds} s and was stopped. Send it again; if it has a body, send it all at once."
     )]
     Timeout { seconds: u64 },
+    #[error("Too many live-count connections are open from your address; close some pages and try again.")]
+    TooManyWebSockets,
+    #[error("The address is longer than {} bytes.", crate::input::URI_MAX_BYTES)]
+    UriTooLong,
+    #[error("{0}")]
+    BadAddress(&'static str),
+    /// A body field holds a control character (other than tab and line breaks).
+    #[error("{CONTROL_CHARACTERS}")]
+    ControlCharacters { field: Option<String>, caller: Caller },
 }
+
+/// What a field with a control character is told.
+const CONTROL_CHARACTERS: &str = "Remove the control characters (such as NUL or escape) from this text.";
 
 /// Every error answer of the JSON API.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -83,6 +95,14 @@ impl ApiError {
             ApiError::Unauthorized { .. } => (StatusCode::UNAUTHORIZED, "unauthorized", None),
             ApiError::CrossSite => (StatusCode::FORBIDDEN, "cross_site", None),
             ApiError::Timeout { .. } => (StatusCode::REQUEST_TIMEOUT, "request_timeout", None),
+            ApiError::UriTooLong => (StatusCode::URI_TOO_LONG, "uri_too_long", None),
+            ApiError::TooManyWebSockets => (StatusCode::TOO_MANY_REQUESTS, "too_many_websockets", None),
+            ApiError::BadAddress(_) => (StatusCode::BAD_REQUEST, "invalid_address", None),
+            ApiError::ControlCharacters { field, .. } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_text",
+                field.as_ref().map(|field| vec![FieldError::new(field, CONTROL_CHARACTERS)]),
+            ),
         }
     }
 }
@@ -111,6 +131,14 @@ impl IntoResponse for ApiError {
             ApiError::Unauthorized { caller: Caller::ServerFunction } => {
                 (status, Json(app::api::AppError::Unauthorized)).into_response()
             }
+            // The form shows the message next to its field.
+            ApiError::ControlCharacters { field, caller: Caller::ServerFunction | Caller::PlainForm } => {
+                let fields = vec![app::api::FieldErrorView {
+                    field: field.clone().unwrap_or_default(),
+                    message: CONTROL_CHARACTERS.to_owned(),
+                }];
+                (status, Json(app::api::AppError::Invalid(fields))).into_response()
+            }
             _ => (status, Json(body)).into_response(),
         }
     }
@@ -137,7 +165,12 @@ impl Caller {
     /// Server functions answer in their own encoding, or with a page when the
     /// form was posted without JavaScript (the browser asks for HTML).
     pub fn of(request: &axum::extract::Request) -> Caller {
-        if !request.uri().path().starts_with("/api/fn/") {
+        let path = request.uri().path();
+        // A registrant's links are opened in a browser: they get a page too.
+        if path.starts_with("/j/") || path.starts_with("/u/") {
+            return Caller::PlainForm;
+        }
+        if !path.starts_with("/api/fn/") {
             return Caller::Api;
         }
         let wants_html = request
@@ -161,7 +194,7 @@ fn rate_limited(status: StatusCode, verdict: &Verdict, caller: Caller, body: Err
             let page = format!(
                 "<!DOCTYPE html><html lang=\"en\"><meta charset=\"utf-8\"><title>Too many attempts</title>\
                  <main><h1>Too many attempts</h1><p>{}</p>\
-                 <p>Go back to the page and submit the form again then.</p></main></html>",
+                 <p>Go back and try again then.</p></main></html>",
                 body.error.message
             );
             (status, axum::response::Html(page)).into_response()
@@ -174,10 +207,17 @@ fn rate_limited(status: StatusCode, verdict: &Verdict, caller: Caller, body: Err
 /// A server function that fails before its body runs (its arguments could
 /// not be read) answers 500 from Leptos whatever the error; this gives such
 /// an answer the status of the error it carries (`AppError::status`), as
-/// failures inside the body already get.
+/// failures inside the body already get. To a plain form post Leptos
+/// answers with a redirect to the `Referer` carrying the error in `__err`:
+/// the `Referer` is the client's word, so the redirect goes to the same
+/// path on this site instead, without the error (its text is not ours).
 pub async fn server_function_status(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let is_function = request.uri().path().starts_with("/api/fn/");
-    let response = next.run(request).await;
+    let host = request.headers().get(axum::http::header::HOST).cloned();
+    let mut response = next.run(request).await;
+    if is_function && response.status().is_redirection() {
+        keep_redirect_on_site(&mut response, host.as_ref().and_then(|host| host.to_str().ok()));
+    }
     if !is_function || response.status() != StatusCode::INTERNAL_SERVER_ERROR {
         return response;
     }
@@ -192,4 +232,24 @@ pub async fn server_function_status(request: axum::extract::Request, next: axum:
         parts.status = status;
     }
     Response::from_parts(parts, axum::body::Body::from(bytes))
+}
+
+/// Rewrites a redirect that carries Leptos's `__err` to the path it names on
+/// this site (`/` when it names another site).
+fn keep_redirect_on_site(response: &mut Response, host: Option<&str>) {
+    use axum::http::{HeaderValue, header::LOCATION};
+    let Some(location) = response.headers().get(LOCATION).and_then(|value| value.to_str().ok()) else { return };
+    if !location.contains("__err=") {
+        return;
+    }
+    let base = url::Url::parse(&format!("http://{}/", host.unwrap_or("localhost"))).ok();
+    let target = base.as_ref().and_then(|base| base.join(location).ok());
+    let path = match (&base, &target) {
+        (Some(base), Some(target)) if target.host_str() == base.host_str() && target.port() == base.port() => {
+            target.path().to_owned()
+        }
+        _ => "/".to_owned(),
+    };
+    let path = HeaderValue::from_str(&path).unwrap_or(HeaderValue::from_static("/"));
+    response.headers_mut().insert(LOCATION, path);
 }

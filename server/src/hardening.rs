@@ -6,6 +6,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
+use crate::input::{AddressRefusal, BodyRefusal};
 use crate::state::AppState;
 
 /// Adds the security headers. A Leptos page sets its own
@@ -35,6 +36,30 @@ pub async fn security_headers(State(state): State<AppState>, request: Request, n
     response
 }
 
+/// Leptos fills a page's server action with the error named by its
+/// `__err`/`__path` query parameters (how it reports a failed form post
+/// without JavaScript), so a crafted link could put any words on the page.
+/// Our forms report their failures with fixed codes instead; a page address
+/// carrying those parameters is redirected to itself without them.
+pub async fn drop_action_errors(request: Request, next: Next) -> Response {
+    let is_page = matches!(*request.method(), axum::http::Method::GET | axum::http::Method::HEAD)
+        && !request.uri().path().starts_with("/api/");
+    let query = request.uri().query().unwrap_or_default();
+    let planted = |key: &str| key == "__err" || key == "__path";
+    if !is_page || !url::form_urlencoded::parse(query.as_bytes()).any(|(key, _)| planted(&key)) {
+        return next.run(request).await;
+    }
+    let kept: String = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(url::form_urlencoded::parse(query.as_bytes()).filter(|(key, _)| !planted(key)))
+        .finish();
+    let path = request.uri().path();
+    let location = if kept.is_empty() { path.to_owned() } else { format!("{path}?{kept}") };
+    match HeaderValue::from_str(&location) {
+        Ok(location) => (axum::http::StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response(),
+        Err(_) => ApiError::BadAddress("The address could not be read.").into_response(),
+    }
+}
+
 /// Answers 408 when a request (reading its body included) takes longer than
 /// `REQUEST_TIMEOUT_SECS`, so a slow or stalled client cannot hold a worker.
 /// A websocket is exempt once upgraded, and so is a streamed body (the CSV
@@ -55,10 +80,19 @@ pub const BODY_LIMIT: usize = 16 * 1024;
 /// data resets the connection and loses it). Larger ones are cut off.
 const DRAIN_LIMIT: usize = 1024 * 1024;
 
-/// Reads the body up front, refusing one over `BODY_LIMIT` with 413 before
-/// any handler runs — server functions would otherwise report the cut-off
-/// body as their own failure (500). Every body here is a small form or JSON.
-pub async fn body_limit(request: Request, next: Next) -> Response {
+/// Checks the request's text (`input`) and reads the body up front,
+/// refusing one over `BODY_LIMIT` with 413 before any handler runs — server
+/// functions would otherwise report the cut-off body as their own failure
+/// (500). Every body here is a small form or JSON.
+pub async fn checked_input(request: Request, next: Next) -> Response {
+    match crate::input::check_uri(request.uri()) {
+        Ok(()) => {}
+        Err(AddressRefusal::TooLong) => return ApiError::UriTooLong.into_response(),
+        Err(AddressRefusal::Unclean(message)) => return ApiError::BadAddress(message).into_response(),
+    }
+    let caller = crate::error::Caller::of(&request);
+    let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok());
+    let content_type = content_type.map(str::to_owned);
     let declared = request.headers().get(header::CONTENT_LENGTH).and_then(|value| value.to_str().ok());
     let declared = declared.and_then(|length| length.parse::<usize>().ok());
     let (parts, body) = request.into_parts();
@@ -68,7 +102,10 @@ pub async fn body_limit(request: Request, next: Next) -> Response {
         return too_large(drained);
     }
     match axum::body::to_bytes(body, BODY_LIMIT).await {
-        Ok(bytes) => next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await,
+        Ok(bytes) => match crate::input::check_body(content_type.as_deref(), &bytes) {
+            Ok(()) => next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await,
+            Err(BodyRefusal { field }) => ApiError::ControlCharacters { field, caller }.into_response(),
+        },
         Err(error) if is_length_limit(&error) => too_large(false),
         Err(error) => {
             ApiError::BadBody { message: format!("the body could not be read: {error}"), field: None }.into_response()

@@ -4,9 +4,11 @@ mod admin_registrations;
 mod api;
 mod client_ip;
 mod config;
+mod connections;
 mod error;
 mod hardening;
 mod health;
+mod input;
 mod live;
 mod observability;
 mod rate_limit;
@@ -104,6 +106,14 @@ async fn main() -> std::process::ExitCode {
 type Failure = Box<dyn std::error::Error>;
 
 async fn serve(config: Config) -> Result<(), Failure> {
+    let file_limit = connections::raise_file_limit();
+    let connection_limits = config.connection_limits(file_limit);
+    tracing::info!(
+        file_limit,
+        connections = connection_limits.total,
+        per_client = connection_limits.per_client,
+        "connection limits"
+    );
     let db = webinar::db::connect(&config.database_url, config.database_max_connections).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     if config.seed_demo
@@ -113,7 +123,7 @@ async fn serve(config: Config) -> Result<(), Failure> {
     }
     // Bind first: links in emails name the address actually served (port 0 picks one).
     let listener = tokio::net::TcpListener::bind(config.site_addr).await?;
-    let links = config.email.links(listener.local_addr()?);
+    let links = config.email.links(&db, listener.local_addr()?, clock.now()).await?;
     let (stop, stopping) = watch::channel(false);
     // One delivery for the worker and the admin's test emails.
     let delivery = config.email.delivery()?;
@@ -133,8 +143,11 @@ async fn serve(config: Config) -> Result<(), Failure> {
     let live = Arc::new(LiveHub::default());
     let stats = Arc::new(StatsCache::new(std::time::Duration::from_secs(config.stats_cache_ttl_secs)));
     let counts = LiveCounts::new(live.clone(), stats.clone(), redis.clone(), clock.clone());
-    let service = Service::new(db, clock, counts).with_mail(config.email.mail(delivery, links.clone())?);
+    let service = Service::new(db, clock, counts)
+        .with_mail(config.email.mail(delivery, links.clone())?)
+        .with_login_budget(config.login_budget()?);
     let limits = Arc::new(RateLimits::new(config.quotas(), config.trusted_proxies.clone(), redis.clone()));
+    let connections = Arc::new(connections::Tracker::new(connection_limits, config.trusted_proxies.clone()));
     let cookie_policy = app::admin::CookiePolicy { secure: links.base_url().starts_with("https://") };
     let state = AppState::new(state::Shared {
         leptos: config.leptos_options(),
@@ -142,6 +155,7 @@ async fn serve(config: Config) -> Result<(), Failure> {
         live,
         stats,
         limits,
+        connections: connections.clone(),
         redis,
         links,
         cookie_policy,
@@ -150,16 +164,12 @@ async fn serve(config: Config) -> Result<(), Failure> {
         request_timeout: std::time::Duration::from_secs(config.request_timeout_secs),
     });
     tracing::info!("listening on http://{}", listener.local_addr()?);
-    let mut stopped = stopping.clone();
-    let app = routes::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        let _ = stopped.wait_for(|stop| *stop).await;
-    });
+    let server = connections::serve(listener, routes::router(state), connections, stopping.clone());
     tokio::spawn(async move {
         shutdown_signal().await;
         let _ = stop.send(true);
     });
-    server.await?;
+    server.await;
     if let Some(worker) = worker {
         worker.await?;
     }
@@ -168,7 +178,7 @@ async fn serve(config: Config) -> Result<(), Failure> {
 
 async fn work(config: Config) -> Result<(), Failure> {
     let db = webinar::db::connect(&config.database_url, config.database_max_connections).await?;
-    let links = config.email.links(config.site_addr);
+    let links = config.email.links(&db, config.site_addr, SystemClock.now()).await?;
     let (stop, stopping) = watch::channel(false);
     let worker = spawn_worker(&config, db, Arc::new(SystemClock), config.email.delivery()?, links, stopping)?;
     shutdown_signal().await;

@@ -7,7 +7,7 @@
 //! registrant's join or unsubscribe token.
 use std::time::{Duration, Instant};
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderName, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -131,17 +131,48 @@ pub fn count_rejection(status: StatusCode, code: &'static str) {
 
 /// `GET /metrics`: Prometheus text. Gauges that live in the database are read
 /// at scrape time. With `METRICS_TOKEN` set, only `Authorization: Bearer <token>`.
+/// Compares a presented secret with ours in constant time (over their
+/// SHA-256 digests, so their lengths do not show either).
+fn same_secret(presented: &str, ours: &str) -> bool {
+    use sha2::{Digest, Sha256};
+    use subtle::ConstantTimeEq;
+    Sha256::digest(presented.as_bytes()).ct_eq(&Sha256::digest(ours.as_bytes())).into()
+}
+
+/// A request straight from this machine: a loopback peer that forwards for
+/// nobody (a proxy on this host would name its client).
+fn from_this_machine(peer: std::net::IpAddr, headers: &HeaderMap) -> bool {
+    peer.to_canonical().is_loopback()
+        && !["x-forwarded-for", "forwarded", "x-real-ip"].iter().any(|name| headers.contains_key(*name))
+}
+
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses(
         (status = 200, description = "Prometheus text exposition format", content_type = "text/plain"),
         (status = 401, description = "METRICS_TOKEN is set and the bearer token is missing or wrong"),
+        (status = 403, description = "METRICS_TOKEN is not set and the request did not come straight from this machine"),
     ))]
-pub async fn metrics_endpoint(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if let Some(token) = &state.metrics_token {
-        let presented = headers.get(header::AUTHORIZATION).and_then(|value| value.to_str().ok());
-        if presented != Some(format!("Bearer {token}").as_str()) {
-            return (StatusCode::UNAUTHORIZED, "metrics need the METRICS_TOKEN bearer token\n").into_response();
+pub async fn metrics_endpoint(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    match &state.metrics_token {
+        Some(token) => {
+            let presented = headers.get(header::AUTHORIZATION).and_then(|value| value.to_str().ok());
+            if !presented.and_then(|value| value.strip_prefix("Bearer ")).is_some_and(|given| same_secret(given, token))
+            {
+                return (StatusCode::UNAUTHORIZED, "metrics need the METRICS_TOKEN bearer token\n").into_response();
+            }
         }
+        None if !from_this_machine(peer.ip(), &headers) => {
+            return (
+                StatusCode::FORBIDDEN,
+                "metrics are served to this machine only; set METRICS_TOKEN to scrape them from elsewhere\n",
+            )
+                .into_response();
+        }
+        None => {}
     }
     match state.service.email_jobs_by_status().await {
         Ok(counts) => {

@@ -32,12 +32,13 @@ pub enum Class {
 
 impl Class {
     /// Registration (both entry points), admin login, then every other public
-    /// API route; pages and assets are not limited.
+    /// API route and the registrant links in emails (`/j/`, `/u/`: their
+    /// tokens must not be open to guessing); pages and assets are not limited.
     pub fn of(method: &Method, path: &str) -> Option<Class> {
         match path {
             "/api/webinar/register" | "/api/fn/register" => Some(Class::Register),
             "/admin/login" | "/api/admin/login" | "/api/fn/admin_login" if method == Method::POST => Some(Class::Auth),
-            _ if path.starts_with("/api/") => Some(Class::Public),
+            _ if path.starts_with("/api/") || path.starts_with("/j/") || path.starts_with("/u/") => Some(Class::Public),
             _ => None,
         }
     }
@@ -87,6 +88,14 @@ impl FromStr for Quota {
 }
 
 impl Quota {
+    pub fn limit(&self) -> u32 {
+        self.limit
+    }
+
+    pub fn period(&self) -> Duration {
+        self.period
+    }
+
     /// GCRA's emission interval: one request's worth of budget comes back this often.
     fn interval(&self) -> Duration {
         self.period / self.limit
@@ -128,6 +137,9 @@ fn whole_seconds(duration: Duration) -> u64 {
     duration.as_millis().div_ceil(1000) as u64
 }
 
+/// Past this many clients in a limiter, the ones back at a full budget are swept out.
+const SWEEP_ABOVE: usize = 10_000;
+
 /// One class's quota and this instance's limiter for it.
 struct Budget {
     class: Class,
@@ -149,7 +161,14 @@ impl Budget {
     fn check_local(&self, ip: IpAddr) -> Verdict {
         let limit = self.quota.limit;
         let interval = self.quota.interval();
-        match self.local.limiter().check_key(&ip) {
+        let limiter = self.local.limiter();
+        // Clients whose budget is whole again need no entry: dropping them
+        // keeps the table as small as the clients of the last period.
+        if limiter.len() > SWEEP_ABOVE {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+        }
+        match limiter.check_key(&ip) {
             Ok(state) => {
                 let remaining = state.remaining_burst_capacity();
                 Verdict {
@@ -220,6 +239,11 @@ impl RateLimits {
         }
     }
 
+    /// The client a request comes from (behind trusted proxies, the one they forwarded).
+    pub fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+        self.proxies.client_ip(peer, headers)
+    }
+
     /// Where the budgets live right now, for `/healthz`.
     pub fn mode(&self) -> &'static str {
         match &self.redis {
@@ -229,6 +253,7 @@ impl RateLimits {
     }
 
     pub async fn check(&self, class: Class, ip: IpAddr) -> Verdict {
+        let ip = crate::client_ip::budget_key(ip);
         let budget = &self.budgets[class as usize];
         let local = budget.check_local(ip);
         let Some(redis) = self.redis.as_ref().filter(|redis| redis.is_up()) else {
@@ -271,7 +296,7 @@ pub async fn limit(
     let Some(class) = Class::of(request.method(), request.uri().path()) else {
         return next.run(request).await;
     };
-    let ip = state.limits.proxies.client_ip(peer.ip(), request.headers());
+    let ip = state.limits.client_ip(peer.ip(), request.headers());
     let verdict = state.limits.check(class, ip).await;
     if !verdict.allowed {
         tracing::info!(class = class.name(), "rate limited");
@@ -307,6 +332,9 @@ mod tests {
         assert_eq!(Class::of(&Method::POST, "/api/fn/landing"), Some(Class::Public));
         assert_eq!(Class::of(&Method::POST, "/admin/login"), Some(Class::Auth));
         assert_eq!(Class::of(&Method::POST, "/api/fn/admin_login"), Some(Class::Auth));
+        assert_eq!(Class::of(&Method::GET, "/j/some-token"), Some(Class::Public));
+        assert_eq!(Class::of(&Method::GET, "/u/1.abcdef"), Some(Class::Public));
+        assert_eq!(Class::of(&Method::POST, "/u/1.abcdef"), Some(Class::Public));
         assert_eq!(Class::of(&Method::GET, "/admin/login"), None);
         assert_eq!(Class::of(&Method::GET, "/webinars/launch"), None);
         assert_eq!(Class::of(&Method::GET, "/healthz"), None);

@@ -61,8 +61,8 @@ pub fn router(state: AppState) -> Router {
     let (public, description) = public_api().split_for_parts();
     let (set_request_id, propagate_request_id) = observability::request_ids();
     // Layers run outside in, from the last added: request id, logs and
-    // metrics, security headers, time limit, rate limit, admin guard, body
-    // limit, server functions' error status.
+    // metrics, security headers, time limit, rate limit, input checks and
+    // body limit, planted form errors, admin guard, server functions' error status.
     public
         .layer(Extension(Arc::new(description)))
         .route("/api/admin/webinars/{slug}/registrations.csv", get(admin_registrations::registrations_csv))
@@ -72,8 +72,9 @@ pub fn router(state: AppState) -> Router {
         })
         .fallback(file_and_error_handler_with_context::<AppState, _>(context, app::shell))
         .layer(axum::middleware::from_fn(error::server_function_status))
-        .layer(axum::middleware::from_fn(hardening::body_limit))
         .layer(axum::middleware::from_fn_with_state(state.clone(), admin_guard::guard))
+        .layer(axum::middleware::from_fn(hardening::drop_action_errors))
+        .layer(axum::middleware::from_fn(hardening::checked_input))
         .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit::limit))
         .layer(axum::middleware::from_fn_with_state(state.clone(), hardening::time_limit))
         .layer(axum::middleware::from_fn_with_state(state.clone(), hardening::security_headers))

@@ -34,6 +34,8 @@ pub struct Shared {
     pub live: Arc<LiveHub>,
     pub stats: Arc<StatsCache>,
     pub limits: Arc<RateLimits>,
+    /// Open connections and websockets per client.
+    pub connections: Arc<crate::connections::Tracker>,
     pub redis: Option<Arc<Redis>>,
     pub links: webinar::links::Links,
     pub cookie_policy: app::admin::CookiePolicy,

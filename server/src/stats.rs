@@ -17,9 +17,15 @@ use crate::error::ApiError;
 pub struct StatsCache {
     ttl: Duration,
     cache_control: HeaderValue,
-    /// By the slug asked for (`""`: the next upcoming webinar).
+    /// By the slug as it is looked up (`webinar::canonical_slug`; `""`: the
+    /// next upcoming webinar), never as typed: only slugs that name a
+    /// webinar get an entry, so there are about two per webinar.
     entries: Mutex<HashMap<String, Entry>>,
 }
+
+/// A bound on entries all the same (webinars renamed, deleted): past it,
+/// expired entries are dropped, and if that is not enough, all of them.
+const MAX_ENTRIES: usize = 10_000;
 
 /// A count as served: the JSON body, its `ETag` and `Cache-Control`.
 #[derive(Clone)]
@@ -62,6 +68,10 @@ impl StatsCache {
     }
 
     pub async fn get(&self, service: &Service, slug: Option<&str>) -> Result<Rendered, ApiError> {
+        let slug = webinar::webinar::canonical_slug(slug);
+        if slug.is_some_and(|slug| !webinar::webinar::is_slug(slug)) {
+            return Err(DomainError::WebinarNotFound.into());
+        }
         let key = slug.unwrap_or_default();
         if let Some(entry) = self.entries().get(key).filter(|entry| entry.fetched.elapsed() < self.ttl) {
             return Ok(entry.rendered.clone());
@@ -70,7 +80,14 @@ impl StatsCache {
             Ok(stats) => {
                 let entry = self.entry(stats);
                 let rendered = entry.rendered.clone();
-                self.entries().insert(key.to_owned(), entry);
+                let mut entries = self.entries();
+                if entries.len() >= MAX_ENTRIES && !entries.contains_key(key) {
+                    entries.retain(|_, entry| entry.fetched.elapsed() < self.ttl);
+                    if entries.len() >= MAX_ENTRIES {
+                        entries.clear();
+                    }
+                }
+                entries.insert(key.to_owned(), entry);
                 Ok(rendered)
             }
             Err(DomainError::Database(error)) => {
@@ -91,6 +108,11 @@ impl StatsCache {
         }
     }
 
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.entries().len()
+    }
+
     /// A registration happened: every cached view of that webinar moves on.
     /// Counts only grow here, so a late or echoed message cannot move one back.
     pub fn record(&self, webinar_id: i64, registrations: u64, at: DateTime<Utc>) {
@@ -102,5 +124,39 @@ impl StatsCache {
                 *entry = Entry { fetched, ..self.entry(moved) };
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    struct Silent;
+
+    impl webinar::CountPublisher for Silent {
+        fn publish(&self, _webinar_id: i64, _registrations: u64) {}
+    }
+
+    #[tokio::test]
+    async fn spellings_of_one_slug_share_one_entry_and_unknown_ones_get_none() {
+        let database = webinar::testing::TestDatabase::sqlite().expect("database");
+        let db = database.connect().await.expect("connect");
+        let clock = Arc::new(webinar::SystemClock);
+        let now = webinar::Clock::now(clock.as_ref());
+        webinar::demo::seed(&db, now).await.expect("seed").expect("a demo webinar");
+        let slug = webinar::webinar::next_upcoming(&db, now).await.expect("query").expect("upcoming").slug;
+        let service = Service::new(db, clock, Arc::new(Silent));
+        let cache = StatsCache::new(Duration::from_secs(60));
+        for spelling in 0..2_000 {
+            let typed = format!("{}{slug}{}", " ".repeat(spelling % 40), "\t".repeat(spelling / 40));
+            cache.get(&service, Some(&typed)).await.expect("the demo's count");
+            let unknown = format!("{slug}-{spelling}");
+            assert!(cache.get(&service, Some(&unknown)).await.is_err());
+            assert!(cache.get(&service, Some(&format!("{slug}\u{0}{spelling}"))).await.is_err());
+        }
+        cache.get(&service, None).await.expect("the next webinar's count");
+        assert_eq!(cache.len(), 2, "the slug and the next upcoming webinar");
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chrono::Duration as Span;
 use reqwest::StatusCode;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::EntityTrait;
 use serde_json::json;
 use support::TestServer;
 use webinar::email_job::{self, Kind, Status};
@@ -20,12 +20,7 @@ async fn register(server: &TestServer, email: &str) -> registration::Model {
     let response =
         reqwest::Client::new().post(server.url("/api/webinar/register")).json(&body).send().await.expect("register");
     assert_eq!(response.status(), StatusCode::CREATED);
-    registration::Entity::find()
-        .filter(registration::Column::Email.eq(email))
-        .one(&server.db)
-        .await
-        .expect("query")
-        .expect("registered")
+    server.registrant(email).await
 }
 
 /// Waits until the outbox holds `count` messages, and returns their text.

@@ -94,10 +94,12 @@ async fn with_everything_failing_in_turn_every_registration_and_email_is_account
     })
     .await;
 
-    // The provider falters: 503 twice, 429 with Retry-After twice, then one 400 (those jobs die).
+    // The provider falters: 503 twice, 429 with Retry-After twice, then a
+    // 400 for one address: its request is split until that address is
+    // alone, and only its job dies.
     mock.fail_next(503, 2, None).await;
     mock.fail_next(429, 2, Some(1)).await;
-    mock.fail_next(400, 1, None).await;
+    mock.refuse_recipient("provider-faults-7@example.com", 400).await;
     told.register(&server, "provider-faults", 20, false).await;
 
     // The database goes away: registrations are refused with 503, and come back.
@@ -161,12 +163,14 @@ async fn with_everything_failing_in_turn_every_registration_and_email_is_account
             Status::Dead => {
                 dead += 1;
                 let reason = job.last_error.as_deref().unwrap_or_default();
-                assert!(reason.contains("mock fault 400"), "dead with the provider's reason: {reason:?}");
+                assert!(reason.contains("mock refuses this address"), "dead with the provider's reason: {reason:?}");
+                let registrant = registrations.iter().find(|r| r.id == job.registration_id).map(|r| r.email.as_str());
+                assert_eq!(registrant, Some("provider-faults-7@example.com"), "only the refused address's job dies");
             }
             other => panic!("a due job ended {other:?}"),
         }
     }
-    assert!(dead > 0, "the 400 killed a batch");
+    assert_eq!(dead, 1, "the refused address's confirmation, and nothing else");
     let sent = jobs.iter().filter(|job| job.status == Status::Sent).count() as u64;
     let stats = mock.stats().await;
     assert_eq!(stats["distinct_jobs"], sent, "every job marked sent reached the provider, and only those: {stats}");

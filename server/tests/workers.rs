@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-use support::{MockSendGrid, TestServer, drained, spawn_worker};
+use support::{MockSendGrid, Outage, TestServer, drained, spawn_worker};
 use webinar::email_job::{self, Status};
 use webinar::email_lease;
 use webinar::testing::{TestDatabase, seed_due_jobs};
@@ -34,6 +34,47 @@ async fn two_worker_processes_on_postgres_send_each_of_5000_jobs_once() {
     let senders: HashSet<Option<String>> = sent.into_iter().map(|job| job.attempted_by).collect();
     assert_eq!(senders.len(), 2, "both processes sent: {senders:?}");
     drop(workers);
+}
+
+/// Postgres goes away for 3 s (every connection dropped, new ones refused)
+/// while a burst's requests are out: their outcomes cannot be written when
+/// the provider answers. They are kept and written once the database is
+/// back, so nothing is sent twice and nothing waits for its lease (2 min).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_blip_mid_burst_sends_nothing_twice_and_delays_nothing() {
+    const SEEDED: usize = 1200;
+    let database = TestDatabase::postgres().await.expect("postgres");
+    let db = database.connect().await.expect("connect");
+    let outage = Outage::proxy_to("127.0.0.1:5432".parse().expect("address")).await;
+    let through_proxy = database.url.replace("127.0.0.1:5432", &format!("127.0.0.1:{}", outage.port));
+    let mock = MockSendGrid::start(1500).await;
+    let mut env = mock.env().to_vec();
+    env.extend([("WORKER_LEASE_SECS", "120"), ("RUST_LOG", "warn")]);
+    let _worker = spawn_worker(&through_proxy, &env);
+    seed_due_jobs(&db, SEEDED / 4, support::now()).await.expect("seed");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while mock.stats().await["requests"].as_u64().unwrap_or(0) == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "the worker never sent");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The first requests are at the mock for 1.5 s: they are answered while the database is away.
+    outage.set_up(false);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    outage.set_up(true);
+    let back = std::time::Instant::now();
+    drained(&db, Duration::from_secs(60)).await;
+    let delay = back.elapsed();
+    let stats = mock.stats().await;
+    assert_eq!(stats["distinct_jobs"], SEEDED, "{stats}");
+    assert_eq!(stats["duplicates"], 0, "nothing sent twice: {stats}");
+    let sent =
+        email_job::Entity::find().filter(email_job::Column::Status.eq(Status::Sent)).all(&db).await.expect("jobs");
+    assert_eq!(sent.len(), SEEDED);
+    assert!(
+        delay < Duration::from_secs(20),
+        "all recorded {delay:?} after the database came back, not at the lease's end"
+    );
+    println!("database blip: {SEEDED} jobs, 0 duplicates, all recorded {delay:?} after the database was back");
 }
 
 async fn kill_9_mid_burst_loses_nothing(database: TestDatabase) {

@@ -3,9 +3,11 @@
 //! as for a wrong password.
 pub mod account;
 mod console;
+mod login_budget;
 pub mod session;
 
 pub use console::{CopyDraft, Mail, QueueView, SAMPLE_NAME};
+pub use login_budget::LoginBudget;
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
@@ -34,6 +36,9 @@ pub enum AdminError {
     /// Unknown email or wrong password: deliberately the same.
     #[error("The email or password is not correct.")]
     BadCredentials,
+    /// This account's login budget is spent (whether or not it exists).
+    #[error("Too many attempts for this account — try again in {retry_after_seconds} s.")]
+    TooManyAttempts { retry_after_seconds: u64 },
     #[error("hashing the password failed: {0}")]
     Hashing(String),
     #[error(transparent)]
@@ -97,7 +102,7 @@ pub async fn log_in<C: ConnectionTrait>(
         Some(admin) => admin.password_hash.clone(),
         None => unknown_account_hash()?,
     };
-    let verified = Argon2::default().verify_password(password.as_bytes(), hash.as_str()).is_ok();
+    let verified = verify_off_the_runtime(password, hash).await;
     let admin = found.filter(|_| verified).ok_or(AdminError::BadCredentials)?;
     let token = Alphanumeric.sample_string(&mut rand::rng(), TOKEN_LEN);
     let expires_at = now + SESSION_LENGTH;
@@ -110,6 +115,26 @@ pub async fn log_in<C: ConnectionTrait>(
     };
     session::Entity::insert(session).exec(db).await?;
     Ok(Login { admin, token, expires_at })
+}
+
+/// Password hashes running at once: half the cores (at least one), so a
+/// burst of logins leaves the other half to serve pages.
+fn hashing_slots() -> &'static tokio::sync::Semaphore {
+    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    SLOTS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        tokio::sync::Semaphore::new((cores / 2).max(1))
+    })
+}
+
+/// Argon2 is deliberately slow (tens of milliseconds of CPU): it runs on a
+/// blocking thread, a bounded number at a time, never on the threads that
+/// answer requests.
+async fn verify_off_the_runtime(password: &str, hash: String) -> bool {
+    let Ok(_slot) = hashing_slots().acquire().await else { return false };
+    let password = password.to_owned();
+    let verify = move || Argon2::default().verify_password(password.as_bytes(), hash.as_str()).is_ok();
+    tokio::task::spawn_blocking(verify).await.unwrap_or(false)
 }
 
 fn unknown_account_hash() -> Result<String, AdminError> {

@@ -47,6 +47,19 @@ pub struct Outgoing {
     pub recipients: Vec<Recipient>,
 }
 
+impl Outgoing {
+    /// The same message to some of its recipients only.
+    pub fn part(&self, recipients: std::ops::Range<usize>) -> Outgoing {
+        Outgoing {
+            from: self.from.clone(),
+            category: self.category.clone(),
+            content: self.content.clone(),
+            attachments: self.attachments.clone(),
+            recipients: self.recipients[recipients].to_vec(),
+        }
+    }
+}
+
 impl Recipient {
     /// The headers every message carries so mail clients offer one-click unsubscribe.
     pub fn list_unsubscribe_headers(&self) -> [(&'static str, String); 2] {
@@ -55,6 +68,23 @@ impl Recipient {
             ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click".to_owned()),
         ]
     }
+}
+
+/// A recipient's name as a provider takes it: control characters become
+/// spaces, double quotes single ones, and a name with `,` or `;` (which
+/// would read as a list of addresses) is quoted.
+pub fn provider_safe_name(name: &str) -> String {
+    let cleaned = plain_name(&name.replace('"', "'"));
+    match cleaned.contains([',', ';']) {
+        true => format!("\"{cleaned}\""),
+        false => cleaned,
+    }
+}
+
+/// A name on one line: control characters become spaces, runs of them one.
+pub fn plain_name(name: &str) -> String {
+    let spaced: String = name.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    spaced.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -70,4 +100,18 @@ pub enum DeliveryError {
 #[async_trait::async_trait]
 pub trait Delivery: Send + Sync + 'static {
     async fn deliver(&self, message: &Outgoing) -> Result<(), DeliveryError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_reach_the_provider_in_a_form_it_accepts() {
+        assert_eq!(provider_safe_name("Ada Lovelace"), "Ada Lovelace");
+        assert_eq!(provider_safe_name("Lovelace, Ada"), "\"Lovelace, Ada\"");
+        assert_eq!(provider_safe_name("Ada; Grace"), "\"Ada; Grace\"");
+        assert_eq!(provider_safe_name("Ada \"the first\" L."), "Ada 'the first' L.");
+        assert_eq!(provider_safe_name("Ada\r\nBcc: x@evil.example\u{0}"), "Ada Bcc: x@evil.example");
+    }
 }

@@ -28,7 +28,7 @@ fn mailbox(mailbox: &Mailbox) -> Result<MimeMailbox, DeliveryError> {
             crate::EmailAddress::parse(&mailbox.email).map(|e| e.masked()).unwrap_or_default()
         ),
     })?;
-    Ok(MimeMailbox::new(Some(mailbox.name.clone()), address))
+    Ok(MimeMailbox::new(Some(super::plain_name(&mailbox.name)), address))
 }
 
 fn build(outgoing: &Outgoing, recipient: &Recipient) -> Result<Message, DeliveryError> {
@@ -50,9 +50,13 @@ fn build(outgoing: &Outgoing, recipient: &Recipient) -> Result<Message, Delivery
 
 #[async_trait::async_trait]
 impl Delivery for Outbox {
+    /// Builds every message before writing any: a recipient whose message
+    /// cannot be built rejects the request with nothing written, and the
+    /// worker splits it until that recipient is alone.
     async fn deliver(&self, outgoing: &Outgoing) -> Result<(), DeliveryError> {
-        for recipient in &outgoing.recipients {
-            let message = build(outgoing, recipient)?;
+        let messages: Vec<Message> =
+            outgoing.recipients.iter().map(|recipient| build(outgoing, recipient)).collect::<Result<_, _>>()?;
+        for message in messages {
             let id = self.transport.send(message).await.map_err(|error| DeliveryError::Retry {
                 reason: format!("could not write to {}: {error}", self.dir.display()),
                 retry_after: None,
@@ -60,5 +64,53 @@ impl Delivery for Outbox {
             tracing::info!(path = %self.dir.join(format!("{id}.eml")).display(), kind = %outgoing.category, "email written to the dev outbox");
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::emails::Rendered;
+
+    fn outgoing(addresses: &[&str]) -> Outgoing {
+        let recipients = addresses
+            .iter()
+            .enumerate()
+            .map(|(n, email)| Recipient {
+                job_id: n as i64,
+                to: Mailbox { email: (*email).into(), name: format!("Lovelace, Ada \"{n}\"\r\nBcc: x@evil.example") },
+                substitutions: Default::default(),
+                unsubscribe_url: format!("https://events.example.com/u/{n}.sig"),
+            })
+            .collect();
+        Outgoing {
+            from: Mailbox { email: "events@example.com".into(), name: "Events".into() },
+            category: "confirmation".into(),
+            content: Rendered { subject: "Hi".into(), text: "Hello".into(), html: "<p>Hello</p>".into() },
+            attachments: vec![],
+            recipients,
+        }
+    }
+
+    fn written(dir: &std::path::Path) -> Vec<String> {
+        std::fs::read_dir(dir)
+            .map(|entries| entries.filter_map(|entry| std::fs::read_to_string(entry.ok()?.path()).ok()).collect())
+            .unwrap_or_default()
+    }
+
+    #[tokio::test]
+    async fn a_recipient_that_cannot_be_written_rejects_the_request_before_anything_is_written() {
+        let dir = std::env::temp_dir().join(format!("outbox_test_{}", rand::random::<u64>()));
+        let outbox = Outbox::new(&dir).expect("outbox");
+        let refused = outbox.deliver(&outgoing(&["ada@example.com", "\"ada lovelace\"@example.com"])).await;
+        assert!(matches!(refused, Err(DeliveryError::Reject { .. })), "{refused:?}");
+        assert!(written(&dir).is_empty(), "nothing written for anyone");
+        outbox.deliver(&outgoing(&["ada@example.com", "grace@example.com"])).await.expect("written");
+        let messages = written(&dir);
+        assert_eq!(messages.len(), 2);
+        for message in messages {
+            assert!(!message.contains("\r\nBcc:"), "a name cannot add a header: {message}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use sendgrid::v3::{Attachment, Content, Email, Message, Personalization, Sender};
 
-use super::{Delivery, DeliveryError, Outgoing};
+use super::{Delivery, DeliveryError, Outgoing, provider_safe_name};
 
 pub struct SendGrid {
     client: reqwest::Client,
@@ -29,10 +29,20 @@ impl SendGrid {
     }
 }
 
+/// `Retry-After` in seconds, as SendGrid sends it. The value is outside
+/// input: anything that is not a small whole number is ignored (a day at
+/// most is kept; the retry policy clamps it to its own cap after that).
+fn retry_after_seconds(value: &str) -> Option<chrono::Duration> {
+    const DAY: u64 = 24 * 3600;
+    let seconds = value.trim().parse::<u64>().ok()?.min(DAY);
+    chrono::Duration::try_seconds(i64::try_from(seconds).ok()?)
+}
+
 /// Per-recipient strings the request borrows (the crate's maps hold `&str`).
 struct Owned {
     job_ids: Vec<String>,
     headers: Vec<[(&'static str, String); 2]>,
+    names: Vec<String>,
 }
 
 impl Owned {
@@ -40,6 +50,7 @@ impl Owned {
         Self {
             job_ids: outgoing.recipients.iter().map(|recipient| recipient.job_id.to_string()).collect(),
             headers: outgoing.recipients.iter().map(|recipient| recipient.list_unsubscribe_headers()).collect(),
+            names: outgoing.recipients.iter().map(|recipient| provider_safe_name(&recipient.to.name)).collect(),
         }
     }
 }
@@ -50,13 +61,14 @@ fn message<'a>(outgoing: &'a Outgoing, owned: &'a Owned) -> Message<'a> {
         .add_category(&outgoing.category)
         .add_content(Content::new().set_content_type("text/plain").set_value(&outgoing.content.text))
         .add_content(Content::new().set_content_type("text/html").set_value(&outgoing.content.html));
-    for ((recipient, job_id), headers) in outgoing.recipients.iter().zip(&owned.job_ids).zip(&owned.headers) {
+    let per_recipient = owned.job_ids.iter().zip(&owned.headers).zip(&owned.names);
+    for (recipient, ((job_id, headers), name)) in outgoing.recipients.iter().zip(per_recipient) {
         let substitutions: HashMap<&str, &str> =
             recipient.substitutions.iter().map(|(key, value)| (key.as_str(), value.as_str())).collect();
         let headers: HashMap<&str, &str> = headers.iter().map(|(name, value)| (*name, value.as_str())).collect();
         let custom_args = HashMap::from([("job_id", job_id.as_str())]);
         message = message.add_personalization(
-            Personalization::new(Email::new(&recipient.to.email).set_name(&recipient.to.name))
+            Personalization::new(Email::new(&recipient.to.email).set_name(name))
                 .add_substitutions(&substitutions)
                 .add_headers(&headers)
                 .add_custom_args(&custom_args),
@@ -93,14 +105,30 @@ impl Delivery for SendGrid {
         let retry_after = response
             .headers()
             .get(reqwest::header::RETRY_AFTER)
-            .and_then(|value| value.to_str().ok()?.trim().parse::<i64>().ok())
-            .map(chrono::Duration::seconds);
+            .and_then(|value| retry_after_seconds(value.to_str().ok()?));
         let body = response.text().await.unwrap_or_default();
         let reason = format!("SendGrid answered {status}: {}", body.chars().take(500).collect::<String>());
-        if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+        // 401/403 are this account's set-up (a revoked key, an unverified
+        // sender), not the recipients': retried with backoff, never dead at once.
+        let account_problem = matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN);
+        if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() || account_problem {
             Err(DeliveryError::Retry { reason, retry_after })
         } else {
             Err(DeliveryError::Reject { reason })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_is_read_as_a_bounded_number_of_seconds() {
+        assert_eq!(retry_after_seconds(" 120 "), Some(chrono::Duration::seconds(120)));
+        assert_eq!(retry_after_seconds("18446744073709551615"), Some(chrono::Duration::days(1)));
+        assert_eq!(retry_after_seconds("99999999999999999999999"), None);
+        assert_eq!(retry_after_seconds("-5"), None);
+        assert_eq!(retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT"), None);
     }
 }

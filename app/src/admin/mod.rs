@@ -99,18 +99,27 @@ pub(crate) mod ssr {
     }
 
     pub async fn log_in(email: String, password: String) -> Result<(), AppError> {
-        match service()?.admin_log_in(&email, &password).await {
+        let result = match service()?.admin_log_in(&email, &password).await {
             Ok(login) => {
                 set_cookie(&login.token, SESSION_LENGTH.num_seconds());
                 leptos_axum::redirect("/admin");
-                Ok(())
+                return Ok(());
             }
-            Err(AdminError::BadCredentials) => Err(AppError::LoginFailed),
+            Err(AdminError::BadCredentials) => AppError::LoginFailed,
+            Err(AdminError::TooManyAttempts { retry_after_seconds }) => {
+                AppError::TooManyAttempts { retry_after_seconds }
+            }
             Err(error) => {
                 tracing::error!(%error, "admin login failed");
-                Err(AppError::Unavailable)
+                AppError::Unavailable
             }
+        };
+        // Without JavaScript the login page reloads: it names the failure by
+        // a fixed code, whose words the page chooses.
+        if crate::api::ssr::is_plain_form_post() {
+            leptos_axum::redirect(&format!("/admin/login?failed={}", LoginFailure::of(&result).code()));
         }
+        Err(result)
     }
 
     pub async fn log_out() -> Result<(), AppError> {
@@ -141,12 +150,59 @@ pub(crate) mod ssr {
     }
 }
 
+/// Why a login without JavaScript failed, as the page's URL names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LoginFailure {
+    Credentials,
+    TooMany,
+    Unavailable,
+}
+
+impl LoginFailure {
+    #[cfg(feature = "ssr")]
+    fn of(error: &AppError) -> Self {
+        match error {
+            AppError::LoginFailed => LoginFailure::Credentials,
+            AppError::TooManyAttempts { .. } => LoginFailure::TooMany,
+            _ => LoginFailure::Unavailable,
+        }
+    }
+
+    #[cfg(feature = "ssr")]
+    fn code(self) -> &'static str {
+        match self {
+            LoginFailure::Credentials => "credentials",
+            LoginFailure::TooMany => "too_many",
+            LoginFailure::Unavailable => "unavailable",
+        }
+    }
+
+    fn from_code(code: &str) -> Option<Self> {
+        match code {
+            "credentials" => Some(LoginFailure::Credentials),
+            "too_many" => Some(LoginFailure::TooMany),
+            "unavailable" => Some(LoginFailure::Unavailable),
+            _ => None,
+        }
+    }
+
+    /// The page's own words for it.
+    fn message(self) -> String {
+        match self {
+            LoginFailure::Credentials => AppError::LoginFailed.to_string(),
+            LoginFailure::TooMany => "Too many attempts for this account — wait a few minutes and try again.".into(),
+            LoginFailure::Unavailable => AppError::Unavailable.to_string(),
+        }
+    }
+}
+
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let login = ServerAction::<AdminLogin>::new();
+    let query = leptos_router::hooks::use_query_map();
     let error = move || match login.value().get() {
         Some(Err(error)) => Some(error.to_string()),
-        _ => None,
+        _ => query.read().get("failed").as_deref().and_then(LoginFailure::from_code).map(LoginFailure::message),
     };
     view! {
         <Title text="Admin login"/>

@@ -46,14 +46,17 @@ mod ssr {
     use super::*;
 
     const PAGE_SIZE: u64 = 50;
+    /// Pages asked for beyond this are this one (empty): the offset it makes
+    /// stays far inside what the database takes, whatever the URL says.
+    const LAST_PAGE_ASKED: u64 = 1_000_000_000;
     use crate::admin::ssr::admin;
     use crate::api::ssr::service;
 
     pub async fn registrations(slug: String, search: String, page: u64) -> Result<RegistrationsView, AppError> {
         admin().await?;
-        let page = page.max(1);
-        let (_, rows, total) =
-            service()?.search_registrations(&slug, &search, (page - 1) * PAGE_SIZE, PAGE_SIZE).await?;
+        let page = page.clamp(1, LAST_PAGE_ASKED);
+        let offset = (page - 1).saturating_mul(PAGE_SIZE);
+        let (_, rows, total) = service()?.search_registrations(&slug, &search, offset, PAGE_SIZE).await?;
         Ok(RegistrationsView {
             rows: rows
                 .into_iter()

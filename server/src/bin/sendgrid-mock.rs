@@ -5,7 +5,9 @@
 //!
 //! Faults on demand: `POST /faults` with `{"status": 503, "count": 3,
 //! "retry_after": 1}` answers the next `count` sends with that status (and
-//! `Retry-After`, and SendGrid's error body) without accepting them.
+//! `Retry-After`, and SendGrid's error body) without accepting them; with
+//! `"recipient": "x@example.com"` instead, every send naming that address
+//! is refused with the status from then on (a provider refusing one address).
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -44,21 +46,33 @@ struct MailSend {
 struct Personalization {
     #[serde(default)]
     custom_args: HashMap<String, String>,
+    #[serde(default)]
+    to: Vec<Address>,
+}
+
+#[derive(Deserialize)]
+struct Address {
+    email: String,
 }
 
 /// Answers to give instead of accepting, oldest first.
 #[derive(Deserialize)]
 struct Fault {
     status: u16,
+    #[serde(default)]
     count: u32,
     #[serde(default)]
     retry_after: Option<u64>,
+    #[serde(default)]
+    recipient: Option<String>,
 }
 
 struct Mock {
     delay: std::time::Duration,
     seen: Mutex<Seen>,
     faults: Mutex<std::collections::VecDeque<Fault>>,
+    /// Addresses refused whenever a send names them, with the status.
+    refused: Mutex<HashMap<String, u16>>,
 }
 
 impl Mock {
@@ -77,8 +91,20 @@ impl Mock {
 }
 
 async fn add_fault(State(mock): State<Arc<Mock>>, Json(fault): Json<Fault>) -> StatusCode {
-    mock.faults.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push_back(fault);
+    match fault.recipient {
+        Some(recipient) => {
+            mock.refused.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(recipient, fault.status);
+        }
+        None => mock.faults.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push_back(fault),
+    }
     StatusCode::NO_CONTENT
+}
+
+/// The status for a send naming a refused address, if it names one.
+fn refusal(mock: &Mock, mail: &MailSend) -> Option<StatusCode> {
+    let refused = mock.refused.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let status = mail.personalizations.iter().flat_map(|p| &p.to).find_map(|to| refused.get(&to.email))?;
+    Some(StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST))
 }
 
 async fn mail_send(State(mock): State<Arc<Mock>>, headers: HeaderMap, body: String) -> Response {
@@ -90,6 +116,11 @@ async fn mail_send(State(mock): State<Arc<Mock>>, headers: HeaderMap, body: Stri
     let Ok(mail) = serde_json::from_str::<MailSend>(&body) else {
         return StatusCode::BAD_REQUEST.into_response();
     };
+    if let Some(status) = refusal(&mock, &mail) {
+        let error =
+            serde_json::json!({"errors": [{"message": "mock refuses this address", "field": "personalizations.to"}]});
+        return (status, Json(error)).into_response();
+    }
     if let Some((status, retry_after)) = mock.next_fault() {
         let error =
             serde_json::json!({"errors": [{"message": format!("mock fault {}", status.as_u16()), "field": null}]});
@@ -129,7 +160,7 @@ async fn stats(State(mock): State<Arc<Mock>>) -> Json<serde_json::Value> {
 async fn main() -> std::io::Result<()> {
     let args = Args::parse();
     let delay = std::time::Duration::from_millis(args.delay_ms);
-    let mock = Arc::new(Mock { delay, seen: Mutex::default(), faults: Mutex::default() });
+    let mock = Arc::new(Mock { delay, seen: Mutex::default(), faults: Mutex::default(), refused: Mutex::default() });
     let app = Router::new()
         .route("/v3/mail/send", post(mail_send))
         .route("/stats", get(stats))

@@ -72,6 +72,14 @@ impl TestServer {
         format!("{}{path}", self.base)
     }
 
+    /// The registration stored for `email` (answers name none: they would tell who is registered).
+    pub async fn registrant(&self, email: &str) -> webinar::registration::Model {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        use webinar::registration::{Column, Entity};
+        let found = Entity::find().filter(Column::Email.eq(email)).one(&self.db).await.expect("query");
+        found.unwrap_or_else(|| panic!("{email} is registered"))
+    }
+
     pub async fn webinar(&self, slug: &str, status: Status, starts_in: chrono::Duration) -> webinar::webinar::Model {
         let new = NewWebinar {
             slug: slug.into(),
@@ -177,6 +185,14 @@ impl MockSendGrid {
     /// The next `count` sends answer `status` (with `Retry-After` when given) and are not accepted.
     pub async fn fail_next(&self, status: u16, count: u32, retry_after: Option<u64>) {
         let fault = serde_json::json!({"status": status, "count": count, "retry_after": retry_after});
+        let response =
+            reqwest::Client::new().post(format!("{}/faults", self.base)).json(&fault).send().await.expect("faults");
+        assert!(response.status().is_success(), "the mock took the fault");
+    }
+
+    /// From now on, every send naming `recipient` is answered `status` (and not accepted).
+    pub async fn refuse_recipient(&self, recipient: &str, status: u16) {
+        let fault = serde_json::json!({"status": status, "recipient": recipient});
         let response =
             reqwest::Client::new().post(format!("{}/faults", self.base)).json(&fault).send().await.expect("faults");
         assert!(response.status().is_success(), "the mock took the fault");

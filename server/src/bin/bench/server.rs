@@ -36,6 +36,10 @@ impl BenchServer {
             .env("RUN_WORKER", "false")
             .env("RATE_LIMIT_PUBLIC", "1000000000/1m")
             .env("RATE_LIMIT_REGISTER", "1000000000/1m")
+            // Every bench client is 127.0.0.1: one "client" with thousands of sockets.
+            .env("MAX_CONNECTIONS", "1000000")
+            .env("MAX_CONNECTIONS_PER_CLIENT", "1000000")
+            .env("MAX_WEBSOCKETS_PER_CLIENT", "1000000")
             .env("RUST_LOG", "warn,server=info")
             .env_remove("REDIS_URL")
             .envs(env.iter().copied())
