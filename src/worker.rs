@@ -324,13 +324,14 @@ impl Worker {
     }
 
     /// Records a batch's outcomes and ends the lease after its claim's last
-    /// batch. The message is dropped first: only the job ids wait on the
-    /// database. An outcome the database does not take (a restart, a
+    /// batch. An outcome the database does not take (a restart, a
     /// failover) is kept and written again, with backoff, until it is
     /// written or the lease would run out; meanwhile the lease is extended,
     /// so a blip costs neither a resend after a rescue nor a wait for one.
     async fn finish(&self, batch: Batch, outcomes: Outcomes) -> Result<TickReport, DomainError> {
-        let Batch { lease, claimed_at, .. } = batch;
+        let Batch { lease, claimed_at, message, jobs } = batch;
+        // Only the outcomes' job ids wait on the database, not the rendered message.
+        drop((message, jobs));
         let mut report = TickReport::default();
         let mut unwritten = outcomes;
         let started = tokio::time::Instant::now();

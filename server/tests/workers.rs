@@ -57,7 +57,13 @@ async fn a_database_blip_mid_burst_sends_nothing_twice_and_delays_nothing() {
         assert!(tokio::time::Instant::now() < deadline, "the worker never sent");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    // The first requests are at the mock for 1.5 s: they are answered while the database is away.
+    // Every job claimed (so no claim is in flight: one whose commit is cut off
+    // leaves a lease that must run out), and the first requests at the mock
+    // for 1.5 s: they are answered while the database is away.
+    while email_lease::leased_jobs(&db).await.expect("leases") < SEEDED as u64 {
+        assert!(tokio::time::Instant::now() < deadline, "the worker never claimed every job");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     outage.set_up(false);
     tokio::time::sleep(Duration::from_secs(3)).await;
     outage.set_up(true);
