@@ -181,12 +181,6 @@ impl Service {
         Ok(webinar.title)
     }
 
-    /// The registrant behind a token, if it belongs to this webinar.
-    pub async fn registrant(&self, webinar_id: i64, token: &str) -> Result<Option<registration::Model>, DomainError> {
-        let found = registration::find_by_token(&self.db, token).await?;
-        Ok(found.filter(|registration| registration.webinar_id == webinar_id))
-    }
-
     /// Checks an admin's credentials and opens a session.
     pub async fn admin_log_in(&self, email: &str, password: &str) -> Result<admin::Login, AdminError> {
         if let Err(retry_after_seconds) = self.login_budget.take(email) {

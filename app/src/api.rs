@@ -266,13 +266,7 @@ pub(crate) mod ssr {
     /// The name in this request's registered cookie, if it holds one.
     fn registered_cookie() -> Option<String> {
         let parts = use_context::<http::request::Parts>()?;
-        let value = parts
-            .headers
-            .get_all(http::header::COOKIE)
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|value| value.split(';'))
-            .find_map(|pair| pair.trim().strip_prefix(REGISTERED_COOKIE)?.strip_prefix('='))?;
+        let value = crate::cookie(&parts.headers, REGISTERED_COOKIE)?;
         let bytes: Option<Vec<u8>> = (0..value.len())
             .step_by(2)
             .map(|at| value.get(at..at + 2).and_then(|pair| u8::from_str_radix(pair, 16).ok()))

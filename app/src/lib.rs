@@ -116,6 +116,17 @@ pub fn App() -> impl IntoView {
     }
 }
 
+/// The value of the cookie `name` among a request's cookies.
+#[cfg(feature = "ssr")]
+pub(crate) fn cookie<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .find_map(|pair| pair.trim().strip_prefix(name)?.strip_prefix('='))
+}
+
 /// Text for a `<Title>` or a `<textarea>`. Leptos 0.8 writes both into the
 /// server's HTML unescaped (leptos_meta's title; tachys marks textarea
 /// children "do not escape"), so text holding `</title><script>` would end

@@ -91,8 +91,6 @@ pub async fn checked_input(request: Request, next: Next) -> Response {
         Err(AddressRefusal::Unclean(message)) => return ApiError::BadAddress(message).into_response(),
     }
     let caller = crate::error::Caller::of(&request);
-    let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok());
-    let content_type = content_type.map(str::to_owned);
     let declared = request.headers().get(header::CONTENT_LENGTH).and_then(|value| value.to_str().ok());
     let declared = declared.and_then(|length| length.parse::<usize>().ok());
     let (parts, body) = request.into_parts();
@@ -102,7 +100,7 @@ pub async fn checked_input(request: Request, next: Next) -> Response {
         return too_large(drained);
     }
     match axum::body::to_bytes(body, BODY_LIMIT).await {
-        Ok(bytes) => match crate::input::check_body(content_type.as_deref(), &bytes) {
+        Ok(bytes) => match crate::input::check_body(content_type(&parts.headers), &bytes) {
             Ok(()) => next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await,
             Err(BodyRefusal { field }) => ApiError::ControlCharacters { field, caller }.into_response(),
         },
@@ -111,6 +109,10 @@ pub async fn checked_input(request: Request, next: Next) -> Response {
             ApiError::BadBody { message: format!("the body could not be read: {error}"), field: None }.into_response()
         }
     }
+}
+
+fn content_type(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers.get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok())
 }
 
 /// 413; `Connection: close` when part of the body was left unread.

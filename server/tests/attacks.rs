@@ -13,7 +13,7 @@ use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, COOKIE, LOCATION, REFERER, SET_COOKIE};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
-use support::{EMAIL, PASSWORD, TestServer, client, create_admin, logged_in};
+use support::{EMAIL, PASSWORD, TestServer, client, create_admin, logged_in, webinar_form};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use webinar::links::Links;
 use webinar::testing::TestDatabase;
@@ -37,20 +37,10 @@ async fn registrations(server: &TestServer) -> u64 {
     registration::Entity::find().count(&server.db).await.expect("count")
 }
 
-/// Waits until the outbox holds a message to `to`, and returns its text.
-async fn email_to(server: &TestServer, to: &str) -> String {
-    for _ in 0..150 {
-        let found = std::fs::read_dir(&server.outbox).ok().and_then(|entries| {
-            entries
-                .filter_map(|entry| std::fs::read_to_string(entry.ok()?.path()).ok())
-                .find(|eml| eml.contains(&format!("<{to}>")))
-        });
-        if let Some(eml) = found {
-            return eml;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("no email to {to} within 15 s");
+/// The first of `count` outbox messages that goes to `to`.
+async fn email_to(server: &TestServer, count: usize, to: &str) -> String {
+    let messages = server.outbox_messages(count).await;
+    messages.into_iter().find(|eml| eml.contains(&format!("<{to}>"))).unwrap_or_else(|| panic!("no email to {to}"))
 }
 
 /// The unsubscribe link in an email (`/u/…`, quoted-printable soft breaks undone).
@@ -75,7 +65,7 @@ async fn unsubscribe_links_cannot_be_forged_on_a_default_install() {
     assert_eq!(register_json(&server, "grace@example.com", "Grace").await.0, StatusCode::CREATED);
     let ada = server.registrant("ada@example.com").await;
     let grace = server.registrant("grace@example.com").await;
-    let genuine = unsubscribe_path(&email_to(&server, "ada@example.com").await);
+    let genuine = unsubscribe_path(&email_to(&server, 2, "ada@example.com").await);
     // The old fixed key, keys anyone might guess, and Ada's signature on Grace's id.
     let mut forged: Vec<String> = ["development-only-secret-set-SECRET_KEY-in-production", "", "secret", "changeme"]
         .iter()
@@ -276,21 +266,7 @@ async fn admin_input_is_stored_as_validated(database: TestDatabase) {
     assert!(create_admin(&server, EMAIL, PASSWORD).await.0);
     let cookie = logged_in(&server).await;
     for join_url in ["https://meet.example.com/x\nLocation: https://evil.example", "https://meet.example.com/a b"] {
-        let form = [
-            ("original", ""),
-            ("slug", "spring"),
-            ("title", "Spring"),
-            ("subtitle", ""),
-            ("description", ""),
-            ("speakers", ""),
-            ("agenda", ""),
-            ("starts_local", "2031-03-04T17:00"),
-            ("timezone", "Europe/Berlin"),
-            ("duration_minutes", "45"),
-            ("join_url", join_url),
-            ("capacity", ""),
-            ("status", "published"),
-        ];
+        let form = webinar_form("", &[("join_url", join_url)]);
         let answer =
             client().post(server.url("/api/fn/admin_save_webinar")).header(COOKIE, &cookie).form(&form).send().await;
         let answer = answer.expect("post");

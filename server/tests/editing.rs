@@ -11,7 +11,7 @@ use reqwest::StatusCode;
 use reqwest::header::COOKIE;
 use sea_orm::{ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
-use support::{EMAIL, PASSWORD, TestServer, client, create_admin, logged_in};
+use support::{EMAIL, PASSWORD, TestServer, client, create_admin, logged_in, webinar_form};
 use webinar::email_job::{self, Kind};
 use webinar::email_queue;
 use webinar::testing::{TestDatabase, queue_and_pending_jobs};
@@ -46,30 +46,6 @@ async fn page(server: &TestServer, cookie: Option<&str>, path: &str) -> (StatusC
     }
     let response = request.send().await.expect("page");
     (response.status(), response.text().await.expect("html"))
-}
-
-/// The webinar form, filled in; `changes` replace fields.
-fn webinar_form<'a>(original: &'a str, changes: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
-    let mut form = vec![
-        ("original", original),
-        ("slug", "spring-launch"),
-        ("title", "Spring launch"),
-        ("subtitle", "What is new this spring"),
-        ("description", "We **ship** it live."),
-        ("speakers", "Ada Lovelace | Head of Growth"),
-        ("agenda", "0:00 | Welcome\n0:10 | Demo"),
-        ("starts_local", "2031-03-04T17:00"),
-        ("timezone", "Europe/Berlin"),
-        ("duration_minutes", "45"),
-        ("join_url", "https://meet.example.com/spring"),
-        ("capacity", ""),
-        ("status", "draft"),
-    ];
-    for (name, value) in changes {
-        form.retain(|(field, _)| field != name);
-        form.push((name, value));
-    }
-    form
 }
 
 async fn register(server: &TestServer, slug: &str, name: &str, email: &str, icp: Option<&str>) {

@@ -23,25 +23,11 @@ async fn register(server: &TestServer, email: &str) -> registration::Model {
     server.registrant(email).await
 }
 
-/// Waits until the outbox holds `count` messages, and returns their text.
-async fn outbox_messages(server: &TestServer, count: usize) -> Vec<String> {
-    for _ in 0..100 {
-        let messages: Vec<String> = std::fs::read_dir(&server.outbox)
-            .map(|entries| entries.filter_map(|entry| std::fs::read_to_string(entry.ok()?.path()).ok()).collect())
-            .unwrap_or_default();
-        if messages.len() >= count {
-            return messages;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the outbox did not get {count} message(s) within 10 s");
-}
-
 async fn the_confirmation_lands_in_the_dev_outbox(database: TestDatabase) {
     let server = TestServer::start(database).await;
     server.webinar("launch", WebinarStatus::Published, Span::days(2)).await;
     let registrant = register(&server, "ada@example.com").await;
-    let messages = outbox_messages(&server, 1).await;
+    let messages = server.outbox_messages(1).await;
     let eml = &messages[0];
     assert!(eml.contains("To: \"Ada Lovelace\" <ada@example.com>"), "{eml}");
     assert!(
@@ -132,7 +118,7 @@ async fn reschedule_and_cancel_email_every_registrant(database: TestDatabase) {
     let server = TestServer::start(database).await;
     server.webinar("launch", WebinarStatus::Published, Span::days(2)).await;
     let registrant = register(&server, "ada@example.com").await;
-    outbox_messages(&server, 1).await;
+    server.outbox_messages(1).await;
 
     let new_start = support::now() + Span::days(3);
     let (ok, said) = cli(&server, &["reschedule", "--slug", "launch", "--starts-at", &new_start.to_rfc3339()]).await;
@@ -141,7 +127,7 @@ async fn reschedule_and_cancel_email_every_registrant(database: TestDatabase) {
         said.contains("3 reminders due at the new time, 0 dropped as past, 1 registrants will be emailed"),
         "{said}"
     );
-    let messages = outbox_messages(&server, 2).await;
+    let messages = server.outbox_messages(2).await;
     let notice =
         messages.iter().find(|eml| eml.contains("Subject: New time: Growth webinar launch")).expect("a notice");
     assert!(notice.contains("SEQUENCE:1"), "the invite's sequence went up: {notice}");
@@ -152,7 +138,7 @@ async fn reschedule_and_cancel_email_every_registrant(database: TestDatabase) {
     let (ok, said) = cli(&server, &["cancel", "--slug", "launch"]).await;
     assert!(ok, "{said}");
     assert!(said.contains("3 queued emails withdrawn, 1 registrants will be emailed"), "{said}");
-    let messages = outbox_messages(&server, 3).await;
+    let messages = server.outbox_messages(3).await;
     let cancelled =
         messages.iter().find(|eml| eml.contains("Subject: Cancelled: Growth webinar launch")).expect("a cancellation");
     assert!(cancelled.contains("STATUS:CANCELLED"), "{cancelled}");

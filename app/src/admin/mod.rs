@@ -43,12 +43,7 @@ pub struct AdminWebinarRow {
 /// server functions read it the same way).
 #[cfg(feature = "ssr")]
 pub fn session_token(headers: &http::HeaderMap) -> Option<&str> {
-    headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .find_map(|pair| pair.trim().strip_prefix(SESSION_COOKIE)?.strip_prefix('='))
+    crate::cookie(headers, SESSION_COOKIE)
 }
 
 #[server(prefix = "/api/fn", endpoint = "admin_login")]

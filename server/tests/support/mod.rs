@@ -72,6 +72,20 @@ impl TestServer {
         format!("{}{path}", self.base)
     }
 
+    /// Waits until the outbox holds `count` messages, and returns their text.
+    pub async fn outbox_messages(&self, count: usize) -> Vec<String> {
+        for _ in 0..100 {
+            let messages: Vec<String> = std::fs::read_dir(&self.outbox)
+                .map(|entries| entries.filter_map(|entry| std::fs::read_to_string(entry.ok()?.path()).ok()).collect())
+                .unwrap_or_default();
+            if messages.len() >= count {
+                return messages;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the outbox did not get {count} message(s) within 10 s");
+    }
+
     /// The registration stored for `email` (answers name none: they would tell who is registered).
     pub async fn registrant(&self, email: &str) -> webinar::registration::Model {
         use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -391,6 +405,30 @@ pub async fn create_admin(server: &TestServer, email: &str, password: &str) -> (
     let output = child.wait_with_output().await.expect("create-admin finished");
     let said = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     (output.status.success(), said)
+}
+
+/// The webinar form, filled in; `changes` replace fields.
+pub fn webinar_form<'a>(original: &'a str, changes: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut form = vec![
+        ("original", original),
+        ("slug", "spring-launch"),
+        ("title", "Spring launch"),
+        ("subtitle", "What is new this spring"),
+        ("description", "We **ship** it live."),
+        ("speakers", "Ada Lovelace | Head of Growth"),
+        ("agenda", "0:00 | Welcome\n0:10 | Demo"),
+        ("starts_local", "2031-03-04T17:00"),
+        ("timezone", "Europe/Berlin"),
+        ("duration_minutes", "45"),
+        ("join_url", "https://meet.example.com/spring"),
+        ("capacity", ""),
+        ("status", "draft"),
+    ];
+    for (name, value) in changes {
+        form.retain(|(field, _)| field != name);
+        form.push((name, value));
+    }
+    form
 }
 
 pub fn client() -> reqwest::Client {
