@@ -10,12 +10,12 @@ SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 # wasm-opt (npm's binaryen) and Playwright come from node_modules; cargo tools from ~/.cargo/bin.
 export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: run test setup browser build unit e2e bench soak
+.PHONY: run test setup browser build lint unit e2e bench soak
 
 run: build ## Build and serve on :3000 with SQLite (data/) and a demo webinar
 	SEED_DEMO=true LEPTOS_SITE_ROOT=target/site $(TARGET_DIR)/release/server serve
 
-test: setup browser unit e2e ## Every test: unit, integration (SQLite + Postgres), browser
+test: setup browser lint unit e2e ## Every test: lints, unit, integration (SQLite + Postgres), browser
 
 setup: ## Install the wasm toolchain and npm tools when missing
 	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
@@ -31,6 +31,13 @@ browser: ## Debian's Chromium for Playwright (Playwright's own download is not r
 build: setup ## Release server + optimised wasm bundle into target/site (admin pages in lazy chunks)
 	cargo leptos build --release --split
 
+lint: ## Formatting, clippy on every crate (the wasm one for its target), import cycles, the sqlx patch
+	cargo fmt --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
+	scripts/check-import-cycles
+	scripts/check-sqlx-patch
+
 unit: ## Unit and integration tests (the local Postgres must be up)
 	cargo test --workspace --exclude frontend
 
@@ -40,7 +47,7 @@ e2e: build ## Playwright against the release server on a fresh SQLite database
 
 # Each bench exits non-zero when it misses a target; `-` lets the others still run (make reports each miss).
 bench: build ## Benchmarks (programs, not tests): see BENCHMARKS.md
-	cargo build --release -p server --bin bench --bin sendgrid-mock --bin server
+	cargo build --release -p tools --bin bench --bin sendgrid-mock
 	-$(TARGET_DIR)/release/bench registrations --database postgres
 	-$(TARGET_DIR)/release/bench registrations --database sqlite
 	-$(TARGET_DIR)/release/bench reminders --database postgres
@@ -49,6 +56,6 @@ bench: build ## Benchmarks (programs, not tests): see BENCHMARKS.md
 	-$(TARGET_DIR)/release/bench landing
 	-$(TARGET_DIR)/release/bench websockets
 
-soak: ## Ten minutes at half the maximum registration rate, a reminder burst in the middle (Postgres)
-	cargo build --release -p server --bin bench --bin sendgrid-mock --bin server
+soak: build ## Ten minutes at half the maximum registration rate, a reminder burst in the middle (Postgres)
+	cargo build --release -p tools --bin bench --bin sendgrid-mock
 	$(TARGET_DIR)/release/bench soak --database postgres --minutes 10

@@ -56,11 +56,29 @@ pub enum DomainError {
     /// The provider refused or could not take a test email.
     #[error("The email could not be sent: {0}")]
     DeliveryFailed(String),
-    #[error("database error: {0}")]
-    Database(#[from] DbErr),
+    /// The database cannot be reached, or is too busy to answer now: worth
+    /// trying again in a moment (503).
+    #[error("database unreachable: {0}")]
+    Unavailable(DbErr),
+    /// A fault on our side: the database refused a statement, returned what
+    /// we cannot read, or a task we rely on stopped (500; the cause is logged,
+    /// the person is told something went wrong).
+    #[error("internal fault: {0}")]
+    Internal(String),
     /// An email template failed to render (a defect in the templates, not in the input).
     #[error("email template error: {0}")]
     Rendering(#[from] minijinja::Error),
+}
+
+impl From<DbErr> for DomainError {
+    /// Unreachable is the database's answer only when it says so
+    /// ([`crate::store::is_unreachable`]); any other database error is ours.
+    fn from(error: DbErr) -> Self {
+        match crate::store::is_unreachable(&error) {
+            true => DomainError::Unavailable(error),
+            false => DomainError::Internal(error.to_string()),
+        }
+    }
 }
 
 impl DomainError {
@@ -76,7 +94,8 @@ impl DomainError {
             DomainError::NeedsConfirmation(_) => "needs_confirmation",
             DomainError::MailUnavailable => "mail_unavailable",
             DomainError::DeliveryFailed(_) => "delivery_failed",
-            DomainError::Database(_) => "database",
+            DomainError::Unavailable(_) => "database",
+            DomainError::Internal(_) => "internal",
             DomainError::Rendering(_) => "rendering",
         }
     }

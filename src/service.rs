@@ -6,11 +6,11 @@ use chrono::{DateTime, Utc};
 use sea_orm::{DatabaseConnection, EntityTrait};
 
 use crate::admin::{self, AdminError};
+use crate::registration::count as registration_count;
+use crate::registration::writer::RegistrationWriter;
 use crate::registration::{self, RegistrationOutcome, RegistrationRequest};
-use crate::registration_writer::RegistrationWriter;
-use crate::{
-    Clock, ClosedReason, CountPublisher, DomainError, email_job, email_queue, icp_variant, registration_count, webinar,
-};
+use crate::webinar::icp_variant;
+use crate::{Clock, ClosedReason, CountPublisher, DomainError, queue, webinar};
 
 #[derive(Clone)]
 pub struct Service {
@@ -146,18 +146,18 @@ impl Service {
     }
 
     /// Due-but-unsent email jobs: a stopped worker shows here.
-    pub async fn queue_lag(&self) -> Result<email_queue::QueueLag, DomainError> {
-        Ok(email_queue::lag(&self.db, self.clock.now()).await?)
+    pub async fn queue_lag(&self) -> Result<queue::QueueLag, DomainError> {
+        Ok(queue::lag(&self.db, self.clock.now()).await?)
     }
 
     pub async fn pending_migrations(&self) -> Result<usize, DomainError> {
-        Ok(crate::db::pending_migrations(&self.db).await?)
+        Ok(crate::store::pending_migrations(&self.db).await?)
     }
 
     /// Email jobs in each state, over every webinar.
-    pub async fn email_jobs_by_status(&self) -> Result<Vec<(email_job::Status, u64)>, DomainError> {
-        let mut totals: Vec<(email_job::Status, u64)> = Vec::new();
-        for (_, status, jobs) in email_job::counts_by_webinar_and_status(&self.db).await? {
+    pub async fn email_jobs_by_status(&self) -> Result<Vec<(queue::Status, u64)>, DomainError> {
+        let mut totals: Vec<(queue::Status, u64)> = Vec::new();
+        for (_, status, jobs) in queue::counts_by_webinar_and_status(&self.db).await? {
             match totals.iter_mut().find(|(seen, _)| *seen == status) {
                 Some((_, total)) => *total += jobs,
                 None => totals.push((status, jobs)),

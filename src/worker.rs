@@ -19,14 +19,14 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::delivery::{Attachment, Delivery, DeliveryError, MAX_RECIPIENTS_PER_REQUEST, Mailbox, Outgoing, Recipient};
-use crate::email_job::{self, Kind};
-use crate::email_lease::{self, Held};
-use crate::email_queue;
-use crate::emails::{self, Emails, WebinarLinks};
-use crate::links::Links;
-use crate::reminders::REMINDERS;
-use crate::retry::{AfterFailure, RetryPolicy};
-use crate::{Clock, DomainError, calendar, email_copy, registration, webinar};
+use crate::email::links::Links;
+use crate::email::render::{self, Emails, WebinarLinks};
+use crate::email::schedule::REMINDERS;
+use crate::email::{calendar, copy as email_copy};
+use crate::queue::lease::{self, Held};
+use crate::queue::retry::{AfterFailure, RetryPolicy};
+use crate::queue::{self, Kind};
+use crate::{Clock, DomainError, registration, webinar};
 
 #[derive(Clone, Debug)]
 pub struct WorkerConfig {
@@ -240,8 +240,8 @@ impl Worker {
     async fn claim(&self, limit: u64) -> Result<(Vec<Batch>, TickReport), DomainError> {
         let now = self.clock.now();
         let turn = self.write_turn().await;
-        email_job::rescue_expired(&self.db, now, self.config.policy.max_attempts).await?;
-        let Some(claim) = email_job::claim_due(&self.db, &self.id, now, self.config.lease, limit).await? else {
+        queue::rescue_expired(&self.db, now, self.config.policy.max_attempts).await?;
+        let Some(claim) = queue::claim_due(&self.db, &self.id, now, self.config.lease, limit).await? else {
             return Ok((Vec::new(), TickReport::default()));
         };
         drop(turn);
@@ -250,7 +250,7 @@ impl Worker {
         let (batches, skipped) = self.prepare(claim.jobs, &lease, now).await?;
         let _turn = self.write_turn().await;
         for (reason, ids) in skipped {
-            report.cancelled += email_job::mark_cancelled(&self.db, &lease, &ids, reason, now).await? as usize;
+            report.cancelled += queue::mark_cancelled(&self.db, &lease, &ids, reason, now).await? as usize;
         }
         self.end_if_last(lease).await?;
         Ok((batches, report))
@@ -259,7 +259,7 @@ impl Worker {
     /// Ends the lease once no batch of its claim is left to record.
     async fn end_if_last(&self, lease: Arc<Held>) -> Result<(), DomainError> {
         if let Some(lease) = Arc::into_inner(lease) {
-            email_lease::end(&self.db, &lease).await?;
+            lease::end(&self.db, &lease).await?;
         }
         Ok(())
     }
@@ -351,7 +351,7 @@ impl Worker {
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(RECORD_RETRY_MAX);
             let until = self.clock.now() + self.config.lease;
-            if let Err(error) = email_lease::extend(&self.db, &lease, until).await {
+            if let Err(error) = lease::extend(&self.db, &lease, until).await {
                 tracing::debug!(worker = %self.id, %error, "extending a lease failed");
             }
         }
@@ -404,10 +404,10 @@ impl Worker {
         let ids: Vec<i64> = jobs.iter().map(|(id, _)| *id).collect();
         match outcome {
             None => report.released += ids.len(),
-            Some(Ok(())) => report.sent += email_job::mark_sent(&self.db, lease, &ids, now).await? as usize,
+            Some(Ok(())) => report.sent += queue::mark_sent(&self.db, lease, &ids, now).await? as usize,
             Some(Err(DeliveryError::Reject { reason })) => {
                 tracing::warn!(worker = %self.id, jobs = ids.len(), %reason, "provider rejected a recipient");
-                report.dead += email_job::mark_failed(&self.db, lease, &ids, None, &reason, now).await? as usize;
+                report.dead += queue::mark_failed(&self.db, lease, &ids, None, &reason, now).await? as usize;
             }
             Some(Err(DeliveryError::Retry { reason, retry_after })) => {
                 tracing::warn!(worker = %self.id, jobs = ids.len(), %reason, "batch will be retried");
@@ -422,7 +422,7 @@ impl Worker {
                         AfterFailure::RetryIn(delay) => Some(now + delay),
                         AfterFailure::Dead => None,
                     };
-                    let updated = email_job::mark_failed(&self.db, lease, &ids, retry_at, &reason, now).await?;
+                    let updated = queue::mark_failed(&self.db, lease, &ids, retry_at, &reason, now).await?;
                     match retry_at {
                         Some(_) => report.retried += updated as usize,
                         None => report.dead += updated as usize,
@@ -437,7 +437,7 @@ impl Worker {
     /// must not go out.
     async fn prepare(
         &self,
-        jobs: Vec<email_queue::Model>,
+        jobs: Vec<queue::pending::Model>,
         lease: &Arc<Held>,
         now: DateTime<Utc>,
     ) -> Result<(Vec<Batch>, BTreeMap<&'static str, Vec<i64>>), DomainError> {
@@ -449,7 +449,7 @@ impl Worker {
         let webinars = webinar::by_ids(&self.db, webinar_ids).await?;
 
         let mut skipped: BTreeMap<&'static str, Vec<i64>> = BTreeMap::new();
-        let mut groups: BTreeMap<BatchKey, Vec<(email_queue::Model, &registration::Addressee)>> = BTreeMap::new();
+        let mut groups: BTreeMap<BatchKey, Vec<(queue::pending::Model, &registration::Addressee)>> = BTreeMap::new();
         for job in jobs {
             let (Some(registration), Some(webinar)) =
                 (registrations.get(&job.registration_id), webinars.get(&job.webinar_id))
@@ -487,7 +487,7 @@ impl Worker {
                         Recipient {
                             job_id: job.job_id,
                             to: Mailbox { email: registration.email.clone(), name: registration.name.clone() },
-                            substitutions: emails::substitutions(&registration.name, &join_url, &unsubscribe_url),
+                            substitutions: render::substitutions(&registration.name, &join_url, &unsubscribe_url),
                             unsubscribe_url,
                         }
                     })
@@ -512,7 +512,7 @@ impl Worker {
 
 /// Why a claimed job must not go out, if it must not.
 fn skip_reason(
-    job: &email_queue::Model,
+    job: &queue::pending::Model,
     registration: &registration::Addressee,
     webinar: &webinar::Model,
     now: DateTime<Utc>,

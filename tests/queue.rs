@@ -3,10 +3,9 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{DatabaseConnection, EntityTrait};
-use webinar::email_job::{self, Status};
-use webinar::email_lease::{self, Held};
-use webinar::email_queue::{self, QueueLag};
-use webinar::testing::{TestDatabase, as_queued, queue_and_pending_jobs, seed_due_jobs};
+use test_support::{TestDatabase, queue_and_pending_jobs, seed_due_jobs};
+use webinar::queue::lease::Held;
+use webinar::queue::{self, QueueLag, Status};
 
 const LEASE: Duration = Duration::minutes(5);
 
@@ -14,12 +13,12 @@ fn now() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-12-01T09:00:00Z").expect("valid").with_timezone(&Utc)
 }
 
-async fn job(db: &DatabaseConnection, id: i64) -> email_job::Model {
-    email_job::Entity::find_by_id(id).one(db).await.expect("query").expect("exists")
+async fn job(db: &DatabaseConnection, id: i64) -> queue::job::Model {
+    queue::job::Entity::find_by_id(id).one(db).await.expect("query").expect("exists")
 }
 
-async fn lease(db: &DatabaseConnection, held: &Held) -> Option<email_lease::Model> {
-    email_lease::Entity::find_by_id(held.id).one(db).await.expect("query")
+async fn lease(db: &DatabaseConnection, held: &Held) -> Option<queue::lease::Model> {
+    queue::lease::Entity::find_by_id(held.id).one(db).await.expect("query")
 }
 
 /// The queue holds exactly the pending jobs, as they stand.
@@ -31,25 +30,28 @@ async fn assert_queue_is_the_pending_jobs(db: &DatabaseConnection) {
 async fn claims_only_due_jobs_up_to_the_limit_with_a_lease(database: TestDatabase) {
     let db = database.connect().await.expect("connect");
     seed_due_jobs(&db, 2, now() + Duration::minutes(1)).await.expect("seed");
-    assert!(email_job::claim_due(&db, "w1", now(), LEASE, 10).await.expect("claim").is_none(), "nothing due yet");
+    assert!(queue::claim_due(&db, "w1", now(), LEASE, 10).await.expect("claim").is_none(), "nothing due yet");
 
     let later = now() + Duration::minutes(2);
-    let before = email_job::Entity::find().all(&db).await.expect("jobs");
-    let claim = email_job::claim_due(&db, "w1", later, LEASE, 5).await.expect("claim").expect("due jobs");
+    let before = queue::job::Entity::find().all(&db).await.expect("jobs");
+    let claim = queue::claim_due(&db, "w1", later, LEASE, 5).await.expect("claim").expect("due jobs");
     assert_eq!(claim.jobs.len(), 5);
-    assert_eq!(email_job::Entity::find().all(&db).await.expect("jobs"), before, "a claim writes no job row");
-    assert!(claim.jobs.iter().all(|job| before.iter().map(as_queued).any(|row| row == *job)), "claimed as stored");
+    assert_eq!(queue::job::Entity::find().all(&db).await.expect("jobs"), before, "a claim writes no job row");
+    assert!(
+        claim.jobs.iter().all(|job| before.iter().map(queue::pending::Model::from).any(|row| row == *job)),
+        "claimed as stored"
+    );
     let held = lease(&db, &claim.lease).await.expect("the lease row");
     assert_eq!((held.worker.as_str(), held.locked_until), ("w1", later + LEASE));
     let named: Vec<i64> = serde_json::from_str(&held.job_ids).expect("a JSON array");
     assert_eq!(named, claim.jobs.iter().map(|job| job.job_id).collect::<Vec<_>>());
 
-    let rest = email_job::claim_due(&db, "w2", later, LEASE, 10).await.expect("claim").expect("the rest");
+    let rest = queue::claim_due(&db, "w2", later, LEASE, 10).await.expect("claim").expect("the rest");
     assert_eq!(rest.jobs.len(), 3, "the other worker gets only what is left");
-    assert!(email_job::claim_due(&db, "w3", later, LEASE, 10).await.expect("claim").is_none());
-    assert_eq!(email_lease::leased_jobs(&db).await.expect("count"), 8);
+    assert!(queue::claim_due(&db, "w3", later, LEASE, 10).await.expect("claim").is_none());
+    assert_eq!(queue::lease::leased_jobs(&db).await.expect("count"), 8);
     assert_eq!(
-        email_queue::lag(&db, later).await.expect("lag"),
+        queue::lag(&db, later).await.expect("lag"),
         QueueLag { due: 8, oldest_due_at: Some(now() + Duration::minutes(1)) },
         "claimed jobs are due and unsent until recorded"
     );
@@ -59,41 +61,35 @@ async fn claims_only_due_jobs_up_to_the_limit_with_a_lease(database: TestDatabas
 async fn outcomes_apply_only_to_the_holder(database: TestDatabase) {
     let db = database.connect().await.expect("connect");
     seed_due_jobs(&db, 1, now()).await.expect("seed");
-    let claim = email_job::claim_due(&db, "w1", now(), LEASE, 4).await.expect("claim").expect("due jobs");
+    let claim = queue::claim_due(&db, "w1", now(), LEASE, 4).await.expect("claim").expect("due jobs");
     let (held, ids): (Held, Vec<i64>) = (claim.lease, claim.jobs.iter().map(|job| job.job_id).collect());
 
     let intruder = Held { id: held.id, worker: "intruder".into() };
-    assert_eq!(email_job::mark_sent(&db, &intruder, &ids, now()).await.expect("update"), 0);
-    assert_eq!(email_job::mark_sent(&db, &held, &ids[..1], now()).await.expect("update"), 1);
+    assert_eq!(queue::mark_sent(&db, &intruder, &ids, now()).await.expect("update"), 0);
+    assert_eq!(queue::mark_sent(&db, &held, &ids[..1], now()).await.expect("update"), 1);
     let sent = job(&db, ids[0]).await;
     assert_eq!((sent.status, sent.sent_at, sent.attempts), (Status::Sent, Some(now()), 1));
     assert_eq!(sent.attempted_by.as_deref(), Some("w1"));
 
     let retry_at = now() + Duration::seconds(30);
-    email_job::mark_failed(&db, &held, &ids[1..2], Some(retry_at), "429 Too Many Requests", now())
-        .await
-        .expect("update");
+    queue::mark_failed(&db, &held, &ids[1..2], Some(retry_at), "429 Too Many Requests", now()).await.expect("update");
     let retried = job(&db, ids[1]).await;
     assert_eq!((retried.status, retried.run_at, retried.attempts), (Status::Pending, retry_at, 1));
     assert_eq!(retried.last_error.as_deref(), Some("429 Too Many Requests"));
 
-    email_job::mark_failed(&db, &held, &ids[2..3], None, "400 invalid email", now()).await.expect("update");
+    queue::mark_failed(&db, &held, &ids[2..3], None, "400 invalid email", now()).await.expect("update");
     let dead = job(&db, ids[2]).await;
     assert_eq!((dead.status, dead.last_error.as_deref()), (Status::Dead, Some("400 invalid email")));
 
     // The fourth is given back unsent: nothing is written, and it is
     // claimable again once the lease ends.
-    assert!(email_job::claim_due(&db, "w2", now(), LEASE, 4).await.expect("claim").is_none(), "still leased");
-    email_lease::end(&db, &held).await.expect("end");
+    assert!(queue::claim_due(&db, "w2", now(), LEASE, 4).await.expect("claim").is_none(), "still leased");
+    queue::lease::end(&db, &held).await.expect("end");
     assert_eq!(lease(&db, &held).await, None);
     let released = job(&db, ids[3]).await;
     assert_eq!((released.status, released.attempts, released.attempted_by), (Status::Pending, 0, None));
-    assert_eq!(
-        email_queue::lag(&db, now()).await.expect("lag").due,
-        1,
-        "only the released job: the retry is not due yet"
-    );
-    let again = email_job::claim_due(&db, "w2", now(), LEASE, 4).await.expect("claim").expect("released");
+    assert_eq!(queue::lag(&db, now()).await.expect("lag").due, 1, "only the released job: the retry is not due yet");
+    let again = queue::claim_due(&db, "w2", now(), LEASE, 4).await.expect("claim").expect("released");
     assert_eq!(again.jobs.iter().map(|job| job.job_id).collect::<Vec<_>>(), [ids[3]]);
     assert_queue_is_the_pending_jobs(&db).await;
 }
@@ -101,19 +97,19 @@ async fn outcomes_apply_only_to_the_holder(database: TestDatabase) {
 async fn expired_leases_are_rescued_or_dead(database: TestDatabase) {
     let db = database.connect().await.expect("connect");
     seed_due_jobs(&db, 1, now()).await.expect("seed");
-    let crashed = email_job::claim_due(&db, "crashed", now(), LEASE, 4).await.expect("claim").expect("due jobs");
-    assert_eq!(email_job::rescue_expired(&db, now() + LEASE - Duration::seconds(1), 3).await.expect("rescue"), 0);
+    let crashed = queue::claim_due(&db, "crashed", now(), LEASE, 4).await.expect("claim").expect("due jobs");
+    assert_eq!(queue::rescue_expired(&db, now() + LEASE - Duration::seconds(1), 3).await.expect("rescue"), 0);
 
     // Each expiry counts an attempt; the third of three makes the job dead.
     let mut at = now() + LEASE + Duration::seconds(1);
-    assert_eq!(email_job::rescue_expired(&db, at, 3).await.expect("rescue"), 4);
+    assert_eq!(queue::rescue_expired(&db, at, 3).await.expect("rescue"), 4);
     assert_eq!(lease(&db, &crashed.lease).await, None, "the expired lease is gone");
     let last = crashed.jobs[0].job_id;
     for attempts in [2, 3] {
-        let again = email_job::claim_due(&db, "crashed", at, LEASE, 1).await.expect("claim").expect("rescued");
+        let again = queue::claim_due(&db, "crashed", at, LEASE, 1).await.expect("claim").expect("rescued");
         assert_eq!(again.jobs.iter().map(|job| job.job_id).collect::<Vec<_>>(), [last]);
         at += LEASE + Duration::seconds(1);
-        assert_eq!(email_job::rescue_expired(&db, at, 3).await.expect("rescue"), 1);
+        assert_eq!(queue::rescue_expired(&db, at, 3).await.expect("rescue"), 1);
         assert_eq!(job(&db, last).await.attempts, attempts);
     }
     let dead = job(&db, last).await;
@@ -124,7 +120,7 @@ async fn expired_leases_are_rescued_or_dead(database: TestDatabase) {
 
     // The dead worker's late answer writes nothing over the rescue.
     let ids: Vec<i64> = crashed.jobs.iter().map(|job| job.job_id).collect();
-    assert_eq!(email_job::mark_sent(&db, &crashed.lease, &ids, at).await.expect("update"), 0);
+    assert_eq!(queue::mark_sent(&db, &crashed.lease, &ids, at).await.expect("update"), 0);
     assert_queue_is_the_pending_jobs(&db).await;
 }
 
@@ -137,12 +133,12 @@ async fn two_claimers_take_each_of_5000_jobs_exactly_once(database: TestDatabase
         tokio::spawn(async move {
             let mut mine = Vec::new();
             loop {
-                let Some(claim) = email_job::claim_due(&db, worker, now(), LEASE, 100).await.expect("claim") else {
+                let Some(claim) = queue::claim_due(&db, worker, now(), LEASE, 100).await.expect("claim") else {
                     return mine;
                 };
                 let ids: Vec<i64> = claim.jobs.iter().map(|job| job.job_id).collect();
-                email_job::mark_sent(&db, &claim.lease, &ids, now()).await.expect("sent");
-                email_lease::end(&db, &claim.lease).await.expect("end");
+                queue::mark_sent(&db, &claim.lease, &ids, now()).await.expect("sent");
+                queue::lease::end(&db, &claim.lease).await.expect("end");
                 mine.extend(ids);
                 // A worker sends between claims. Without a pause, SQLite's busy
                 // handler (which sleeps between tries) let one claimer take every turn.
@@ -201,7 +197,7 @@ async fn the_job_table_has_no_index_that_reads_status(database: TestDatabase) {
     }
 }
 
-webinar::on_both_databases!(
+test_support::on_both_databases!(
     the_job_table_has_no_index_that_reads_status,
     claims_only_due_jobs_up_to_the_limit_with_a_lease,
     outcomes_apply_only_to_the_holder,

@@ -3,8 +3,8 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{DatabaseConnection, EntityTrait, PaginatorTrait};
-use webinar::email_job::{self, Kind};
-use webinar::testing::TestDatabase;
+use test_support::TestDatabase;
+use webinar::queue::{self, Kind};
 use webinar::webinar::{NewWebinar, Status};
 use webinar::{ClosedReason, CountPublisher, DomainError, ManualClock, RegistrationRequest, Service, registration};
 
@@ -66,7 +66,7 @@ fn request(slug: &str, email: &str) -> RegistrationRequest {
 
 async fn row_counts(db: &DatabaseConnection) -> (u64, u64) {
     let registrations = registration::Entity::find().count(db).await.expect("count");
-    let jobs = email_job::Entity::find().count(db).await.expect("count");
+    let jobs = queue::job::Entity::find().count(db).await.expect("count");
     (registrations, jobs)
 }
 
@@ -89,7 +89,7 @@ async fn jobs_are_written_with_the_registration(database: TestDatabase) {
     let f = fixture(database).await;
     webinar(&f.db, "soon", Status::Published, Duration::hours(5)).await;
     let outcome = f.service.register(request("soon", "grace@example.com")).await.expect("register");
-    let jobs = email_job::for_registration(&f.db, outcome.registration.id).await.expect("jobs");
+    let jobs = queue::for_registration(&f.db, outcome.registration.id).await.expect("jobs");
     let kinds: Vec<(Kind, DateTime<Utc>)> = jobs.iter().map(|job| (job.kind, job.run_at)).collect();
     let starts_at = now() + Duration::hours(5);
     assert_eq!(
@@ -100,7 +100,7 @@ async fn jobs_are_written_with_the_registration(database: TestDatabase) {
             (Kind::Reminder15m, starts_at - Duration::minutes(15)),
         ]
     );
-    assert!(jobs.iter().all(|job| job.status == email_job::Status::Pending && job.attempts == 0));
+    assert!(jobs.iter().all(|job| job.status == queue::job::Status::Pending && job.attempts == 0));
 }
 
 async fn concurrent_duplicates_make_one_registration(database: TestDatabase) {
@@ -246,7 +246,7 @@ async fn registrations_before_the_counter_migration_are_counted(database: TestDa
     });
     registration::Entity::insert_many(rows).exec_without_returning(&db).await.expect("old registrations");
     Migrator::up(&db, None).await.expect("the rest");
-    assert_eq!(webinar::registration_count::for_webinar(&db, w.id).await.expect("count"), 7);
+    assert_eq!(webinar::registration::count::for_webinar(&db, w.id).await.expect("count"), 7);
     let f = fixture(database).await;
     let outcome = f.service.register(request("old", "new@example.com")).await.expect("register");
     assert_eq!(outcome.registrations, 8);
@@ -258,7 +258,7 @@ async fn registrations_before_the_counter_migration_are_counted(database: TestDa
 /// gets its own outcome.
 async fn a_group_commit_fails_only_the_registration_at_fault(database: TestDatabase) {
     use webinar::registration::NewRegistration;
-    use webinar::registration_writer::RegistrationWriter;
+    use webinar::registration::writer::RegistrationWriter;
     let f = fixture(database).await;
     let kept = webinar(&f.db, "kept", Status::Published, Duration::days(2)).await;
     let gone = webinar(&f.db, "gone", Status::Published, Duration::days(2)).await;
@@ -280,10 +280,10 @@ async fn a_group_commit_fails_only_the_registration_at_fault(database: TestDatab
     let repeat = written.iter().find(|outcome| !outcome.created).expect("the repeated address");
     assert_eq!(repeat.registration.email, "k3@example.com", "the first registration with that address");
     assert_eq!(row_counts(&f.db).await, (10, 40), "ten registrations, four emails each");
-    assert_eq!(webinar::registration_count::for_webinar(&f.db, kept.id).await.expect("count"), 10);
+    assert_eq!(webinar::registration::count::for_webinar(&f.db, kept.id).await.expect("count"), 10);
 }
 
-webinar::on_both_databases!(
+test_support::on_both_databases!(
     a_group_commit_fails_only_the_registration_at_fault,
     the_kept_count_matches_the_registrations,
     registrations_before_the_counter_migration_are_counted,

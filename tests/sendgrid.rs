@@ -1,101 +1,20 @@
 //! The worker and the SendGrid client against a local server that speaks the
 //! v3 Mail Send API: request shape, and 202 / 429 + Retry-After / 500 / 400 /
 //! timeout handling, on a virtual clock.
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use axum::Router;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::post;
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{DatabaseConnection, EntityTrait};
-use serde_json::Value;
+use test_support::TestDatabase;
 use tokio::sync::watch;
+use tools::sendgrid_mock::{Fault, MockSendGrid};
 use webinar::delivery::{Mailbox, SendGrid};
-use webinar::email_job::{self, Kind, Status};
-use webinar::links::Links;
-use webinar::retry::RetryPolicy;
-use webinar::testing::TestDatabase;
+use webinar::email::links::Links;
+use webinar::queue::retry::RetryPolicy;
+use webinar::queue::{self, Kind, Status};
 use webinar::webinar::{NewWebinar, Status as WebinarStatus};
 use webinar::worker::{Worker, WorkerConfig};
 use webinar::{ManualClock, RegistrationRequest, Service};
-
-/// How the mock answers the next request.
-#[derive(Clone, Copy)]
-enum Answer {
-    Accepted,
-    TooManyRequests { retry_after_seconds: u32 },
-    ServerError,
-    BadRequest,
-    Hang,
-}
-
-#[derive(Default)]
-struct Mock {
-    script: Mutex<VecDeque<Answer>>,
-    requests: Mutex<Vec<(HeaderMap, Value)>>,
-    /// Like a provider refusing one address: any request naming it is a 400.
-    refused_address: Mutex<Option<String>>,
-    /// Job ids of every personalization accepted, repeats included.
-    accepted_jobs: Mutex<Vec<String>>,
-}
-
-/// The recipients' addresses and job ids of a Mail Send body.
-fn recipients(json: &Value) -> Vec<(String, String)> {
-    let personalizations = json["personalizations"].as_array().cloned().unwrap_or_default();
-    personalizations
-        .iter()
-        .map(|p| {
-            let email = p["to"][0]["email"].as_str().unwrap_or_default().to_owned();
-            (email, p["custom_args"]["job_id"].as_str().unwrap_or_default().to_owned())
-        })
-        .collect()
-}
-
-async fn mail_send(State(mock): State<Arc<Mock>>, headers: HeaderMap, body: String) -> Response {
-    let json: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-    mock.requests.lock().expect("lock").push((headers, json.clone()));
-    let refused = mock.refused_address.lock().expect("lock").clone();
-    let sent = recipients(&json);
-    if refused.is_some_and(|refused| sent.iter().any(|(email, _)| *email == refused)) {
-        let error = r#"{"errors":[{"message":"Does not contain a valid address.","field":"personalizations.to"}]}"#;
-        return (StatusCode::BAD_REQUEST, error).into_response();
-    }
-    let answer = mock.script.lock().expect("lock").pop_front().unwrap_or(Answer::Accepted);
-    if matches!(answer, Answer::Accepted) {
-        mock.accepted_jobs.lock().expect("lock").extend(sent.into_iter().map(|(_, job)| job));
-    }
-    match answer {
-        Answer::Accepted => StatusCode::ACCEPTED.into_response(),
-        Answer::TooManyRequests { retry_after_seconds } => (
-            StatusCode::TOO_MANY_REQUESTS,
-            [("retry-after", retry_after_seconds.to_string())],
-            r#"{"errors":[{"message":"too many requests"}]}"#,
-        )
-            .into_response(),
-        Answer::ServerError => (StatusCode::INTERNAL_SERVER_ERROR, "upstream trouble").into_response(),
-        Answer::BadRequest => (
-            StatusCode::BAD_REQUEST,
-            r#"{"errors":[{"message":"The to email does not contain a valid address.","field":"personalizations.0.to"}]}"#,
-        )
-            .into_response(),
-        Answer::Hang => {
-            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
-            StatusCode::ACCEPTED.into_response()
-        }
-    }
-}
-
-async fn start_mock() -> (Arc<Mock>, String) {
-    let mock = Arc::new(Mock::default());
-    let app = Router::new().route("/v3/mail/send", post(mail_send)).with_state(mock.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("address"));
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (mock, base)
-}
 
 fn start() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-12-01T09:00:00Z").expect("valid").with_timezone(&Utc)
@@ -105,7 +24,7 @@ struct Setup {
     db: DatabaseConnection,
     clock: Arc<ManualClock>,
     worker: Worker,
-    mock: Arc<Mock>,
+    mock: MockSendGrid,
     stop: watch::Receiver<bool>,
     _stop_sender: watch::Sender<bool>,
     _database: TestDatabase,
@@ -118,8 +37,8 @@ async fn setup(database: TestDatabase) -> Setup {
 async fn setup_timing_out_after(database: TestDatabase, timeout: std::time::Duration) -> Setup {
     let db = database.connect().await.expect("connect");
     let clock = Arc::new(ManualClock::new(start()));
-    let (mock, base) = start_mock().await;
-    let sendgrid = SendGrid::new("SG.test-key", &base, timeout).expect("client");
+    let mock = MockSendGrid::start().await.expect("the SendGrid mock");
+    let sendgrid = SendGrid::new("SG.test-key", &mock.base, timeout).expect("client");
     let config = WorkerConfig {
         policy: RetryPolicy { base: Duration::seconds(10), cap: Duration::minutes(10), max_attempts: 8 },
         from: Mailbox { email: "events@example.com".into(), name: "Example Events".into() },
@@ -133,7 +52,7 @@ async fn setup_timing_out_after(database: TestDatabase, timeout: std::time::Dura
 }
 
 async fn register(setup: &Setup, email: &str, name: &str) {
-    let counts = Arc::new(webinar::testing::NoCounts);
+    let counts = Arc::new(test_support::NoCounts);
     let service = Service::new(setup.db.clone(), setup.clock.clone(), counts);
     let request = RegistrationRequest {
         webinar: Some("launch".into()),
@@ -144,9 +63,9 @@ async fn register(setup: &Setup, email: &str, name: &str) {
     service.register(request).await.expect("register");
 }
 
-async fn jobs_of(db: &DatabaseConnection, kind: Kind) -> Vec<email_job::Model> {
-    let mut jobs: Vec<email_job::Model> =
-        email_job::Entity::find().all(db).await.expect("jobs").into_iter().filter(|job| job.kind == kind).collect();
+async fn jobs_of(db: &DatabaseConnection, kind: Kind) -> Vec<queue::job::Model> {
+    let mut jobs: Vec<queue::job::Model> =
+        queue::job::Entity::find().all(db).await.expect("jobs").into_iter().filter(|job| job.kind == kind).collect();
     jobs.sort_by_key(|job| job.id);
     jobs
 }
@@ -174,7 +93,7 @@ async fn sendgrid_request_shape_and_every_answer(database: TestDatabase) {
     // 202: both confirmations go out in one request.
     let report = setup.worker.tick(&setup.stop).await.expect("tick");
     assert_eq!((report.claimed, report.sent), (2, 2));
-    let (headers, body) = setup.mock.requests.lock().expect("lock")[0].clone();
+    let (headers, body) = setup.mock.requests()[0].clone();
     assert_eq!(headers["authorization"], "Bearer SG.test-key");
     assert_eq!(body["from"]["email"], "events@example.com");
     assert_eq!(body["subject"], "You're registered: Launch week");
@@ -201,7 +120,7 @@ async fn sendgrid_request_shape_and_every_answer(database: TestDatabase) {
     assert!(confirmations.iter().all(|job| job.status == Status::Sent));
 
     // 429 with Retry-After: pending again, not before the provider asked.
-    setup.mock.script.lock().expect("lock").extend([Answer::TooManyRequests { retry_after_seconds: 120 }]);
+    setup.mock.fail_next(Fault { retry_after: Some(120), ..Fault::status(429, 1) });
     setup.clock.set(start() + Duration::days(1));
     let report = setup.worker.tick(&setup.stop).await.expect("tick");
     assert_eq!((report.claimed, report.retried), (2, 2));
@@ -214,7 +133,7 @@ async fn sendgrid_request_shape_and_every_answer(database: TestDatabase) {
     assert_eq!(setup.worker.tick(&setup.stop).await.expect("tick").claimed, 0, "not before Retry-After");
 
     // 500: retried with backoff (10 s × 2 for the second attempt, jitter within its upper half).
-    setup.mock.script.lock().expect("lock").extend([Answer::ServerError]);
+    setup.mock.fail_next(Fault::status(500, 1));
     setup.clock.advance(Duration::seconds(1));
     let report = setup.worker.tick(&setup.stop).await.expect("tick");
     assert_eq!(report.retried, 2);
@@ -226,7 +145,8 @@ async fn sendgrid_request_shape_and_every_answer(database: TestDatabase) {
 
     // 400: the request is split until the refused recipient is alone; that
     // one is dead at once, with the provider's reason, the other is sent.
-    setup.mock.script.lock().expect("lock").extend([Answer::BadRequest, Answer::BadRequest, Answer::Accepted]);
+    let refused = "The to email does not contain a valid address.";
+    setup.mock.fail_next(Fault { message: Some(refused.into()), ..Fault::status(400, 2) });
     setup.clock.advance(Duration::seconds(20));
     let report = setup.worker.tick(&setup.stop).await.expect("tick");
     assert_eq!((report.dead, report.sent), (1, 1));
@@ -236,7 +156,7 @@ async fn sendgrid_request_shape_and_every_answer(database: TestDatabase) {
     assert_eq!(reminders[1].status, Status::Sent);
 
     // A timeout: retried.
-    setup.mock.script.lock().expect("lock").extend([Answer::Hang]);
+    setup.mock.fail_next(Fault { hang_ms: Some(5000), ..Fault::status(202, 1) });
     setup.clock.set(start() + Duration::days(2) - Duration::hours(3));
     let report = setup.worker.tick(&setup.stop).await.expect("tick");
     assert_eq!(report.retried, 2);
@@ -261,17 +181,17 @@ impl Setup {
 async fn one_refused_recipient_costs_only_its_own_jobs(database: TestDatabase) {
     // 1,000-recipient requests, encoded and parsed by a debug build: give them time.
     let setup = setup_timing_out_after(database, std::time::Duration::from_secs(30)).await;
-    webinar::testing::seed_due_jobs(&setup.db, 1000, start()).await.expect("seed");
-    *setup.mock.refused_address.lock().expect("lock") = Some("r500@example.com".into());
+    test_support::seed_due_jobs(&setup.db, 1000, start()).await.expect("seed");
+    setup.mock.refuse_recipient("r500@example.com", 400);
     let report = setup.worker.tick(&setup.stop).await.expect("tick");
     assert_eq!((report.claimed, report.sent, report.dead, report.retried), (4000, 3996, 4, 0));
-    let accepted = setup.mock.accepted_jobs.lock().expect("lock").clone();
+    let accepted = setup.mock.accepted_jobs();
     let distinct: std::collections::BTreeSet<&String> = accepted.iter().collect();
     assert_eq!((accepted.len(), distinct.len()), (3996, 3996), "each delivered once");
-    let requests = setup.mock.requests.lock().expect("lock").len();
+    let requests = setup.mock.requests().len();
     assert!(requests <= 4 * (1 + 2 * 10), "a few requests per split batch, not one per recipient: {requests}");
-    let jobs = email_job::Entity::find().all(&setup.db).await.expect("jobs");
-    let dead: Vec<&email_job::Model> = jobs.iter().filter(|job| job.status == Status::Dead).collect();
+    let jobs = queue::job::Entity::find().all(&setup.db).await.expect("jobs");
+    let dead: Vec<&queue::job::Model> = jobs.iter().filter(|job| job.status == Status::Dead).collect();
     assert_eq!(dead.len(), 4);
     let refused = webinar::registration::Entity::find_by_id(dead[0].registration_id)
         .one(&setup.db)
@@ -290,18 +210,18 @@ async fn one_refused_recipient_costs_only_its_own_jobs(database: TestDatabase) {
 /// seconds neither panics the worker nor parks the job past the policy's cap.
 async fn an_absurd_retry_after_is_clamped(database: TestDatabase) {
     let setup = setup(database).await;
-    webinar::testing::seed_due_jobs(&setup.db, 1, start()).await.expect("seed");
-    setup.mock.script.lock().expect("lock").extend([Answer::TooManyRequests { retry_after_seconds: u32::MAX }]);
+    test_support::seed_due_jobs(&setup.db, 1, start()).await.expect("seed");
+    setup.mock.fail_next(Fault { retry_after: Some(u64::from(u32::MAX)), ..Fault::status(429, 1) });
     let report = setup.worker.tick(&setup.stop).await.expect("tick");
     assert_eq!((report.retried, report.sent), (1, 3), "the one request answered 429");
-    let jobs = email_job::Entity::find().all(&setup.db).await.expect("jobs");
-    let retried: Vec<&email_job::Model> = jobs.iter().filter(|job| job.status == Status::Pending).collect();
+    let jobs = queue::job::Entity::find().all(&setup.db).await.expect("jobs");
+    let retried: Vec<&queue::job::Model> = jobs.iter().filter(|job| job.status == Status::Pending).collect();
     assert_eq!(retried.len(), 1);
     assert!(retried[0].run_at <= start() + Duration::minutes(10), "within the 10-minute cap: {}", retried[0].run_at);
     assert!(retried[0].run_at >= start() + Duration::seconds(5), "not at once either: {}", retried[0].run_at);
 }
 
-webinar::on_both_databases!(
+test_support::on_both_databases!(
     sendgrid_request_shape_and_every_answer,
     one_refused_recipient_costs_only_its_own_jobs,
     an_absurd_retry_after_is_clamped

@@ -9,14 +9,15 @@ use chrono::{DateTime, Duration, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+use test_support::{NoCounts, TestDatabase, queue_and_pending_jobs};
 use tokio::sync::watch;
 use webinar::delivery::{Delivery, DeliveryError, Outgoing};
-use webinar::email_job;
-use webinar::links::Links;
-use webinar::testing::{NoCounts, TestDatabase, queue_and_pending_jobs};
+use webinar::email::links::Links;
+use webinar::queue;
+use webinar::webinar::schedule_change as schedule;
 use webinar::webinar::{NewWebinar, Status as WebinarStatus};
 use webinar::worker::{Worker, WorkerConfig};
-use webinar::{Clock, ManualClock, RegistrationRequest, Service, registration, schedule};
+use webinar::{Clock, ManualClock, RegistrationRequest, Service, registration};
 
 const TICK: Duration = Duration::minutes(1);
 
@@ -81,9 +82,9 @@ async fn create(db: &DatabaseConnection, slug: &str, starts_at: DateTime<Utc>) -
 
 /// The earliest instant something is due: an event or a pending job.
 async fn next_due(db: &DatabaseConnection, events: &[(DateTime<Utc>, Event)], done: usize) -> Option<DateTime<Utc>> {
-    let job = email_job::Entity::find()
-        .filter(email_job::Column::Status.eq(email_job::Status::Pending))
-        .order_by_asc(email_job::Column::RunAt)
+    let job = queue::job::Entity::find()
+        .filter(queue::job::Column::Status.eq(queue::job::Status::Pending))
+        .order_by_asc(queue::job::Column::RunAt)
         .one(db)
         .await
         .expect("query")
@@ -358,19 +359,19 @@ async fn a_claim_of_only_skipped_jobs_does_not_pause_the_worker(database: TestDa
         sent_to(),
         [confirmation("ada@example.com"), confirmation("bob@example.com"), confirmation("carol@example.com")]
     );
-    let late = email_job::Entity::find()
-        .filter(email_job::Column::Kind.eq(email_job::Kind::Reminder24h))
+    let late = queue::job::Entity::find()
+        .filter(queue::job::Column::Kind.eq(queue::Kind::Reminder24h))
         .all(&db)
         .await
         .expect("query");
     assert_eq!(late.len(), 2, "{late:?}");
     for reminder in late {
-        assert_eq!(reminder.status, email_job::Status::Cancelled, "{reminder:?}");
+        assert_eq!(reminder.status, queue::job::Status::Cancelled, "{reminder:?}");
         assert_eq!(reminder.last_error.as_deref(), Some("too late to be true"));
     }
 }
 
-webinar::on_both_databases!(
+test_support::on_both_databases!(
     reminders_stay_true_through_reschedules_cancels_and_unsubscribes,
     a_batch_that_waited_past_half_its_lease_is_given_back,
     a_claim_of_only_skipped_jobs_does_not_pause_the_worker,

@@ -172,13 +172,13 @@ pub(crate) mod ssr {
                 ),
                 DomainError::WebinarNotFound | DomainError::RegistrationNotFound => AppError::NotFound,
                 DomainError::Closed(reason) => AppError::Closed(reason.message().to_owned()),
-                DomainError::Database(error) => {
+                DomainError::Unavailable(error) => {
                     tracing::error!(%error, "database unreachable in a server function");
                     AppError::Unavailable
                 }
                 DomainError::NeedsConfirmation(message) => AppError::NeedsConfirmation(message),
                 error @ DomainError::DeliveryFailed(_) => AppError::DeliveryFailed(error.to_string()),
-                error @ (DomainError::Rendering(_) | DomainError::MailUnavailable) => {
+                error @ (DomainError::Internal(_) | DomainError::Rendering(_) | DomainError::MailUnavailable) => {
                     tracing::error!(%error, "internal error in a server function");
                     AppError::Server
                 }
@@ -307,7 +307,7 @@ pub(crate) mod ssr {
                 .into_iter()
                 .map(|item| AgendaItemView { at: item.at, title: item.title })
                 .collect(),
-            description_html: webinar::markdown::to_safe_html(&webinar.description),
+            description_html: webinar::email::markdown::to_safe_html(&webinar.description),
             start_local: webinar.start_local(),
             starts_at: webinar.starts_at.to_rfc3339(),
             registrations: landing.registrations,

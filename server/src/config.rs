@@ -11,7 +11,7 @@ use crate::rate_limit::{Quota, Quotas};
 #[derive(Args, Clone, Debug)]
 pub struct Config {
     /// `sqlite://…` (embedded, the default) or `postgres://…`.
-    #[arg(long, env = "DATABASE_URL", default_value = webinar::db::DEFAULT_DATABASE_URL)]
+    #[arg(long, env = "DATABASE_URL", default_value = webinar::store::DEFAULT_DATABASE_URL)]
     pub database_url: String,
     /// Pool size per process.
     #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 10)]
@@ -84,6 +84,43 @@ pub struct Config {
     pub email: EmailConfig,
 }
 
+impl Config {
+    /// A configuration from these settings alone, each named by its
+    /// environment variable (`DATABASE_URL`, …), every other one at its
+    /// default: the process's environment is not read. For applications
+    /// built in a process whose environment is not theirs (the tests).
+    pub fn from_settings<'a>(settings: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Self, clap::Error> {
+        use clap::{CommandFactory as _, FromArgMatches as _};
+        let command = Settings::command();
+        let flags: std::collections::HashMap<String, String> = command
+            .get_arguments()
+            .filter_map(|arg| Some((arg.get_env()?.to_str()?.to_owned(), arg.get_long()?.to_owned())))
+            .collect();
+        // As with the environment, a later setting replaces an earlier one, and an empty one is unset.
+        let mut chosen: Vec<(&str, &str)> = Vec::new();
+        for (name, value) in settings {
+            chosen.retain(|(earlier, _)| *earlier != name);
+            chosen.push((name, value));
+        }
+        let mut argv = vec!["server".to_owned()];
+        for (name, value) in chosen.into_iter().filter(|(_, value)| !value.is_empty()) {
+            let flag = flags.get(name).ok_or_else(|| {
+                clap::Error::raw(clap::error::ErrorKind::UnknownArgument, format!("{name} is not a setting"))
+            })?;
+            argv.push(format!("--{flag}={value}"));
+        }
+        let matches = command.mut_args(|arg| arg.env(None::<&'static str>)).try_get_matches_from(argv)?;
+        Ok(Settings::from_arg_matches(&matches)?.config)
+    }
+}
+
+/// [`Config`] as a command of its own, for [`Config::from_settings`].
+#[derive(clap::Parser)]
+struct Settings {
+    #[command(flatten)]
+    config: Config,
+}
+
 #[derive(Args, Clone, Debug)]
 pub struct EmailConfig {
     /// SendGrid API key; without one, emails go to the dev outbox.
@@ -143,13 +180,13 @@ impl EmailConfig {
         db: &sea_orm::DatabaseConnection,
         site_addr: std::net::SocketAddr,
         now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<webinar::links::Links, webinar::secrets::SecretError> {
+    ) -> Result<webinar::email::links::Links, webinar::store::secrets::SecretError> {
         let base = set(&self.public_base_url).map_or_else(|| format!("http://{site_addr}"), str::to_owned);
-        let (key, source) = webinar::secrets::link_signing_key(db, set(&self.secret_key), now).await?;
-        if source == webinar::secrets::KeySource::Generated {
+        let (key, source) = webinar::store::secrets::link_signing_key(db, set(&self.secret_key), now).await?;
+        if source == webinar::store::secrets::KeySource::Generated {
             tracing::info!("SECRET_KEY is not set: generated a random link signing key and stored it in the database");
         }
-        Ok(webinar::links::Links::new(&base, &key))
+        Ok(webinar::email::links::Links::new(&base, &key))
     }
 
     pub fn worker(&self) -> webinar::worker::WorkerConfig {
@@ -158,7 +195,7 @@ impl EmailConfig {
             lease: chrono::Duration::seconds(self.worker_lease_secs),
             max_in_flight: self.worker_max_in_flight,
             poll_interval: std::time::Duration::from_millis(self.worker_poll_ms),
-            policy: webinar::retry::RetryPolicy {
+            policy: webinar::queue::retry::RetryPolicy {
                 base: chrono::Duration::milliseconds(self.email_retry_base_ms),
                 cap: chrono::Duration::seconds(self.email_retry_cap_secs),
                 max_attempts: self.email_max_attempts,
@@ -176,13 +213,15 @@ impl EmailConfig {
     pub fn mail(
         &self,
         delivery: std::sync::Arc<dyn webinar::delivery::Delivery>,
-        links: webinar::links::Links,
-    ) -> Result<webinar::admin::Mail, Box<dyn std::error::Error>> {
-        Ok(webinar::admin::Mail { emails: webinar::emails::Emails::new()?, delivery, from: self.from(), links })
+        links: webinar::email::links::Links,
+    ) -> Result<webinar::admin::Mail, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(webinar::admin::Mail { emails: webinar::email::render::Emails::new()?, delivery, from: self.from(), links })
     }
 
     /// SendGrid with a key, the dev outbox without.
-    pub fn delivery(&self) -> Result<std::sync::Arc<dyn webinar::delivery::Delivery>, Box<dyn std::error::Error>> {
+    pub fn delivery(
+        &self,
+    ) -> Result<std::sync::Arc<dyn webinar::delivery::Delivery>, Box<dyn std::error::Error + Send + Sync>> {
         use webinar::delivery::{Outbox, SendGrid};
         Ok(match set(&self.sendgrid_api_key) {
             Some(key) => {

@@ -7,6 +7,7 @@ use serde::Serialize;
 use webinar::{DomainError, FieldError};
 
 use crate::rate_limit::Verdict;
+use crate::route_table::Caller;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -34,7 +35,7 @@ pub enum ApiError {
     Timeout { seconds: u64 },
     #[error("Too many live-count connections are open from your address; close some pages and try again.")]
     TooManyWebSockets,
-    #[error("The address is longer than {} bytes.", crate::input::URI_MAX_BYTES)]
+    #[error("The address is longer than {} bytes.", crate::middleware::input::URI_MAX_BYTES)]
     UriTooLong,
     #[error("{0}")]
     BadAddress(&'static str),
@@ -74,10 +75,10 @@ impl ApiError {
                 (StatusCode::NOT_FOUND, "registration_not_found", None)
             }
             ApiError::Domain(DomainError::Closed(_)) => (StatusCode::CONFLICT, "registration_closed", None),
-            ApiError::Domain(DomainError::Database(_)) => {
+            ApiError::Domain(DomainError::Unavailable(_)) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable", None)
             }
-            ApiError::Domain(DomainError::Rendering(_) | DomainError::MailUnavailable) => {
+            ApiError::Domain(DomainError::Internal(_) | DomainError::Rendering(_) | DomainError::MailUnavailable) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal", None)
             }
             ApiError::Domain(DomainError::NeedsConfirmation(_)) => (StatusCode::CONFLICT, "confirmation_needed", None),
@@ -110,14 +111,16 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, fields) = self.parts();
-        crate::observability::count_rejection(status, code);
+        count_rejection(status, code);
         let message = match &self {
-            ApiError::Domain(DomainError::Database(error)) => {
-                tracing::error!(%error, "database error");
+            ApiError::Domain(DomainError::Unavailable(error)) => {
+                tracing::error!(%error, "database unreachable");
                 "The service is temporarily unavailable: we cannot reach our database. Please try again in a minute."
                     .to_owned()
             }
-            ApiError::Domain(error @ (DomainError::Rendering(_) | DomainError::MailUnavailable)) => {
+            ApiError::Domain(
+                error @ (DomainError::Internal(_) | DomainError::Rendering(_) | DomainError::MailUnavailable),
+            ) => {
                 tracing::error!(%error, "internal error");
                 "Something went wrong on our side. Please try again in a moment.".to_owned()
             }
@@ -147,38 +150,6 @@ impl IntoResponse for ApiError {
 impl From<axum::extract::rejection::QueryRejection> for ApiError {
     fn from(rejection: axum::extract::rejection::QueryRejection) -> Self {
         ApiError::BadQuery { message: rejection.body_text() }
-    }
-}
-
-/// Who gets an error answer, which decides its encoding.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Caller {
-    /// The JSON API: `{"error": {…}}`.
-    Api,
-    /// A hydrated page's server function call: the function's own error encoding.
-    ServerFunction,
-    /// A form posted without JavaScript: a page a person can read.
-    PlainForm,
-}
-
-impl Caller {
-    /// Server functions answer in their own encoding, or with a page when the
-    /// form was posted without JavaScript (the browser asks for HTML).
-    pub fn of(request: &axum::extract::Request) -> Caller {
-        let path = request.uri().path();
-        // A registrant's links are opened in a browser: they get a page too.
-        if path.starts_with("/j/") || path.starts_with("/u/") {
-            return Caller::PlainForm;
-        }
-        if !path.starts_with("/api/fn/") {
-            return Caller::Api;
-        }
-        let wants_html = request
-            .headers()
-            .get(axum::http::header::ACCEPT)
-            .and_then(|accept| accept.to_str().ok())
-            .is_some_and(|accept| accept.contains("text/html"));
-        if wants_html { Caller::PlainForm } else { Caller::ServerFunction }
     }
 }
 
@@ -252,4 +223,11 @@ fn keep_redirect_on_site(response: &mut Response, host: Option<&str>) {
     };
     let path = HeaderValue::from_str(&path).unwrap_or(HeaderValue::from_static("/"));
     response.headers_mut().insert(LOCATION, path);
+}
+
+/// Counts a 4xx error answer by its code (`webinar_rejections_total`).
+fn count_rejection(status: StatusCode, code: &'static str) {
+    if status.is_client_error() {
+        metrics::counter!("webinar_rejections_total", "code" => code).increment(1);
+    }
 }

@@ -38,9 +38,18 @@ pub fn init_logging(format: LogFormat) {
 /// below 50 ms, where a registration should land, coarse up to a timeout.
 const LATENCY_BUCKETS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
 
-/// Installs the process-wide metrics recorder (call it inside the runtime:
-/// it starts the recorder's upkeep); `/metrics` renders from the handle.
-pub fn install_metrics() -> Result<PrometheusHandle, Box<dyn std::error::Error>> {
+/// The process's metrics recorder: installed by the first application built
+/// in the process (a test binary may build several; they share it).
+static RECORDER: std::sync::OnceLock<PrometheusHandle> = std::sync::OnceLock::new();
+static INSTALLING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Installs the process-wide metrics recorder once (call it inside the
+/// runtime: it starts the recorder's upkeep); `/metrics` renders from the handle.
+pub fn install_metrics() -> Result<PrometheusHandle, Box<dyn std::error::Error + Send + Sync>> {
+    let _installing = INSTALLING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(handle) = RECORDER.get() {
+        return Ok(handle.clone());
+    }
     let handle = PrometheusBuilder::new()
         .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)?
         .install_recorder()?;
@@ -66,7 +75,7 @@ pub fn install_metrics() -> Result<PrometheusHandle, Box<dyn std::error::Error>>
             upkeep.run_upkeep();
         }
     });
-    Ok(handle)
+    Ok(RECORDER.get_or_init(|| handle).clone())
 }
 
 /// How often recorded histogram samples are folded into their buckets.
@@ -119,13 +128,6 @@ fn log_response(status: StatusCode, elapsed: Duration) {
     match status.is_server_error() {
         true => tracing::warn!(status = status.as_u16(), millis, "answered"),
         false => tracing::debug!(status = status.as_u16(), millis, "answered"),
-    }
-}
-
-/// Counts a 4xx error answer by its code (`webinar_rejections_total`).
-pub fn count_rejection(status: StatusCode, code: &'static str) {
-    if status.is_client_error() {
-        metrics::counter!("webinar_rejections_total", "code" => code).increment(1);
     }
 }
 

@@ -2,15 +2,12 @@
 //! limiter (tower_governor's GCRA); with Redis up, one atomic Lua script per
 //! check applies the same algorithm to a budget every instance shares. The
 //! local limiter sees every request too, so it is warm when Redis goes away.
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, HeaderValue};
 use fred::types::scripts::Script;
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
@@ -18,39 +15,8 @@ use tower_governor::governor::{GovernorConfig, GovernorConfigBuilder};
 use tower_governor::key_extractor::PeerIpKeyExtractor;
 
 use crate::client_ip::TrustedProxies;
-use crate::error::{ApiError, Caller};
 use crate::redis::Redis;
-use crate::state::AppState;
-
-/// Which budget a request draws on (the discriminant indexes `RateLimits::budgets`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Class {
-    Register = 0,
-    Public = 1,
-    Auth = 2,
-}
-
-impl Class {
-    /// Registration (both entry points), admin login, then every other public
-    /// API route and the registrant links in emails (`/j/`, `/u/`: their
-    /// tokens must not be open to guessing); pages and assets are not limited.
-    pub fn of(method: &Method, path: &str) -> Option<Class> {
-        match path {
-            "/api/webinar/register" | "/api/fn/register" => Some(Class::Register),
-            "/admin/login" | "/api/admin/login" | "/api/fn/admin_login" if method == Method::POST => Some(Class::Auth),
-            _ if path.starts_with("/api/") || path.starts_with("/j/") || path.starts_with("/u/") => Some(Class::Public),
-            _ => None,
-        }
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Class::Register => "register",
-            Class::Public => "public",
-            Class::Auth => "auth",
-        }
-    }
-}
+use crate::route_table::Class;
 
 /// `limit` requests per `period`, e.g. `5/5m`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -285,29 +251,6 @@ impl RateLimits {
     }
 }
 
-/// The middleware: classify, check, and either refuse with 429 or pass on
-/// with the `RateLimit-*` headers added.
-pub async fn limit(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let Some(class) = Class::of(request.method(), request.uri().path()) else {
-        return next.run(request).await;
-    };
-    let ip = state.limits.client_ip(peer.ip(), request.headers());
-    let verdict = state.limits.check(class, ip).await;
-    if !verdict.allowed {
-        tracing::info!(class = class.name(), "rate limited");
-        metrics::counter!("webinar_rate_limited_total", "limit" => class.name()).increment(1);
-        return ApiError::RateLimited { verdict, caller: Caller::of(&request) }.into_response();
-    }
-    let mut response = next.run(request).await;
-    verdict.write_headers(response.headers_mut());
-    response
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -321,23 +264,6 @@ mod tests {
             let error = bad.parse::<Quota>().expect_err(bad);
             assert!(error.to_string().contains("e.g. 5/5m"), "{error}");
         }
-    }
-
-    #[test]
-    fn routes_draw_on_their_budget() {
-        assert_eq!(Class::of(&Method::POST, "/api/webinar/register"), Some(Class::Register));
-        assert_eq!(Class::of(&Method::POST, "/api/fn/register"), Some(Class::Register));
-        assert_eq!(Class::of(&Method::GET, "/api/webinar/stats"), Some(Class::Public));
-        assert_eq!(Class::of(&Method::GET, "/api/webinar/live"), Some(Class::Public));
-        assert_eq!(Class::of(&Method::POST, "/api/fn/landing"), Some(Class::Public));
-        assert_eq!(Class::of(&Method::POST, "/admin/login"), Some(Class::Auth));
-        assert_eq!(Class::of(&Method::POST, "/api/fn/admin_login"), Some(Class::Auth));
-        assert_eq!(Class::of(&Method::GET, "/j/some-token"), Some(Class::Public));
-        assert_eq!(Class::of(&Method::GET, "/u/1.abcdef"), Some(Class::Public));
-        assert_eq!(Class::of(&Method::POST, "/u/1.abcdef"), Some(Class::Public));
-        assert_eq!(Class::of(&Method::GET, "/admin/login"), None);
-        assert_eq!(Class::of(&Method::GET, "/webinars/launch"), None);
-        assert_eq!(Class::of(&Method::GET, "/healthz"), None);
     }
 
     #[tokio::test]

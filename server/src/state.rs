@@ -37,7 +37,7 @@ pub struct Shared {
     /// Open connections and websockets per client.
     pub connections: Arc<crate::connections::Tracker>,
     pub redis: Option<Arc<Redis>>,
-    pub links: webinar::links::Links,
+    pub links: webinar::email::links::Links,
     pub cookie_policy: app::admin::CookiePolicy,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     pub metrics_token: Option<String>,

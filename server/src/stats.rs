@@ -87,7 +87,7 @@ impl StatsCache {
                 entries.insert(key.to_owned(), entry);
                 Ok(rendered)
             }
-            Err(DomainError::Database(error)) => {
+            Err(DomainError::Unavailable(error)) => {
                 let mut entries = self.entries();
                 let Some(entry) = entries.get_mut(key) else {
                     tracing::error!(%error, "stats: database unreachable and no count known yet");
@@ -132,13 +132,13 @@ mod tests {
 
     #[tokio::test]
     async fn spellings_of_one_slug_share_one_entry_and_unknown_ones_get_none() {
-        let database = webinar::testing::TestDatabase::sqlite().expect("database");
+        let database = test_support::TestDatabase::sqlite().expect("database");
         let db = database.connect().await.expect("connect");
         let clock = Arc::new(webinar::SystemClock);
         let now = webinar::Clock::now(clock.as_ref());
-        webinar::demo::seed(&db, now).await.expect("seed").expect("a demo webinar");
+        webinar::webinar::demo::seed(&db, now).await.expect("seed").expect("a demo webinar");
         let slug = webinar::webinar::next_upcoming(&db, now).await.expect("query").expect("upcoming").slug;
-        let service = Service::new(db, clock, Arc::new(webinar::testing::NoCounts));
+        let service = Service::new(db, clock, Arc::new(test_support::NoCounts));
         let cache = StatsCache::new(Duration::from_secs(60));
         for spelling in 0..2_000 {
             let typed = format!("{}{slug}{}", " ".repeat(spelling % 40), "\t".repeat(spelling / 40));

@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use serde_json::Value;
 use support::{EMAIL, PASSWORD, TestServer, client, create_admin, log_in, logged_in};
-use webinar::testing::TestDatabase;
+use test_support::TestDatabase;
 use webinar::webinar::Status;
 
 /// Every admin page and server function the app registers, so a new one
@@ -141,7 +141,7 @@ async fn the_registrations_csv_is_complete_quoted_and_formula_safe(database: Tes
     let text = response.text().await.expect("body");
     let mut reader = csv::Reader::from_reader(text.as_bytes());
     let header = reader.headers().expect("a header").clone();
-    assert_eq!(&header, &webinar::export::CSV_COLUMNS[..]);
+    assert_eq!(&header, &webinar::registration::export::CSV_COLUMNS[..]);
     let rows: Vec<csv::StringRecord> = reader.records().map(|row| row.expect("a well-formed row")).collect();
     assert_eq!(rows.len(), 4 + 1100, "every registrant of this webinar, across pages, and no one else's");
     let names: Vec<&str> = rows.iter().map(|row| &row[1]).collect();
@@ -162,7 +162,7 @@ async fn the_registrations_csv_is_complete_quoted_and_formula_safe(database: Tes
 /// anyone else's stay; only an admin can do it, and only from this site.
 async fn erasing_a_registrant_removes_them_and_their_emails(database: TestDatabase) {
     use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
-    use webinar::{email_job, registration};
+    use webinar::{queue, registration};
     let server = TestServer::start_with(database, &[("RUN_WORKER", "false")]).await;
     server.webinar("launch", Status::Published, Span::days(2)).await;
     let mut ids = Vec::new();
@@ -189,14 +189,14 @@ async fn erasing_a_registrant_removes_them_and_their_emails(database: TestDataba
     assert_eq!(erased.status(), StatusCode::NO_CONTENT);
     assert!(registration::Entity::find_by_id(ids[0]).one(&server.db).await.expect("query").is_none());
     let jobs_of =
-        |id: i64| email_job::Entity::find().filter(email_job::Column::RegistrationId.eq(id)).count(&server.db);
+        |id: i64| queue::job::Entity::find().filter(queue::job::Column::RegistrationId.eq(id)).count(&server.db);
     assert_eq!(jobs_of(ids[0]).await.expect("count"), 0, "their emails are gone too");
     assert_eq!(jobs_of(ids[1]).await.expect("count"), 4, "the other registrant keeps theirs");
     let again = client().delete(&url).header(COOKIE, &cookie).send().await.expect("delete");
     assert_eq!(again.status(), StatusCode::NOT_FOUND);
 }
 
-webinar::on_both_databases!(
+test_support::on_both_databases!(
     erasing_a_registrant_removes_them_and_their_emails,
     the_registrations_csv_is_complete_quoted_and_formula_safe,
     every_admin_route_rejects_an_anonymous_request,

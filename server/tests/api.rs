@@ -9,9 +9,9 @@ use reqwest::StatusCode;
 use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::{Value, json};
 use support::TestServer;
-use webinar::testing::TestDatabase;
+use test_support::TestDatabase;
 use webinar::webinar::Status;
-use webinar::{email_job, registration};
+use webinar::{queue, registration};
 
 async fn post_json(server: &TestServer, body: &str) -> (StatusCode, Value) {
     let response = reqwest::Client::new()
@@ -33,7 +33,7 @@ async fn stats(server: &TestServer, slug: &str) -> (StatusCode, Value) {
 
 async fn rows(server: &TestServer) -> (u64, u64) {
     let registrations = registration::Entity::find().count(&server.db).await.expect("count");
-    let jobs = email_job::Entity::find().count(&server.db).await.expect("count");
+    let jobs = queue::job::Entity::find().count(&server.db).await.expect("count");
     (registrations, jobs)
 }
 
@@ -222,7 +222,7 @@ async fn the_form_works_without_javascript(database: TestDatabase) {
     assert_eq!(rows(&server).await, (1, 4));
 }
 
-webinar::on_both_databases!(
+test_support::on_both_databases!(
     registers_then_answers_the_same_for_the_same_address,
     without_a_slug_registers_for_the_next_webinar,
     bad_input_is_422_and_writes_nothing,

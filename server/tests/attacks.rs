@@ -14,14 +14,17 @@ use reqwest::header::{ACCEPT, COOKIE, LOCATION, REFERER, SET_COOKIE};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 use support::{EMAIL, PASSWORD, TestServer, client, create_admin, logged_in, webinar_form};
+use test_support::TestDatabase;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use webinar::links::Links;
-use webinar::testing::TestDatabase;
+use webinar::email::links::Links;
 use webinar::webinar::Status;
-use webinar::{email_job, registration};
+use webinar::{queue, registration};
 
 async fn launch(database: TestDatabase, env: &[(&str, &str)]) -> TestServer {
-    let server = TestServer::start_with(database, env).await;
+    with_launch(TestServer::start_with(database, env).await).await
+}
+
+async fn with_launch(server: TestServer) -> TestServer {
     server.webinar("launch", Status::Published, Span::days(2)).await;
     server
 }
@@ -79,9 +82,9 @@ async fn unsubscribe_links_cannot_be_forged_on_a_default_install() {
     }
     let grace_after = server.registrant("grace@example.com").await;
     assert!(grace_after.unsubscribed_at.is_none(), "no forgery unsubscribed anyone");
-    let pending = email_job::Entity::find()
-        .filter(email_job::Column::RegistrationId.eq(grace.id))
-        .filter(email_job::Column::Status.eq(email_job::Status::Cancelled))
+    let pending = queue::job::Entity::find()
+        .filter(queue::job::Column::RegistrationId.eq(grace.id))
+        .filter(queue::job::Column::Status.eq(queue::job::Status::Cancelled))
         .count(&server.db)
         .await
         .expect("count");
@@ -210,7 +213,8 @@ async fn crafted_links_put_no_words_on_pages() {
 /// A NUL or other control character in any field, path segment or query
 /// value is a 4xx on both databases, never "database unavailable".
 async fn control_characters_are_refused_at_the_edge(database: TestDatabase) {
-    let server = launch(database, &[("RUN_WORKER", "false")]).await;
+    // A process of its own: the test reads the server's log.
+    let server = with_launch(TestServer::spawn_with(database, &[("RUN_WORKER", "false")]).await).await;
     let fields = ["webinar", "name", "email", "company", "icp", "utm_source", "utm_medium", "utm_campaign"];
     for field in fields {
         for bad in ["\u{0}", "a\u{1b}b", "x\u{7f}", "\u{85}"] {
@@ -255,7 +259,7 @@ async fn control_characters_are_refused_at_the_edge(database: TestDatabase) {
             client().post(server.url("/api/fn/admin_save_webinar")).header(COOKIE, &cookie).form(&form).send().await;
         assert_eq!(answer.expect("post").status(), StatusCode::UNPROCESSABLE_ENTITY, "{field}");
     }
-    let logs = server.logs.lock().expect("logs").join("\n");
+    let logs = server.logs().join("\n");
     assert!(!logs.contains("database error"), "no control character was taken for an outage: {logs}");
 }
 
@@ -471,7 +475,7 @@ async fn a_burst_of_logins_does_not_slow_pages_and_each_account_has_a_budget() {
     assert_eq!(other.status(), StatusCode::UNAUTHORIZED, "another account keeps its budget");
 }
 
-webinar::on_both_databases!(
+test_support::on_both_databases!(
     an_address_reveals_no_registrant,
     control_characters_are_refused_at_the_edge,
     admin_input_is_stored_as_validated

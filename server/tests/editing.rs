@@ -9,12 +9,11 @@ use std::time::Duration;
 use chrono::Duration as Span;
 use reqwest::StatusCode;
 use reqwest::header::COOKIE;
-use sea_orm::{ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 use support::{EMAIL, PASSWORD, TestServer, client, create_admin, logged_in, webinar_form};
-use webinar::email_job::{self, Kind};
-use webinar::email_queue;
-use webinar::testing::{TestDatabase, queue_and_pending_jobs};
+use test_support::{TestDatabase, make_dead_letters, queue_and_pending_jobs};
+use webinar::queue::{self, Kind};
 use webinar::webinar::Status;
 
 /// A logged-in marketing admin on a fresh server.
@@ -110,9 +109,9 @@ async fn marketing_creates_publishes_varies_and_reschedules(database: TestDataba
     assert!(saved.1.as_str().is_some_and(|message| message.contains("2 registrant(s) will be emailed")), "{saved:?}");
     let stored = webinar::webinar::find_by_slug(&server.db, "spring-launch").await.expect("query").expect("exists");
     assert_eq!(stored.starts_at.to_rfc3339(), "2031-03-05T17:30:00+00:00");
-    let notices = email_job::Entity::find()
-        .filter(email_job::Column::WebinarId.eq(stored.id))
-        .filter(email_job::Column::Kind.eq(Kind::TimeChanged))
+    let notices = queue::job::Entity::find()
+        .filter(queue::job::Column::WebinarId.eq(stored.id))
+        .filter(queue::job::Column::Kind.eq(Kind::TimeChanged))
         .count(&server.db)
         .await
         .expect("count");
@@ -338,23 +337,14 @@ async fn registrations_are_searched_paged_and_erased(database: TestDatabase) {
 }
 
 async fn dead_letters_show_their_reason_and_can_be_retried(database: TestDatabase) {
-    use sea_orm::ActiveValue::Set;
     let (server, cookie) = marketing(database).await;
     let launch = server.webinar("launch", Status::Published, Span::days(5)).await;
     register(&server, "launch", "Ada Lovelace", "ada@example.com", None).await;
     register(&server, "launch", "Grace Hopper", "grace@example.com", None).await;
     // Two reminders the provider refused for good: out of the queue, and dead.
-    let refused = Condition::all()
-        .add(email_job::Column::WebinarId.eq(launch.id))
-        .add(email_job::Column::Kind.eq(Kind::Reminder24h));
-    email_queue::remove_pending(&server.db, refused.clone()).await.expect("dequeued");
-    let dead = email_job::ActiveModel {
-        status: Set(email_job::Status::Dead),
-        attempts: Set(8),
-        last_error: Set(Some("550 5.1.1 mailbox unavailable".into())),
-        ..Default::default()
-    };
-    email_job::Entity::update_many().set(dead).filter(refused).exec(&server.db).await.expect("dead letters");
+    let reason = "550 5.1.1 mailbox unavailable";
+    let dead = make_dead_letters(&server.db, launch.id, Kind::Reminder24h, reason).await.expect("dead letters");
+    assert_eq!(dead, 2);
 
     let (status, queue) = call(&server, &cookie, "admin_queue", &[("slug", "launch")]).await;
     assert_eq!(status, StatusCode::OK, "{queue}");
@@ -368,9 +358,9 @@ async fn dead_letters_show_their_reason_and_can_be_retried(database: TestDatabas
     assert_eq!((status, retried), (StatusCode::OK, json!(1)));
     let (_, retried) = call(&server, &cookie, "admin_retry", &[("slug", "launch")]).await;
     assert_eq!(retried, json!(1), "the other one");
-    let still_dead = email_job::Entity::find()
-        .filter(email_job::Column::WebinarId.eq(launch.id))
-        .filter(email_job::Column::Status.eq(email_job::Status::Dead))
+    let still_dead = queue::job::Entity::find()
+        .filter(queue::job::Column::WebinarId.eq(launch.id))
+        .filter(queue::job::Column::Status.eq(queue::job::Status::Dead))
         .count(&server.db)
         .await
         .expect("count");
@@ -383,7 +373,7 @@ async fn dead_letters_show_their_reason_and_can_be_retried(database: TestDatabas
     assert!(queue_page.contains("24 h reminder"), "{queue_page}");
 }
 
-webinar::on_both_databases!(
+test_support::on_both_databases!(
     marketing_creates_publishes_varies_and_reschedules,
     hostile_input_in_every_field_comes_out_inert,
     email_copy_is_previewed_test_sent_and_used_by_the_worker,

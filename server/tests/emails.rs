@@ -9,10 +9,10 @@ use reqwest::StatusCode;
 use sea_orm::EntityTrait;
 use serde_json::json;
 use support::TestServer;
-use webinar::email_job::{self, Kind, Status};
-use webinar::links::Links;
+use test_support::TestDatabase;
+use webinar::email::links::Links;
+use webinar::queue::{self, Kind, Status};
 use webinar::registration;
-use webinar::testing::TestDatabase;
 use webinar::webinar::Status as WebinarStatus;
 
 async fn register(server: &TestServer, email: &str) -> registration::Model {
@@ -43,7 +43,7 @@ async fn the_confirmation_lands_in_the_dev_outbox(database: TestDatabase) {
     // The worker records the outcome just after the outbox has the file.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let jobs = email_job::for_registration(&server.db, registrant.id).await.expect("jobs");
+        let jobs = queue::for_registration(&server.db, registrant.id).await.expect("jobs");
         let confirmation = jobs.iter().find(|job| job.kind == Kind::Confirmation).expect("confirmation");
         assert!(jobs.iter().filter(|job| job.kind != Kind::Confirmation).all(|job| job.status == Status::Pending));
         if confirmation.status == Status::Sent {
@@ -91,7 +91,7 @@ async fn unsubscribing_stops_every_further_email(database: TestDatabase) {
 
     let after = registration::Entity::find_by_id(registrant.id).one(&server.db).await.expect("query").expect("row");
     assert!(after.unsubscribed_at.is_some());
-    let jobs = email_job::for_registration(&server.db, registrant.id).await.expect("jobs");
+    let jobs = queue::for_registration(&server.db, registrant.id).await.expect("jobs");
     let reminders: Vec<_> = jobs.iter().filter(|job| job.kind != Kind::Confirmation).collect();
     assert_eq!(reminders.len(), 3);
     assert!(reminders.iter().all(|job| job.status == Status::Cancelled), "{reminders:?}");
@@ -131,7 +131,7 @@ async fn reschedule_and_cancel_email_every_registrant(database: TestDatabase) {
     let notice =
         messages.iter().find(|eml| eml.contains("Subject: New time: Growth webinar launch")).expect("a notice");
     assert!(notice.contains("SEQUENCE:1"), "the invite's sequence went up: {notice}");
-    let jobs = email_job::for_registration(&server.db, registrant.id).await.expect("jobs");
+    let jobs = queue::for_registration(&server.db, registrant.id).await.expect("jobs");
     let reminder = jobs.iter().find(|job| job.kind == Kind::Reminder24h).expect("24 h reminder");
     assert_eq!(reminder.run_at, new_start - Span::hours(24));
 
@@ -167,7 +167,7 @@ async fn a_stopped_worker_shows_in_readyz(database: TestDatabase) {
     assert!(health["queue"]["oldest_due_age_seconds"].as_i64().is_some_and(|age| age >= 1), "{health}");
 }
 
-webinar::on_both_databases!(
+test_support::on_both_databases!(
     reschedule_and_cancel_email_every_registrant,
     a_stopped_worker_shows_in_readyz,
     the_confirmation_lands_in_the_dev_outbox,

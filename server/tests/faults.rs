@@ -12,9 +12,10 @@ use chrono::Duration as Span;
 use reqwest::StatusCode;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
-use support::{MockSendGrid, Outage, PrivateRedis, TestServer};
-use webinar::email_job::{self, Kind, Status};
-use webinar::testing::TestDatabase;
+use support::{Outage, PrivateRedis, TestServer, mock_sendgrid};
+use test_support::TestDatabase;
+use tools::sendgrid_mock::Fault;
+use webinar::queue::{self, Kind, Status};
 use webinar::webinar::Status as WebinarStatus;
 
 /// What registrants were told, by email address.
@@ -71,7 +72,7 @@ async fn with_everything_failing_in_turn_every_registration_and_email_is_account
     let through_proxy = database.url.replace("127.0.0.1:5432", &format!("127.0.0.1:{}", outage.port));
     let mut redis = PrivateRedis::start().await;
     let redis_url = redis.url();
-    let mock = MockSendGrid::start(50).await;
+    let mock = mock_sendgrid(50).await;
     let mut env = mock.env().to_vec();
     env.extend([
         ("DATABASE_URL", through_proxy.as_str()),
@@ -81,7 +82,8 @@ async fn with_everything_failing_in_turn_every_registration_and_email_is_account
         ("EMAIL_RETRY_BASE_MS", "200"),
         ("EMAIL_RETRY_CAP_SECS", "1"),
     ]);
-    let mut server = TestServer::start_with(database, &env).await;
+    // A process of its own: the test kills it.
+    let mut server = TestServer::spawn_with(database, &env).await;
     let webinar = server.webinar("launch", WebinarStatus::Published, Span::days(2)).await;
     let mut told = Told::default();
     told.register(&server, "steady", 20, false).await;
@@ -97,9 +99,9 @@ async fn with_everything_failing_in_turn_every_registration_and_email_is_account
     // The provider falters: 503 twice, 429 with Retry-After twice, then a
     // 400 for one address: its request is split until that address is
     // alone, and only its job dies.
-    mock.fail_next(503, 2, None).await;
-    mock.fail_next(429, 2, Some(1)).await;
-    mock.refuse_recipient("provider-faults-7@example.com", 400).await;
+    mock.fail_next(Fault::status(503, 2));
+    mock.fail_next(Fault { retry_after: Some(1), ..Fault::status(429, 2) });
+    mock.refuse_recipient("provider-faults-7@example.com", 400);
     told.register(&server, "provider-faults", 20, false).await;
 
     // The database goes away: registrations are refused with 503, and come back.
@@ -123,9 +125,9 @@ async fn with_everything_failing_in_turn_every_registration_and_email_is_account
 
     // Every due email (the confirmations) is sent or dead.
     eventually("confirmations settled", Duration::from_secs(60), || async {
-        let open = email_job::Entity::find()
-            .filter(email_job::Column::Kind.eq(Kind::Confirmation))
-            .filter(email_job::Column::Status.eq(Status::Pending))
+        let open = queue::job::Entity::find()
+            .filter(queue::job::Column::Kind.eq(Kind::Confirmation))
+            .filter(queue::job::Column::Status.eq(Status::Pending))
             .all(&server.db)
             .await
             .expect("jobs");
@@ -138,8 +140,8 @@ async fn with_everything_failing_in_turn_every_registration_and_email_is_account
     let registrations = webinar::registration::Entity::find().all(&server.db).await.expect("registrations");
     let stored: BTreeSet<String> = registrations.iter().map(|r| r.email.clone()).collect();
     assert_eq!(stored, told.registered, "exactly those told 201 are registered; no 503 wrote anything");
-    let jobs = email_job::Entity::find().all(&server.db).await.expect("jobs");
-    let mut by_registration: BTreeMap<i64, Vec<&email_job::Model>> = BTreeMap::new();
+    let jobs = queue::job::Entity::find().all(&server.db).await.expect("jobs");
+    let mut by_registration: BTreeMap<i64, Vec<&queue::job::Model>> = BTreeMap::new();
     for job in &jobs {
         by_registration.entry(job.registration_id).or_default().push(job);
     }
@@ -147,7 +149,7 @@ async fn with_everything_failing_in_turn_every_registration_and_email_is_account
         let mut kinds: Vec<Kind> =
             by_registration.get(&registration.id).into_iter().flatten().map(|j| j.kind).collect();
         kinds.sort_by_key(|kind| format!("{kind:?}"));
-        let mut expected: Vec<Kind> = webinar::reminders::schedule(registration.created_at, webinar.starts_at)
+        let mut expected: Vec<Kind> = webinar::email::schedule::schedule(registration.created_at, webinar.starts_at)
             .into_iter()
             .map(|(kind, _)| kind)
             .collect();
@@ -163,7 +165,10 @@ async fn with_everything_failing_in_turn_every_registration_and_email_is_account
             Status::Dead => {
                 dead += 1;
                 let reason = job.last_error.as_deref().unwrap_or_default();
-                assert!(reason.contains("mock refuses this address"), "dead with the provider's reason: {reason:?}");
+                assert!(
+                    reason.contains(tools::sendgrid_mock::REFUSED_ADDRESS),
+                    "dead with the provider's reason: {reason:?}"
+                );
                 let registrant = registrations.iter().find(|r| r.id == job.registration_id).map(|r| r.email.as_str());
                 assert_eq!(registrant, Some("provider-faults-7@example.com"), "only the refused address's job dies");
             }
@@ -172,9 +177,9 @@ async fn with_everything_failing_in_turn_every_registration_and_email_is_account
     }
     assert_eq!(dead, 1, "the refused address's confirmation, and nothing else");
     let sent = jobs.iter().filter(|job| job.status == Status::Sent).count() as u64;
-    let stats = mock.stats().await;
-    assert_eq!(stats["distinct_jobs"], sent, "every job marked sent reached the provider, and only those: {stats}");
-    let duplicates = stats["duplicates"].as_u64().expect("a count");
+    let stats = mock.stats();
+    assert_eq!(stats.distinct_jobs, sent, "every job marked sent reached the provider, and only those: {stats:?}");
+    let duplicates = stats.duplicates;
     let in_flight = 8 * webinar::delivery::MAX_RECIPIENTS_PER_REQUEST as u64;
     assert!(duplicates <= in_flight, "duplicates only from the batch in flight at the kill: {duplicates}");
     println!(

@@ -23,7 +23,7 @@ use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, COOKIE};
 use serde_json::{Map, Value};
 use support::{EMAIL, PASSWORD, TestServer, create_admin, logged_in};
-use webinar::testing::TestDatabase;
+use test_support::TestDatabase;
 use webinar::webinar::Status;
 
 #[derive(Debug, Clone)]
@@ -273,7 +273,8 @@ async fn fuzz(database: TestDatabase, cases: u32) {
         ("RUN_WORKER", "false"),
         ("RUST_LOG", "warn"),
     ];
-    let server = TestServer::start_with(database, &env).await;
+    // A process of its own: a failure shows the server's log.
+    let server = TestServer::spawn_with(database, &env).await;
     server.webinar("launch", Status::Published, Span::days(2)).await;
     assert!(create_admin(&server, EMAIL, PASSWORD).await.0);
     let cookie = logged_in(&server).await;
@@ -320,7 +321,7 @@ async fn fuzz(database: TestDatabase, cases: u32) {
     println!("checked {} inputs in {:.1?}", checked.load(Ordering::Relaxed), started.elapsed());
     if !failures.is_empty() {
         let alive = reqwest::get(server.url("/healthz")).await.map(|response| response.status());
-        let logs = server.logs.lock().expect("logs").iter().rev().take(20).cloned().collect::<Vec<_>>();
+        let logs = server.logs().into_iter().rev().take(20).collect::<Vec<_>>();
         panic!(
             "{} failures, the first:\n{}\nthe server afterwards: {alive:?}; its last log lines:\n{}",
             failures.len(),

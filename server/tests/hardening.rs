@@ -9,8 +9,8 @@ use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 use support::TestServer;
+use test_support::TestDatabase;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use webinar::testing::TestDatabase;
 use webinar::webinar::Status;
 
 async fn server() -> TestServer {

@@ -9,8 +9,8 @@ use reqwest::{Response, StatusCode};
 use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::{Value, json};
 use support::{PrivateRedis, RedisNamespace, TestServer};
+use test_support::TestDatabase;
 use webinar::registration;
-use webinar::testing::TestDatabase;
 use webinar::webinar::Status;
 
 const REGISTER_LIMIT: (&str, &str) = ("RATE_LIMIT_REGISTER", "5/5m");
@@ -126,7 +126,7 @@ async fn forwarded_addresses_count_only_from_trusted_proxies(database: TestDatab
     assert_eq!(again.status(), StatusCode::TOO_MANY_REQUESTS, "only the hop our proxy saw counts");
 }
 
-webinar::on_both_databases!(the_sixth_registration_in_five_minutes_is_429);
+test_support::on_both_databases!(the_sixth_registration_in_five_minutes_is_429);
 
 mod sqlite_only {
     use super::*;
@@ -144,7 +144,8 @@ mod sqlite_only {
 
 /// Two processes on one Postgres database and one Redis.
 async fn two_instances(env: &[(&str, &str)]) -> (TestServer, TestServer) {
-    let first = TestServer::start_with(TestDatabase::postgres().await.expect("database"), env).await;
+    // Two processes sharing Redis.
+    let first = TestServer::spawn_with(TestDatabase::postgres().await.expect("database"), env).await;
     first.webinar("launch", Status::Published, Span::days(2)).await;
     let second = first.second_instance(env).await;
     (first, second)

@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 use support::TestServer;
-use webinar::testing::TestDatabase;
+use test_support::TestDatabase;
 use webinar::webinar::Status;
 
 async fn register(server: &TestServer, email: &str) -> StatusCode {
@@ -41,7 +41,8 @@ fn sample(text: &str, series: &[&str]) -> f64 {
 #[tokio::test]
 async fn metrics_count_registrations_rejections_limits_latency_sockets_and_jobs() {
     let env = [("RATE_LIMIT_PUBLIC", "3/1m")];
-    let server = TestServer::start_with(TestDatabase::sqlite().expect("database"), &env).await;
+    // A process of its own: metrics are the process's, and this test counts them.
+    let server = TestServer::spawn_with(TestDatabase::sqlite().expect("database"), &env).await;
     server.webinar("launch", Status::Published, Span::days(2)).await;
     assert_eq!(register(&server, "ada@example.com").await, StatusCode::CREATED);
     assert_eq!(register(&server, "grace@example.com").await, StatusCode::CREATED);
@@ -99,8 +100,9 @@ async fn metrics_count_registrations_rejections_limits_latency_sockets_and_jobs(
 
 #[tokio::test]
 async fn the_email_worker_reports_send_latency_and_provider_errors() {
-    let mock = support::MockSendGrid::start(0).await;
-    let server = TestServer::start_with(TestDatabase::sqlite().expect("database"), &mock.env()).await;
+    let mock = support::mock_sendgrid(0).await;
+    // A process of its own: metrics are the process's, and this test counts them.
+    let server = TestServer::spawn_with(TestDatabase::sqlite().expect("database"), &mock.env()).await;
     server.webinar("launch", Status::Published, Span::days(2)).await;
     assert_eq!(register(&server, "ada@example.com").await, StatusCode::CREATED);
     let text = tokio::time::timeout(Duration::from_secs(10), async {
@@ -164,17 +166,18 @@ async fn readiness(database: TestDatabase) {
     assert_eq!(behind["pending_migrations"], Value::Null);
 }
 
-webinar::on_both_databases!(readiness);
+test_support::on_both_databases!(readiness);
 
 /// The first log line containing `text`.
 fn logged(server: &TestServer, text: &str) -> Option<String> {
-    server.logs.lock().expect("logs").iter().find(|line| line.contains(text)).cloned()
+    server.logs().into_iter().find(|line| line.contains(text))
 }
 
 #[tokio::test]
 async fn json_logs_carry_request_ids_and_never_a_full_email_address() {
     let env = [("LOG_FORMAT", "json")];
-    let server = TestServer::start_with(TestDatabase::sqlite().expect("database"), &env).await;
+    // A process of its own: the test reads the server's log.
+    let server = TestServer::spawn_with(TestDatabase::sqlite().expect("database"), &env).await;
     server.webinar("launch", Status::Published, Span::days(2)).await;
     let body = json!({"webinar": "launch", "name": "Ada", "email": "ada.lovelace@example.com"});
     let response = reqwest::Client::new()
@@ -204,7 +207,7 @@ async fn json_logs_carry_request_ids_and_never_a_full_email_address() {
     assert_eq!(line["span"]["route"], "/api/webinar/register");
     // Give the worker time to log its sends too, then check every line.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let logs = server.logs.lock().expect("logs").clone();
+    let logs = server.logs();
     for line in &logs {
         serde_json::from_str::<Value>(line).unwrap_or_else(|_| panic!("every line is JSON: {line}"));
         assert!(!line.contains("ada.lovelace@example.com"), "no full address at info level: {line}");

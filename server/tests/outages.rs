@@ -8,7 +8,7 @@ use futures::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::{Outage, RedisNamespace, TestServer};
-use webinar::testing::TestDatabase;
+use test_support::TestDatabase;
 use webinar::webinar::Status;
 
 async fn register(server: &TestServer, email: &str) -> reqwest::Response {
@@ -40,7 +40,8 @@ async fn next_count(socket: &mut Socket, within: Duration) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_websocket_on_instance_b_sees_a_registration_made_through_a_within_500_ms() {
     let redis = RedisNamespace::new();
-    let a = TestServer::start_with(TestDatabase::postgres().await.expect("database"), &redis.env()).await;
+    // A process of its own: an outage test.
+    let a = TestServer::spawn_with(TestDatabase::postgres().await.expect("database"), &redis.env()).await;
     a.webinar("launch", Status::Published, Span::days(2)).await;
     a.webinar("warm-up", Status::Published, Span::days(2)).await;
     let b = a.second_instance(&redis.env()).await;
@@ -78,7 +79,8 @@ async fn while_the_database_is_down_stats_are_stale_and_registration_is_503_and_
     let outage = Outage::proxy_to(postgres).await;
     let through_proxy = database.url.replace("127.0.0.1:5432", &format!("127.0.0.1:{}", outage.port));
     let env = [("DATABASE_URL", through_proxy.as_str()), ("STATS_CACHE_TTL_SECS", "1")];
-    let server = TestServer::start_with(database, &env).await;
+    // A process of its own: an outage test.
+    let server = TestServer::spawn_with(database, &env).await;
     server.webinar("launch", Status::Published, Span::days(2)).await;
 
     // Down before anything was asked: no count is known yet.

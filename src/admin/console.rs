@@ -3,13 +3,16 @@
 //! and the email queue. The pages and server functions only translate.
 use std::sync::Arc;
 
+use crate::admin::AdminError;
 use crate::delivery::{Delivery, Mailbox, Outgoing, Recipient};
-use crate::editor::{self, Saved, WebinarForm};
-use crate::email_job::{self, Kind};
-use crate::emails::{CustomCopy, Emails, Rendered, WebinarLinks};
-use crate::icp_variant::{self, Variant};
-use crate::links::Links;
-use crate::{DomainError, FieldError, Service, email_copy, registration, webinar};
+use crate::email::copy as email_copy;
+use crate::email::links::Links;
+use crate::email::render::{CustomCopy, Emails, Rendered, WebinarLinks};
+use crate::queue::{self, Kind};
+use crate::webinar::editor::{self, Saved, WebinarForm};
+use crate::webinar::icp_variant::{self, Variant};
+use crate::webinar::schedule_change;
+use crate::{DomainError, FieldError, Service, registration, webinar};
 
 /// Email rendering and delivery outside the worker: previews and test sends.
 pub struct Mail {
@@ -33,8 +36,8 @@ pub struct CopyDraft {
 /// A webinar's email queue at a glance.
 #[derive(Clone, Debug)]
 pub struct QueueView {
-    pub counts: Vec<(Kind, email_job::Status, u64)>,
-    pub dead: Vec<(email_job::Model, Option<registration::Model>)>,
+    pub counts: Vec<(Kind, queue::Status, u64)>,
+    pub dead: Vec<(queue::job::Model, Option<registration::Model>)>,
 }
 
 const DEAD_LETTERS_SHOWN: u64 = 200;
@@ -161,7 +164,7 @@ impl Service {
         let links = WebinarLinks::new(webinar, mail.links.base_url());
         mail.emails.check(copy).map_err(DomainError::Invalid)?;
         let rendered = mail.emails.render(kind, None, webinar, &links, Some(copy))?;
-        Ok(rendered.personalize(&crate::emails::substitutions(
+        Ok(rendered.personalize(&crate::email::render::substitutions(
             name,
             &mail.links.join_url(SAMPLE_TOKEN),
             &format!("{}/u/sample", mail.links.base_url()),
@@ -182,17 +185,54 @@ impl Service {
 
     pub async fn email_queue(&self, slug: &str) -> Result<(webinar::Model, QueueView), DomainError> {
         let webinar = self.webinar_by_slug(slug).await?;
-        let counts = email_job::counts_for_webinar(self.db(), webinar.id).await?;
-        let dead = email_job::dead_for_webinar(self.db(), webinar.id, DEAD_LETTERS_SHOWN).await?;
+        let counts = queue::counts_for_webinar(self.db(), webinar.id).await?;
+        let dead = queue::dead_for_webinar(self.db(), webinar.id, DEAD_LETTERS_SHOWN).await?;
+        let registrants = registration::by_ids(self.db(), dead.iter().map(|job| job.registration_id)).await?;
+        let dead = dead
+            .into_iter()
+            .map(|job| {
+                let registrant = registrants.get(&job.registration_id).cloned();
+                (job, registrant)
+            })
+            .collect();
         Ok((webinar, QueueView { counts, dead }))
     }
 
     /// Dead letters back into the queue: one, or every one of the webinar's.
     pub async fn retry_dead_letters(&self, slug: &str, job_id: Option<i64>) -> Result<u64, DomainError> {
         let webinar = self.webinar_by_slug(slug).await?;
-        let retried = email_job::retry_dead(self.db(), webinar.id, job_id, self.now()).await?;
+        let retried = queue::retry_dead(self.db(), webinar.id, job_id, self.now()).await?;
         tracing::info!(webinar = %webinar.slug, retried, "dead letters retried");
         Ok(retried)
+    }
+}
+
+/// What the command line does, through the same service as the pages.
+impl Service {
+    /// Moves a webinar's start: reminders follow, registrants get a "time changed" email.
+    pub async fn reschedule_webinar(
+        &self,
+        slug: &str,
+        starts_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<schedule_change::Rescheduled, DomainError> {
+        let webinar = self.webinar_by_slug(slug).await?;
+        schedule_change::reschedule(self.db(), webinar.id, starts_at, self.now()).await
+    }
+
+    /// Cancels a webinar: queued emails are withdrawn, registrants get a cancellation email.
+    pub async fn cancel_webinar(&self, slug: &str) -> Result<schedule_change::Cancelled, DomainError> {
+        let webinar = self.webinar_by_slug(slug).await?;
+        schedule_change::cancel(self.db(), webinar.id, self.now()).await
+    }
+
+    /// A new marketing account.
+    pub async fn create_admin(&self, email: &str, password: &str) -> Result<crate::admin::account::Model, AdminError> {
+        crate::admin::create(self.db(), email, password, self.now()).await
+    }
+
+    /// The demo webinar, unless one is upcoming already (`make run`).
+    pub async fn seed_demo(&self) -> Result<Option<webinar::Model>, DomainError> {
+        Ok(crate::webinar::demo::seed(self.db(), self.now()).await?)
     }
 }
 

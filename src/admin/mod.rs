@@ -18,7 +18,8 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 use sha2::{Digest, Sha256};
 
 use crate::email_address::EmailAddress;
-use crate::{email_job, registration_count, webinar};
+use crate::registration::count as registration_count;
+use crate::{queue, webinar};
 
 /// How long a login lasts.
 pub const SESSION_LENGTH: Duration = Duration::hours(12);
@@ -200,13 +201,13 @@ pub async fn overview<C: ConnectionTrait>(db: &C) -> Result<Vec<WebinarSummary>,
             emails_dead: 0,
         })
         .collect();
-    for (webinar_id, status, count) in email_job::counts_by_webinar_and_status(db).await? {
+    for (webinar_id, status, count) in queue::counts_by_webinar_and_status(db).await? {
         let Some(summary) = summaries.iter_mut().find(|summary| summary.webinar.id == webinar_id) else { continue };
         match status {
-            email_job::Status::Sent => summary.emails_sent += count,
-            email_job::Status::Pending => summary.emails_pending += count,
-            email_job::Status::Dead => summary.emails_dead += count,
-            email_job::Status::Cancelled => {}
+            queue::Status::Sent => summary.emails_sent += count,
+            queue::Status::Pending => summary.emails_pending += count,
+            queue::Status::Dead => summary.emails_dead += count,
+            queue::Status::Cancelled => {}
         }
     }
     Ok(summaries)

@@ -2,7 +2,7 @@
 //! dev outbox of `.eml` files a person can open.
 use std::collections::BTreeMap;
 
-use crate::emails::Rendered;
+use crate::email::render::Rendered;
 
 mod outbox;
 mod sendgrid;

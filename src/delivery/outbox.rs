@@ -70,7 +70,7 @@ impl Delivery for Outbox {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::emails::Rendered;
+    use crate::email::render::Rendered;
 
     fn outgoing(addresses: &[&str]) -> Outgoing {
         let recipients = addresses

@@ -67,7 +67,7 @@ pub async fn admin_save_webinar(
     status: String,
     confirm: Option<String>,
 ) -> Result<String, AppError> {
-    let form = webinar::editor::WebinarForm {
+    let form = webinar::webinar::editor::WebinarForm {
         slug,
         title,
         subtitle,
@@ -106,7 +106,7 @@ pub async fn admin_preview(slug: String, icp: Option<String>) -> Result<LandingV
 
 #[cfg(feature = "ssr")]
 mod ssr {
-    use webinar::editor::WebinarForm;
+    use webinar::webinar::editor::WebinarForm;
 
     use super::*;
     use crate::admin::ssr::admin;
@@ -143,7 +143,7 @@ mod ssr {
                 .into_iter()
                 .map(|variant| VariantView { icp: variant.icp, headline: variant.headline, intro: variant.intro })
                 .collect(),
-            timezones: webinar::editor::time_zones().into_iter().map(str::to_owned).collect(),
+            timezones: webinar::webinar::editor::time_zones().into_iter().map(str::to_owned).collect(),
         })
     }
 

@@ -83,8 +83,8 @@ pub async fn admin_send_test_email(
 #[cfg(feature = "ssr")]
 mod ssr {
     use webinar::ActiveEnum;
-    use webinar::email_job::Kind;
-    use webinar::emails::CustomCopy;
+    use webinar::email::Kind;
+    use webinar::email::render::CustomCopy;
 
     use super::*;
     use crate::admin::ssr::admin;
@@ -109,7 +109,7 @@ mod ssr {
             subject: draft.copy.subject,
             body: draft.copy.body,
             saved: draft.saved,
-            variables: webinar::emails::VARIABLES
+            variables: webinar::email::render::VARIABLES
                 .iter()
                 .map(|(name, meaning)| ((*name).to_owned(), (*meaning).to_owned()))
                 .collect(),

@@ -1,4 +1,7 @@
-//! Starts the real server binary on a random port against a fresh database.
+//! Runs the server against a fresh database on a random port: in this
+//! process ([`TestServer::start`], the application `main` builds), or as the
+//! real binary ([`TestServer::spawn`]) for what needs a process of its own:
+//! a kill -9, a second instance, its log.
 #![allow(dead_code)] // each test file uses its own part of this module
 
 use std::path::PathBuf;
@@ -7,9 +10,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
+use test_support::TestDatabase;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
-use webinar::testing::TestDatabase;
+use tokio::sync::watch;
+pub use tools::sendgrid_mock::MockSendGrid;
+use tools::sendgrid_mock::Options;
 use webinar::webinar::{NewWebinar, Speaker, Status};
 
 /// Signs the test servers' unsubscribe links.
@@ -21,51 +27,98 @@ pub struct TestServer {
     pub db: DatabaseConnection,
     /// The dev outbox this server writes emails to.
     pub outbox: PathBuf,
-    /// Every line the server has logged so far.
-    pub logs: Logs,
-    child: Child,
+    running: Running,
     /// `None` on a second instance: the first one owns (and drops) the database.
     _database: Option<TestDatabase>,
 }
 
+/// How the server runs: in this process (stopped when the test server is
+/// dropped), or as a child process with the lines it has logged.
+enum Running {
+    InProcess { stop: watch::Sender<bool>, served: tokio::task::JoinHandle<()> },
+    Binary { child: Child, logs: Logs },
+}
+
 impl Drop for TestServer {
     fn drop(&mut self) {
+        if let Running::InProcess { stop, .. } = &self.running {
+            let _ = stop.send(true);
+        }
         let _ = std::fs::remove_dir_all(&self.outbox);
     }
 }
 
 impl TestServer {
+    /// In this process.
     pub async fn start(database: TestDatabase) -> Self {
         Self::start_with(database, &[]).await
     }
 
-    /// Starts the server with extra environment variables.
+    /// In this process, with extra settings (named as environment variables).
     pub async fn start_with(database: TestDatabase, env: &[(&str, &str)]) -> Self {
+        let outbox = fresh_outbox();
+        let (running, base) = run_in_process(&database.url, &outbox, env).await;
+        let db = database.connect().await.expect("connect to the test database");
+        Self { base, database_url: database.url.clone(), db, outbox, running, _database: Some(database) }
+    }
+
+    /// The server binary, as a process of its own.
+    pub async fn spawn(database: TestDatabase) -> Self {
+        Self::spawn_with(database, &[]).await
+    }
+
+    /// The server binary with extra environment variables.
+    pub async fn spawn_with(database: TestDatabase, env: &[(&str, &str)]) -> Self {
         let outbox = fresh_outbox();
         let (child, base, logs) = spawn_server(&database.url, &outbox, env).await;
         let db = database.connect().await.expect("connect to the test database");
-        Self { base, database_url: database.url.clone(), db, outbox, logs, child, _database: Some(database) }
+        let running = Running::Binary { child, logs };
+        Self { base, database_url: database.url.clone(), db, outbox, running, _database: Some(database) }
     }
 
     /// Another server process on the same database (scale-out).
     pub async fn second_instance(&self, env: &[(&str, &str)]) -> Self {
         let outbox = fresh_outbox();
         let (child, base, logs) = spawn_server(&self.database_url, &outbox, env).await;
-        let db = webinar::db::connect(&self.database_url, 5).await.expect("connect to the test database");
-        Self { base, database_url: self.database_url.clone(), db, outbox, logs, child, _database: None }
+        let db = webinar::store::connect(&self.database_url, 5).await.expect("connect to the test database");
+        let running = Running::Binary { child, logs };
+        Self { base, database_url: self.database_url.clone(), db, outbox, running, _database: None }
+    }
+
+    /// Every line the server process has logged so far.
+    pub fn logs(&self) -> Vec<String> {
+        match &self.running {
+            Running::Binary { logs, .. } => logs.lock().expect("logs").clone(),
+            Running::InProcess { .. } => {
+                panic!("a server in this process has no log of its own: use TestServer::spawn")
+            }
+        }
     }
 
     /// Ends the server process at once (SIGKILL): no shutdown, leases left behind.
     pub async fn kill(&mut self) {
-        self.child.kill().await.expect("kill the server");
+        match &mut self.running {
+            Running::Binary { child, .. } => child.kill().await.expect("kill the server"),
+            Running::InProcess { .. } => panic!("a server in this process cannot be killed: use TestServer::spawn"),
+        }
     }
 
-    /// Starts a new server process on the same database and outbox.
+    /// A new server on the same database and outbox, the way this one runs.
     pub async fn restart(&mut self, env: &[(&str, &str)]) {
-        let (child, base, logs) = spawn_server(&self.database_url, &self.outbox, env).await;
-        self.child = child;
+        let (running, base) = match &mut self.running {
+            Running::Binary { child, .. } => {
+                let _ = child.kill().await;
+                let (child, base, logs) = spawn_server(&self.database_url, &self.outbox, env).await;
+                (Running::Binary { child, logs }, base)
+            }
+            Running::InProcess { stop, served } => {
+                let _ = stop.send(true);
+                served.await.expect("the server stopped");
+                run_in_process(&self.database_url, &self.outbox, env).await
+            }
+        };
+        self.running = running;
         self.base = base;
-        self.logs = logs;
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -121,16 +174,38 @@ fn fresh_outbox() -> PathBuf {
 /// A server's log lines, collected as it writes them.
 pub type Logs = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
 
+/// What every test server runs with; a test's own settings come after (and win).
+fn base_settings<'a>(database_url: &'a str, outbox: &'a str) -> [(&'a str, &'a str); 6] {
+    [
+        ("DATABASE_URL", database_url),
+        ("OUTBOX_DIR", outbox),
+        ("SECRET_KEY", SECRET_KEY),
+        ("WORKER_POLL_MS", "100"),
+        // Tests register many people from 127.0.0.1; the limit tests set their own.
+        ("RATE_LIMIT_REGISTER", "10000/1m"),
+        ("RATE_LIMIT_PUBLIC", "10000/1m"),
+    ]
+}
+
+/// The application in this process, serving on the test's runtime until stopped.
+async fn run_in_process(database_url: &str, outbox: &std::path::Path, env: &[(&str, &str)]) -> (Running, String) {
+    let outbox = outbox.display().to_string();
+    let mut settings = base_settings(database_url, &outbox).to_vec();
+    settings.extend(env.iter().copied());
+    settings.extend([("LEPTOS_SITE_ADDR", "127.0.0.1:0"), ("SEED_DEMO", "false")]);
+    let config = server::Config::from_settings(settings).expect("valid test settings");
+    let application = server::Application::build(config).await.expect("build the application");
+    let base = format!("http://{}", application.address());
+    let (stop, stopping) = watch::channel(false);
+    let served = tokio::spawn(async move { application.run_until(stopping).await.expect("serve") });
+    (Running::InProcess { stop, served }, base)
+}
+
 /// Starts the server binary and waits until it listens; returns it, its base URL and its log.
 async fn spawn_server(database_url: &str, outbox: &std::path::Path, env: &[(&str, &str)]) -> (Child, String, Logs) {
+    let outbox = outbox.display().to_string();
     let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
-        .env("DATABASE_URL", database_url)
-        .env("OUTBOX_DIR", outbox)
-        .env("SECRET_KEY", SECRET_KEY)
-        .env("WORKER_POLL_MS", "100")
-        // Tests register many people from 127.0.0.1; the limit tests set their own.
-        .env("RATE_LIMIT_REGISTER", "10000/1m")
-        .env("RATE_LIMIT_PUBLIC", "10000/1m")
+        .envs(base_settings(database_url, &outbox))
         .env_remove("SENDGRID_API_KEY")
         .env_remove("REDIS_URL")
         .envs(env.iter().copied())
@@ -171,51 +246,10 @@ pub fn now() -> DateTime<Utc> {
     webinar::Clock::now(&webinar::SystemClock)
 }
 
-/// The `sendgrid-mock` binary, answering every request after `delay_ms`.
-pub struct MockSendGrid {
-    pub base: String,
-    _child: Child,
-}
-
-impl MockSendGrid {
-    pub async fn start(delay_ms: u64) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sendgrid-mock"))
-            .args(["--delay-ms", &delay_ms.to_string()])
-            .stdout(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start the SendGrid mock");
-        let mut lines = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
-        let line = lines.next_line().await.expect("read").expect("the mock says where it listens");
-        let base = line.trim_start_matches("listening on ").trim().to_owned();
-        Self { base, _child: child }
-    }
-
-    /// `{requests, messages, distinct_jobs, duplicates}` so far.
-    pub async fn stats(&self) -> serde_json::Value {
-        reqwest::get(format!("{}/stats", self.base)).await.expect("stats").json().await.expect("JSON")
-    }
-
-    /// The next `count` sends answer `status` (with `Retry-After` when given) and are not accepted.
-    pub async fn fail_next(&self, status: u16, count: u32, retry_after: Option<u64>) {
-        let fault = serde_json::json!({"status": status, "count": count, "retry_after": retry_after});
-        let response =
-            reqwest::Client::new().post(format!("{}/faults", self.base)).json(&fault).send().await.expect("faults");
-        assert!(response.status().is_success(), "the mock took the fault");
-    }
-
-    /// From now on, every send naming `recipient` is answered `status` (and not accepted).
-    pub async fn refuse_recipient(&self, recipient: &str, status: u16) {
-        let fault = serde_json::json!({"status": status, "recipient": recipient});
-        let response =
-            reqwest::Client::new().post(format!("{}/faults", self.base)).json(&fault).send().await.expect("faults");
-        assert!(response.status().is_success(), "the mock took the fault");
-    }
-
-    /// The environment that points a server or worker at this mock.
-    pub fn env(&self) -> [(&str, &str); 2] {
-        [("SENDGRID_API_KEY", "SG.test"), ("SENDGRID_API_URL", self.base.as_str())]
-    }
+/// The shared SendGrid mock, in this process, answering every request after `delay_ms`.
+pub async fn mock_sendgrid(delay_ms: u64) -> MockSendGrid {
+    let options = Options { delay: Duration::from_millis(delay_ms), record_requests: false };
+    MockSendGrid::start_with(options).await.expect("start the SendGrid mock")
 }
 
 /// Starts `server worker` (no web server) with extra environment.
@@ -235,7 +269,7 @@ pub fn spawn_worker(database_url: &str, env: &[(&str, &str)]) -> Child {
 /// Waits until no email job is pending (claimed jobs stay pending until recorded).
 pub async fn drained(db: &DatabaseConnection, within: Duration) {
     use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
-    use webinar::email_job::{Column, Entity, Status};
+    use webinar::queue::job::{Column, Entity, Status};
     let deadline = tokio::time::Instant::now() + within;
     loop {
         let open = Entity::find().filter(Column::Status.eq(Status::Pending)).count(db).await.expect("count");
