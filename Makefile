@@ -17,13 +17,14 @@ run: build ## Build and serve on :3000 with SQLite (data/) and a demo webinar
 
 test: setup browser lint unit e2e ## Every test: lints, unit, integration (SQLite + Postgres), browser
 
-setup: ## Install the wasm toolchain and npm tools when missing
+setup: ## Install the wasm toolchain, npm tools and python3 (for scripts/) when missing
 	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 	@wasm-bindgen --version 2>/dev/null | grep -q ' $(WASM_BINDGEN_VERSION)$$' \
 		|| cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)
 	@cargo leptos --version 2>/dev/null | grep -q ' $(CARGO_LEPTOS_VERSION)$$' \
 		|| cargo install cargo-leptos --version $(CARGO_LEPTOS_VERSION) --locked
 	@[ -x node_modules/.bin/wasm-opt ] && [ -x node_modules/.bin/playwright ] || npm ci --no-audit --no-fund
+	@command -v python3 >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3; }
 
 browser: ## Debian's Chromium for Playwright (Playwright's own download is not reachable)
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
