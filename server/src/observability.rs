@@ -40,14 +40,13 @@ const LATENCY_BUCKETS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0
 
 /// The process's metrics recorder: installed by the first application built
 /// in the process (a test binary may build several; they share it).
-static RECORDER: std::sync::OnceLock<PrometheusHandle> = std::sync::OnceLock::new();
-static INSTALLING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+static RECORDER: std::sync::Mutex<Option<PrometheusHandle>> = std::sync::Mutex::new(None);
 
 /// Installs the process-wide metrics recorder once (call it inside the
 /// runtime: it starts the recorder's upkeep); `/metrics` renders from the handle.
 pub fn install_metrics() -> Result<PrometheusHandle, Box<dyn std::error::Error + Send + Sync>> {
-    let _installing = INSTALLING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    if let Some(handle) = RECORDER.get() {
+    let mut recorder = RECORDER.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(handle) = recorder.as_ref() {
         return Ok(handle.clone());
     }
     let handle = PrometheusBuilder::new()
@@ -75,7 +74,7 @@ pub fn install_metrics() -> Result<PrometheusHandle, Box<dyn std::error::Error +
             upkeep.run_upkeep();
         }
     });
-    Ok(RECORDER.get_or_init(|| handle).clone())
+    Ok(recorder.insert(handle).clone())
 }
 
 /// How often recorded histogram samples are folded into their buckets.

@@ -8,6 +8,22 @@ use sea_orm::{ActiveEnum, ActiveValue::Set, Condition, IdenStatic, Value};
 use super::job::{ActiveModel, Column, Entity, Kind, Status};
 use super::pending;
 
+/// The columns a new job is written with, in the order both inserts of
+/// multiple jobs ([`queue_for_registrants`], [`postgres_ctes`]) select them:
+/// registrant, webinar, kind, schedule version, due time, status, attempts,
+/// created, updated.
+const NEW_JOB_COLUMNS: [Column; 9] = [
+    Column::RegistrationId,
+    Column::WebinarId,
+    Column::Kind,
+    Column::ScheduleVersion,
+    Column::RunAt,
+    Column::Status,
+    Column::Attempts,
+    Column::CreatedAt,
+    Column::UpdatedAt,
+];
+
 /// Writes the pending jobs for one new registration (inside its transaction).
 pub async fn create_pending<C: ConnectionTrait>(
     db: &C,
@@ -54,16 +70,17 @@ pub fn postgres_ctes(
         job_rows.push(format!("(${}, ${})", values.len() + 1, values.len() + 2));
         values.extend([kind.to_value().into(), run_at.into()]);
     }
+    let new_job: Vec<&str> = NEW_JOB_COLUMNS.iter().map(|column| column.as_str()).collect();
     let returned: Vec<&str> = pending::COLUMNS.iter().map(|(_, job)| job.as_str()).collect();
     let queued: Vec<&str> = pending::COLUMNS.iter().map(|(queued, _)| queued.as_str()).collect();
     format!(
         "queued AS (\
-            INSERT INTO email_jobs (registration_id, webinar_id, kind, schedule_version, run_at, status, attempts, \
-                created_at, updated_at) \
+            INSERT INTO email_jobs ({new_job}) \
             SELECT {registered}.id, {webinar_id}, job.kind, 0, job.run_at, {status}, 0, {created_at}, {created_at} \
             FROM {registered}, (VALUES {job_rows}) AS job (kind, run_at) \
             RETURNING {returned}), \
         enqueued AS (INSERT INTO email_queue ({queued}) SELECT {returned} FROM queued)",
+        new_job = new_job.join(", "),
         job_rows = job_rows.join(", "),
         returned = returned.join(", "),
         queued = queued.join(", "),
@@ -109,17 +126,7 @@ pub async fn queue_for_registrants<C: ConnectionTrait>(
         .to_owned();
     let insert = Query::insert()
         .into_table(Entity)
-        .columns([
-            Column::RegistrationId,
-            Column::WebinarId,
-            Column::Kind,
-            Column::ScheduleVersion,
-            Column::RunAt,
-            Column::Status,
-            Column::Attempts,
-            Column::CreatedAt,
-            Column::UpdatedAt,
-        ])
+        .columns(NEW_JOB_COLUMNS)
         .select_from(new_jobs)
         .map_err(|error| DbErr::Custom(error.to_string()))?
         .to_owned();
