@@ -50,6 +50,11 @@ pub enum DomainError {
     /// Saving would email registrants; the editor must confirm first.
     #[error("{0}")]
     NeedsConfirmation(String),
+    /// An `Idempotency-Key` came back with another request than its first.
+    #[error(
+        "This Idempotency-Key was used with another request in the last 24 hours; send a new key with a new request."
+    )]
+    IdempotencyKeyReused,
     /// Previews and test emails need the mail setup, which this process lacks.
     #[error("Email is not set up in this process.")]
     MailUnavailable,
@@ -92,6 +97,7 @@ impl DomainError {
             DomainError::Closed(ClosedReason::Full) => "full",
             DomainError::RegistrationNotFound => "registration_not_found",
             DomainError::NeedsConfirmation(_) => "needs_confirmation",
+            DomainError::IdempotencyKeyReused => "idempotency_key_reused",
             DomainError::MailUnavailable => "mail_unavailable",
             DomainError::DeliveryFailed(_) => "delivery_failed",
             DomainError::Unavailable(_) => "database",

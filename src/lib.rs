@@ -4,6 +4,7 @@
 //! ARCHITECTURE.md draws the module map and which way its dependencies point.
 
 pub mod admin;
+pub mod api;
 pub mod clock;
 pub mod delivery;
 pub mod email;

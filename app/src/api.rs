@@ -178,6 +178,7 @@ pub(crate) mod ssr {
                 }
                 DomainError::NeedsConfirmation(message) => AppError::NeedsConfirmation(message),
                 error @ DomainError::DeliveryFailed(_) => AppError::DeliveryFailed(error.to_string()),
+                error @ DomainError::IdempotencyKeyReused => AppError::BadRequest(error.to_string()),
                 error @ (DomainError::Internal(_) | DomainError::Rendering(_) | DomainError::MailUnavailable) => {
                     tracing::error!(%error, "internal error in a server function");
                     AppError::Server

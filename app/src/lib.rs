@@ -76,6 +76,11 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("admin") view={Lazy::<admin::AdminHomeRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("admin"), StaticSegment("login")) view={Lazy::<admin::LoginRoute>::new()}/>
                     <Route
+                        path=(StaticSegment("admin"), StaticSegment("api-tokens"))
+                        view={Lazy::<admin::ApiTokensRoute>::new()}
+                        ssr=SsrMode::Async
+                    />
+                    <Route
                         path=(StaticSegment("admin"), StaticSegment("new-webinar"))
                         view={Lazy::<admin::EditorRoute>::new()}
                         ssr=SsrMode::Async

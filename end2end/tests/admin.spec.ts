@@ -1,6 +1,17 @@
 import { readFileSync } from 'node:fs';
-import { expect, test } from '@playwright/test';
+import { expect, type Page, test } from '@playwright/test';
 import { OwnServer } from './server';
+
+/** A marketing admin made on the server, logged in on the page (hydrated first). */
+async function logInAsMarketing(page: Page, server: OwnServer): Promise<void> {
+  server.createAdmin('marketing@example.com', 'correct horse battery staple');
+  await page.goto(`${server.url}/admin/login`);
+  await page.waitForLoadState('networkidle');
+  await page.getByLabel('Email').fill('marketing@example.com');
+  await page.getByLabel('Password').fill('correct horse battery staple');
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await expect(page).toHaveURL(/\/admin$/);
+}
 
 test('marketing logs in, sees the webinars with their registrations, and logs out', async ({ page, request }) => {
   const server = await OwnServer.start();
@@ -40,13 +51,7 @@ test('marketing creates a page with an ICP variant, publishes it, and sees a vis
 }) => {
   const server = await OwnServer.start({ RATE_LIMIT_PUBLIC: '10000/1m' });
   try {
-    server.createAdmin('marketing@example.com', 'correct horse battery staple');
-    await page.goto(`${server.url}/admin/login`);
-    await page.waitForLoadState('networkidle');
-    await page.getByLabel('Email').fill('marketing@example.com');
-    await page.getByLabel('Password').fill('correct horse battery staple');
-    await page.getByRole('button', { name: 'Log in' }).click();
-    await expect(page).toHaveURL(/\/admin$/);
+    await logInAsMarketing(page, server);
 
     await page.getByRole('link', { name: 'New webinar' }).click();
     await expect(page).toHaveURL(/\/admin\/new-webinar$/);
@@ -101,6 +106,42 @@ test('marketing creates a page with an ICP variant, publishes it, and sees a vis
     const csv = readFileSync(await (await download).path(), 'utf8');
     expect(csv).toContain('Frida Founder');
     expect(csv).toContain('frida@startup.example');
+  } finally {
+    await server.stop();
+  }
+});
+
+test('marketing makes an API token, a program uses it, and marketing revokes it', async ({ page, request }) => {
+  const server = await OwnServer.start();
+  try {
+    await logInAsMarketing(page, server);
+
+    await page.getByRole('link', { name: 'API tokens' }).click();
+    await expect(page).toHaveURL(/\/admin\/api-tokens$/);
+    await page.waitForLoadState('networkidle');
+    await page.getByLabel('What uses it').fill('CRM sync');
+    await page.getByLabel('Scope').selectOption('read');
+    await page.getByRole('button', { name: 'Make token' }).click();
+    const secret = (await page.getByTestId('new-token').textContent()) ?? '';
+    expect(secret).toMatch(/^wbt_[A-Za-z0-9]{43}$/);
+    const row = page.getByTestId('api-tokens').locator('tbody tr').first();
+    await expect(row).toContainText('CRM sync');
+    await expect(row).toContainText('never');
+
+    const headers = { Authorization: `Bearer ${secret}` };
+    const listed = await request.get(`${server.url}/api/v1/webinars`, { headers });
+    expect(listed.status()).toBe(200);
+    expect((await listed.json()).data.length).toBe(1);
+    const write = await request.post(`${server.url}/api/v1/webinars`, { headers, data: { title: 'x' } });
+    expect(write.status()).toBe(403);
+
+    await page.reload();
+    await expect(row).not.toContainText('never');
+    await page.waitForLoadState('networkidle');
+    await row.getByRole('button', { name: 'Revoke' }).click();
+    await expect(page.getByTestId('revoked')).toContainText('Revoked');
+    await expect(row).toContainText('revoked');
+    expect((await request.get(`${server.url}/api/v1/webinars`, { headers })).status()).toBe(401);
   } finally {
     await server.stop();
   }

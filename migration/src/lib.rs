@@ -9,6 +9,7 @@ mod m20261130_000005_queue_indexes;
 mod m20261201_000006_email_leases;
 mod m20261201_000007_email_queue;
 mod m20261202_000008_secrets;
+mod m20261202_000009_api_tokens;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000006_email_leases::Migration),
             Box::new(m20261201_000007_email_queue::Migration),
             Box::new(m20261202_000008_secrets::Migration),
+            Box::new(m20261202_000009_api_tokens::Migration),
         ]
     }
 }

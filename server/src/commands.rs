@@ -1,6 +1,6 @@
 //! The command line's verbs besides serving, each through the domain's
 //! [`Service`] like the pages: run the worker alone, migrate, create an
-//! admin, change a webinar's schedule.
+//! admin or an API token, change a webinar's schedule.
 use std::sync::Arc;
 
 use tokio::sync::watch;
@@ -76,6 +76,26 @@ pub async fn create_admin(config: Config, email: &str) -> Result<(), Failure> {
     };
     let admin = service(&config).await?.create_admin(email, &password).await?;
     println!("created admin {} (id {})", admin.email, admin.id);
+    Ok(())
+}
+
+/// Makes an API token and prints it as the last line, the only time it is shown.
+pub async fn create_token(config: Config, name: &str, scope: &str) -> Result<(), Failure> {
+    let created = service(&config).await?.create_api_token(name, scope).await.map_err(|error| match error {
+        DomainError::Invalid(fields) => {
+            let problems: Vec<String> =
+                fields.iter().map(|field| format!("--{}: {}", field.field, field.message)).collect();
+            Failure::from(problems.join("\n"))
+        }
+        error => error.into(),
+    })?;
+    println!(
+        "created {} API token {:?} (id {}); it is shown this once:",
+        scope.trim(),
+        created.token.name,
+        created.token.id
+    );
+    println!("{}", created.secret);
     Ok(())
 }
 

@@ -46,6 +46,10 @@ pub struct Config {
     /// Admin login attempts per client IP.
     #[arg(long, env = "RATE_LIMIT_AUTH", default_value = "10/1m")]
     pub rate_limit_auth: Quota,
+    /// The admin API's own budget per client address (`/api/v1`); unset, it
+    /// shares RATE_LIMIT_PUBLIC's.
+    #[arg(long, env = "RATE_LIMIT_API")]
+    pub rate_limit_api: Option<Quota>,
     /// Admin login attempts per account (the email typed), from any address.
     #[arg(long, env = "RATE_LIMIT_ACCOUNT", default_value = "10/15m")]
     pub rate_limit_account: Quota,
@@ -252,7 +256,12 @@ impl Config {
     }
 
     pub fn quotas(&self) -> Quotas {
-        Quotas { register: self.rate_limit_register, public: self.rate_limit_public, auth: self.rate_limit_auth }
+        Quotas {
+            register: self.rate_limit_register,
+            public: self.rate_limit_public,
+            auth: self.rate_limit_auth,
+            api: self.rate_limit_api,
+        }
     }
 
     /// The connection limits, the total kept below the open-file limit

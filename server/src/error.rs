@@ -27,6 +27,12 @@ pub enum ApiError {
     StatsUnavailable,
     #[error("Please log in.")]
     Unauthorized { caller: Caller },
+    #[error(
+        "Send a live API token as `Authorization: Bearer wbt_…`; make one on the admin's API tokens page or with `server create-token`."
+    )]
+    NoToken,
+    #[error("This API token may only read (GET); use a write token for changes.")]
+    ReadOnlyToken,
     #[error("This request came from another site; admin changes must be made from this site's own pages.")]
     CrossSite,
     #[error(
@@ -83,6 +89,9 @@ impl ApiError {
             }
             ApiError::Domain(DomainError::NeedsConfirmation(_)) => (StatusCode::CONFLICT, "confirmation_needed", None),
             ApiError::Domain(DomainError::DeliveryFailed(_)) => (StatusCode::BAD_GATEWAY, "delivery_failed", None),
+            ApiError::Domain(DomainError::IdempotencyKeyReused) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused", None)
+            }
             ApiError::BadBody { field, message } => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid_body",
@@ -94,6 +103,8 @@ impl ApiError {
             ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited", None),
             ApiError::StatsUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "stats_unavailable", None),
             ApiError::Unauthorized { .. } => (StatusCode::UNAUTHORIZED, "unauthorized", None),
+            ApiError::NoToken => (StatusCode::UNAUTHORIZED, "unauthorized", None),
+            ApiError::ReadOnlyToken => (StatusCode::FORBIDDEN, "read_only_token", None),
             ApiError::CrossSite => (StatusCode::FORBIDDEN, "cross_site", None),
             ApiError::Timeout { .. } => (StatusCode::REQUEST_TIMEOUT, "request_timeout", None),
             ApiError::UriTooLong => (StatusCode::URI_TOO_LONG, "uri_too_long", None),
@@ -141,6 +152,10 @@ impl IntoResponse for ApiError {
                     message: CONTROL_CHARACTERS.to_owned(),
                 }];
                 (status, Json(app::api::AppError::Invalid(fields))).into_response()
+            }
+            // RFC 6750: a 401 names the scheme to authenticate with.
+            ApiError::NoToken => {
+                (status, [(axum::http::header::WWW_AUTHENTICATE, "Bearer")], Json(body)).into_response()
             }
             _ => (status, Json(body)).into_response(),
         }

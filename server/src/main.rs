@@ -25,6 +25,15 @@ enum Command {
         #[arg(long)]
         email: String,
     },
+    /// Make a token for the admin API (`/api/v1`); prints it as the last line, once.
+    CreateToken {
+        /// What uses the token, e.g. "CRM sync".
+        #[arg(long)]
+        name: String,
+        /// `read` (GET only) or `write` (everything).
+        #[arg(long)]
+        scope: String,
+    },
     /// Change a webinar's schedule; registrants are emailed by the worker.
     Webinar {
         #[command(subcommand)]
@@ -63,6 +72,7 @@ async fn main() -> std::process::ExitCode {
         Command::Worker => commands::work(config).await,
         Command::Migrate => commands::migrate(config).await,
         Command::CreateAdmin { email } => commands::create_admin(config, &email).await,
+        Command::CreateToken { name, scope } => commands::create_token(config, &name, &scope).await,
         Command::Webinar { action: WebinarAction::Reschedule { slug, starts_at } } => {
             commands::reschedule(config, &slug, starts_at).await
         }

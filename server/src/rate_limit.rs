@@ -179,7 +179,9 @@ return {1, math.floor((now - allow_at) / interval), 0, new_tat - now}
 "#;
 
 pub struct RateLimits {
-    budgets: [Budget; 3],
+    budgets: [Budget; 4],
+    /// Whether the admin API has a budget of its own, or draws on the public one.
+    api_budget: bool,
     proxies: TrustedProxies,
     redis: Option<Arc<Redis>>,
     script: Script,
@@ -189,6 +191,8 @@ pub struct Quotas {
     pub register: Quota,
     pub public: Quota,
     pub auth: Quota,
+    /// `None`: the admin API shares the public budget.
+    pub api: Option<Quota>,
 }
 
 impl RateLimits {
@@ -198,7 +202,9 @@ impl RateLimits {
                 Budget::new(Class::Register, quotas.register),
                 Budget::new(Class::Public, quotas.public),
                 Budget::new(Class::Auth, quotas.auth),
+                Budget::new(Class::Api, quotas.api.unwrap_or(quotas.public)),
             ],
+            api_budget: quotas.api.is_some(),
             proxies,
             redis,
             script: Script::from_lua(GCRA_SCRIPT),
@@ -220,6 +226,10 @@ impl RateLimits {
 
     pub async fn check(&self, class: Class, ip: IpAddr) -> Verdict {
         let ip = crate::client_ip::budget_key(ip);
+        let class = match class {
+            Class::Api if !self.api_budget => Class::Public,
+            class => class,
+        };
         let budget = &self.budgets[class as usize];
         let local = budget.check_local(ip);
         let Some(redis) = self.redis.as_ref().filter(|redis| redis.is_up()) else {
@@ -272,6 +282,7 @@ mod tests {
             register: "5/5m".parse().expect("valid"),
             public: "100/1m".parse().expect("valid"),
             auth: "10/1m".parse().expect("valid"),
+            api: None,
         };
         let limits = RateLimits::new(quotas, TrustedProxies::default(), None);
         let ip: IpAddr = "203.0.113.9".parse().expect("ip");
@@ -288,6 +299,8 @@ mod tests {
         assert_eq!(headers["retry-after"], "60");
         assert_eq!(headers["ratelimit-remaining"], "0");
         assert!(limits.check(Class::Public, ip).await.allowed, "other budgets are untouched");
+        let public = limits.check(Class::Public, ip).await.remaining;
+        assert_eq!(limits.check(Class::Api, ip).await.remaining, public - 1, "the API shares the public budget");
         assert!(limits.check(Class::Register, "203.0.113.10".parse().expect("ip")).await.allowed);
         assert_eq!(limits.mode(), "in-process");
     }

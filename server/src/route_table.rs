@@ -15,6 +15,9 @@ pub enum Class {
     Public = 1,
     /// Admin login attempts.
     Auth = 2,
+    /// The admin API (`/api/v1`): the public budget, unless `RATE_LIMIT_API`
+    /// gives it one of its own.
+    Api = 3,
 }
 
 impl Class {
@@ -24,6 +27,7 @@ impl Class {
             Class::Register => "register",
             Class::Public => "public",
             Class::Auth => "auth",
+            Class::Api => "api",
         }
     }
 }
@@ -37,6 +41,8 @@ pub enum Area {
     Page,
     /// Admin server functions and API: without a session, 401.
     Protected,
+    /// The admin API for programs (`/api/v1`): a bearer token, not a session.
+    Token,
 }
 
 /// Who gets an error answer, which decides its encoding.
@@ -87,7 +93,7 @@ const fn route(
 }
 
 use Callers::{Api, Browser, ServerFunctionOrForm};
-use Class::{Auth, Public, Register};
+use Class::{Api as ApiBudget, Auth, Public, Register};
 use Pattern::{Exact, Prefix};
 
 /// The first row whose pattern matches the path wins; a path no row matches
@@ -103,6 +109,7 @@ const ROUTES: &[Route] = &[
     route(Prefix("/api/admin/"), Some(Public), Some(Public), Some(Area::Protected), Api),
     route(Prefix("/api/fn/admin_"), Some(Public), Some(Public), Some(Area::Protected), ServerFunctionOrForm),
     route(Prefix("/api/fn/"), Some(Public), Some(Public), None, ServerFunctionOrForm),
+    route(Prefix("/api/v1/"), Some(ApiBudget), Some(ApiBudget), Some(Area::Token), Api),
     route(Prefix("/api/"), Some(Public), Some(Public), None, Api),
     // A registrant's links (join, unsubscribe) are opened in a browser.
     route(Prefix("/j/"), Some(Public), Some(Public), None, Browser),
@@ -168,6 +175,7 @@ mod tests {
         assert_eq!(class(&Method::GET, "/admin/login"), None);
         assert_eq!(class(&Method::GET, "/webinars/launch"), None);
         assert_eq!(class(&Method::GET, "/healthz"), None);
+        assert_eq!(class(&Method::GET, "/api/v1/webinars"), Some(Class::Api));
     }
 
     #[test]
@@ -181,6 +189,8 @@ mod tests {
         assert_eq!(area("/administrator"), None);
         assert_eq!(area("/api/fn/register"), None);
         assert_eq!(area("/webinars/admin"), None);
+        assert_eq!(area("/api/v1/webinars"), Some(Area::Token));
+        assert_eq!(area("/api/v1"), None, "no route there: answered 404 as the JSON API");
     }
 
     #[test]

@@ -13,7 +13,7 @@ use webinar::webinar::Status;
 /// Every admin page and server function the app registers, so a new one
 /// cannot be forgotten here.
 fn admin_routes() -> (Vec<String>, Vec<String>) {
-    let pages = leptos_axum::generate_route_list(app::App)
+    let pages = server::routes::page_routes()
         .iter()
         .map(|route| route.path().to_owned())
         .filter(|path| path.starts_with("/admin") && path != "/admin/login")

@@ -148,3 +148,28 @@ async fn a_stalled_request_is_answered_408_after_the_time_limit() {
         reqwest::Client::new().post(server.url("/api/webinar/register")).json(&body).send().await.expect("post");
     assert_eq!(response.status(), StatusCode::CREATED);
 }
+
+/// Another application starting in this process (as the in-process tests'
+/// servers do) leaves a page being rendered meanwhile alone: listing the
+/// pages' routes, which each start does, once parked every page resource
+/// first polled while the listing ran.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_render_while_another_application_starts() {
+    let server = server().await;
+    let starting = tokio::task::spawn_blocking(|| {
+        for _ in 0..300 {
+            drop(server::routes::page_routes());
+        }
+    });
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("client");
+    let mut rendered = 0;
+    while !starting.is_finished() || rendered < 20 {
+        let pages = (0..4).map(|_| client.get(server.url("/webinars/launch")).send());
+        for answer in futures::future::join_all(pages).await {
+            let status = answer.expect("the page is answered within 10 s").status();
+            assert_eq!(status, StatusCode::OK);
+            rendered += 1;
+        }
+    }
+    starting.await.expect("the route listings");
+}

@@ -61,7 +61,10 @@ impl Service {
     pub async fn update_webinar(&self, slug: &str, form: &WebinarForm, confirmed: bool) -> Result<Saved, DomainError> {
         let new = form.validate().map_err(DomainError::Invalid)?;
         let current = self.webinar_by_slug(slug).await?;
-        editor::update(self.db(), current.id, new, confirmed, self.now()).await
+        let txn = crate::store::begin_write(self.db()).await?;
+        let saved = editor::update(&txn, current.id, new, confirmed, self.now()).await?;
+        txn.commit().await?;
+        Ok(saved)
     }
 
     pub async fn publish_webinar(&self, slug: &str) -> Result<webinar::Model, DomainError> {
@@ -236,10 +239,6 @@ impl Service {
     }
 }
 
-/// The copy's ICP: empty for every registrant, else a valid ICP key.
 fn copy_icp(raw: &str) -> Result<String, DomainError> {
-    match raw.trim() {
-        "" => Ok(email_copy::DEFAULT_ICP.to_owned()),
-        key => icp_variant::parse_key(key).map_err(|error: FieldError| DomainError::Invalid(vec![error])),
-    }
+    icp_variant::copy_icp(raw).map_err(|error: FieldError| DomainError::Invalid(vec![error]))
 }

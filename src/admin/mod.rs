@@ -54,7 +54,8 @@ pub struct Login {
     pub expires_at: DateTime<Utc>,
 }
 
-fn hash_token(token: &str) -> String {
+/// SHA-256 in hex: how session and API tokens are stored.
+pub(crate) fn hash_token(token: &str) -> String {
     Sha256::digest(token.as_bytes()).iter().map(|byte| format!("{byte:02x}")).collect()
 }
 

@@ -95,6 +95,21 @@ pub async fn save<C: ConnectionTrait>(
         .map(drop)
 }
 
+/// The webinar's copy becomes exactly these `(kind, icp, copy)` (the API's
+/// replace): every kind and ICP left out goes back to the built-in copy.
+pub async fn replace<C: ConnectionTrait>(
+    db: &C,
+    webinar_id: i64,
+    copies: Vec<(Kind, String, CustomCopy)>,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    Entity::delete_many().filter(Column::WebinarId.eq(webinar_id)).exec(db).await?;
+    for (kind, icp, copy) in copies {
+        save(db, webinar_id, kind, &icp, copy, now).await?;
+    }
+    Ok(())
+}
+
 /// Back to the built-in copy (or, for an ICP, to the webinar's default copy).
 pub async fn delete<C: ConnectionTrait>(db: &C, webinar_id: i64, kind: Kind, icp: &str) -> Result<bool, DbErr> {
     let deleted = Entity::delete_many()

@@ -9,6 +9,7 @@ pub mod request;
 pub mod write;
 pub mod writer;
 
+use chrono::{DateTime, Utc};
 use sea_orm::DerivePartialModel;
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query, SelectStatement};
@@ -112,6 +113,62 @@ pub async fn page_for_webinar<C: ConnectionTrait>(
         .limit(limit)
         .all(db)
         .await
+}
+
+/// Which registrations a page of the admin API holds: those after
+/// `after_id` (the cursor), made at or after `since`, from an ICP, from a
+/// `utm_source`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PageFilter {
+    pub after_id: i64,
+    pub since: Option<DateTime<Utc>>,
+    pub icp: Option<String>,
+    pub utm_source: Option<String>,
+}
+
+/// How old a Postgres registration must be before a page shows it. Ids come
+/// from a sequence before the row commits, so a transaction holding id 101
+/// can commit after the one holding 102: a page read between them would end
+/// at 102, and a cursor moving past it would never see 101. The registration
+/// path commits within milliseconds, so rows this old have no such gap
+/// behind them. (SQLite writes one transaction at a time: ids commit in order.)
+const SETTLING: chrono::Duration = chrono::Duration::seconds(2);
+
+fn filtered(webinar_id: i64, filter: &PageFilter) -> sea_orm::Select<Entity> {
+    let mut query = Entity::find().filter(Column::WebinarId.eq(webinar_id)).filter(Column::Id.gt(filter.after_id));
+    if let Some(since) = filter.since {
+        query = query.filter(Column::CreatedAt.gte(since));
+    }
+    if let Some(icp) = &filter.icp {
+        query = query.filter(Column::Icp.eq(icp));
+    }
+    if let Some(source) = &filter.utm_source {
+        query = query.filter(Column::UtmSource.eq(source));
+    }
+    query
+}
+
+/// Up to `limit` registrations of a page, in id order, each settled
+/// ([`SETTLING`]) by `now`.
+pub async fn page_filtered<C: ConnectionTrait>(
+    db: &C,
+    webinar_id: i64,
+    filter: &PageFilter,
+    limit: u64,
+    now: DateTime<Utc>,
+) -> Result<Vec<Model>, DbErr> {
+    use sea_orm::{QueryOrder, QuerySelect};
+    let mut query = filtered(webinar_id, filter);
+    if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        query = query.filter(Column::CreatedAt.lt(now - SETTLING));
+    }
+    query.order_by_asc(Column::Id).limit(limit).all(db).await
+}
+
+/// Whether any registration matches the filter, settled or not.
+pub async fn any_after<C: ConnectionTrait>(db: &C, webinar_id: i64, filter: &PageFilter) -> Result<bool, DbErr> {
+    use sea_orm::QuerySelect;
+    Ok(filtered(webinar_id, filter).select_only().column(Column::Id).into_tuple::<i64>().one(db).await?.is_some())
 }
 
 /// One page of a webinar's registrations, newest first, whose name, email

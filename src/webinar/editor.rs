@@ -4,7 +4,7 @@
 //! registrants would be emailed.
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DatabaseConnection, EntityTrait};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, EntityTrait, TransactionTrait};
 
 use super::schedule_change as schedule;
 use crate::error::{DomainError, FieldError};
@@ -23,8 +23,10 @@ pub struct WebinarForm {
     pub speakers: String,
     /// One item a line: `17:05 | What happens` (time optional).
     pub agenda: String,
-    /// `2026-12-01T17:00`, in `timezone`.
+    /// `2026-12-01T17:00`, in `timezone` (the editor's way).
     pub starts_local: String,
+    /// An RFC 3339 instant (the API's way), read when `starts_local` is empty.
+    pub starts_at: String,
     /// IANA name, e.g. `Europe/Berlin`.
     pub timezone: String,
     pub duration_minutes: String,
@@ -78,6 +80,7 @@ impl WebinarForm {
             speakers: speakers.collect::<Vec<_>>().join("\n"),
             agenda: agenda.collect::<Vec<_>>().join("\n"),
             starts_local: webinar.starts_at.with_timezone(&webinar.tz()).format("%Y-%m-%dT%H:%M").to_string(),
+            starts_at: webinar.starts_at.to_rfc3339(),
             timezone: webinar.timezone.clone(),
             duration_minutes: webinar.duration_minutes.to_string(),
             join_url: webinar.join_url.clone(),
@@ -128,12 +131,27 @@ impl WebinarForm {
         check(agenda.is_some(), "agenda", "One item a line, at most 50: 17:05 | What happens (the time is optional).");
         let timezone = self.timezone.trim().parse::<Tz>().ok();
         check(timezone.is_some(), "timezone", "Choose a time zone from the list, e.g. Europe/Berlin.");
-        let starts_at = timezone.and_then(|zone| local_to_utc(&self.starts_local, zone));
-        check(
-            starts_at.is_some() || timezone.is_none(),
-            "starts_at",
-            "Enter the start as a date and time that exists in the chosen time zone.",
-        );
+        let starts_at = match self.starts_local.trim() {
+            "" => {
+                let instant = DateTime::parse_from_rfc3339(self.starts_at.trim()).ok();
+                let starts_at = instant.map(|instant| instant.with_timezone(&Utc));
+                check(
+                    starts_at.is_some(),
+                    "starts_at",
+                    "Give the start as an RFC 3339 time with its offset, e.g. 2026-12-01T17:00:00+01:00.",
+                );
+                starts_at
+            }
+            local => {
+                let starts_at = timezone.and_then(|zone| local_to_utc(local, zone));
+                check(
+                    starts_at.is_some() || timezone.is_none(),
+                    "starts_at",
+                    "Enter the start as a date and time that exists in the chosen time zone.",
+                );
+                starts_at
+            }
+        };
         let duration = self.duration_minutes.trim().parse::<i32>().ok().filter(|minutes| (5..=1440).contains(minutes));
         check(duration.is_some(), "duration_minutes", "The duration is 5 to 1440 minutes.");
         let join_url = web_url(self.join_url.trim());
@@ -284,16 +302,16 @@ fn slug_taken() -> DomainError {
 /// runs the reminder engine's operation in the same transaction; when that
 /// emails registrants and `confirmed` is false, nothing is written and the
 /// editor is told how many would be emailed.
-pub async fn update(
-    db: &DatabaseConnection,
+/// Call it in a write transaction ([`crate::store::begin_write`]).
+pub async fn update<C: TransactionTrait + ConnectionTrait>(
+    txn: &C,
     id: i64,
     new: NewWebinar,
     confirmed: bool,
     now: DateTime<Utc>,
 ) -> Result<Saved, DomainError> {
-    let txn = crate::store::begin_write(db).await?;
-    let current = webinar::Entity::find_by_id(id).one(&txn).await?.ok_or(DomainError::WebinarNotFound)?;
-    if new.slug != current.slug && webinar::find_by_slug(&txn, &new.slug).await?.is_some() {
+    let current = webinar::Entity::find_by_id(id).one(txn).await?.ok_or(DomainError::WebinarNotFound)?;
+    if new.slug != current.slug && webinar::find_by_slug(txn, &new.slug).await?.is_some() {
         return Err(slug_taken());
     }
     let effect = match (current.status, new.status) {
@@ -310,7 +328,7 @@ pub async fn update(
     };
     let registrants = match effect {
         Effect::None => 0,
-        Effect::Reschedule | Effect::Cancel => registration::count_subscribed(&txn, id).await?,
+        Effect::Reschedule | Effect::Cancel => registration::count_subscribed(txn, id).await?,
     };
     if registrants > 0 && !confirmed {
         let message = match effect {
@@ -330,12 +348,12 @@ pub async fn update(
     if matches!(effect, Effect::Cancel) {
         row.status = Set(current.status);
     }
-    let webinar = row.update(&txn).await?;
+    let webinar = row.update(txn).await?;
     // The operations say how many registrants they actually emailed.
     let (webinar, message) = match effect {
         Effect::None => (webinar, "Saved.".to_owned()),
         Effect::Reschedule => {
-            let done = schedule::reschedule(&txn, id, starts_at, now).await?;
+            let done = schedule::reschedule(txn, id, starts_at, now).await?;
             let message = match done.notified {
                 0 => "Saved.".to_owned(),
                 notified => format!("Saved. {notified} registrant(s) will be emailed the new time."),
@@ -343,7 +361,7 @@ pub async fn update(
             (done.webinar, message)
         }
         Effect::Cancel => {
-            let done = schedule::cancel(&txn, id, now).await?;
+            let done = schedule::cancel(txn, id, now).await?;
             let message = match done.notified {
                 0 => "Saved.".to_owned(),
                 notified => format!("Cancelled. {notified} registrant(s) will be emailed."),
@@ -351,7 +369,6 @@ pub async fn update(
             (done.webinar, message)
         }
     };
-    txn.commit().await?;
     tracing::info!(webinar = %webinar.slug, "webinar saved");
     Ok(Saved { webinar, message })
 }
@@ -386,6 +403,7 @@ mod tests {
             speakers: "Ada Lovelace | Head of Growth | https://example.com/ada.png\n\nGrace Hopper".into(),
             agenda: "17:00 | Welcome\nQ&A".into(),
             starts_local: "2026-12-01T17:00".into(),
+            starts_at: String::new(),
             timezone: "Europe/Berlin".into(),
             duration_minutes: "45".into(),
             join_url: "https://meet.example.com/x".into(),
@@ -449,6 +467,18 @@ mod tests {
         let title = WebinarForm { title: "Launch\nBcc: x".into(), ..form() };
         let fields: Vec<String> = title.validate().expect_err("two lines").into_iter().map(|e| e.field).collect();
         assert_eq!(fields, ["title"]);
+    }
+
+    #[test]
+    fn without_a_wall_clock_time_the_start_is_an_instant() {
+        // 02:30 happens twice in Berlin on 31 October 2027; the instant says which.
+        let second = WebinarForm { starts_local: "".into(), starts_at: "2027-10-31T02:30:00+01:00".into(), ..form() };
+        assert_eq!(second.validate().expect("valid").starts_at.to_rfc3339(), "2027-10-31T01:30:00+00:00");
+        for bad in ["", "2027-10-31 02:30", "2027-10-31T02:30:00"] {
+            let form = WebinarForm { starts_local: "".into(), starts_at: bad.into(), ..form() };
+            let fields: Vec<String> = form.validate().expect_err(bad).into_iter().map(|e| e.field).collect();
+            assert_eq!(fields, ["starts_at"], "{bad:?}");
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@ use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, QueryOrder};
 
 use crate::FieldError;
+use crate::email::copy as email_copy;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "icp_variants")]
@@ -38,6 +39,15 @@ pub fn parse_key(raw: &str) -> Result<String, FieldError> {
     valid
         .then_some(key)
         .ok_or_else(|| FieldError::new("icp", "Use 1–64 letters, digits, dashes or underscores, e.g. security-leads."))
+}
+
+/// The ICP an email copy is for: empty for every registrant
+/// ([`email_copy::DEFAULT_ICP`]), else a valid ICP key.
+pub fn copy_icp(raw: &str) -> Result<String, FieldError> {
+    match raw.trim() {
+        "" => Ok(email_copy::DEFAULT_ICP.to_owned()),
+        key => parse_key(key),
+    }
 }
 
 /// A variant as the editor submits it, validated.
@@ -98,6 +108,20 @@ pub async fn save<C: ConnectionTrait>(
         .exec_without_returning(db)
         .await
         .map(drop)
+}
+
+/// The webinar's variants become exactly these (the API's replace).
+pub async fn replace<C: ConnectionTrait>(
+    db: &C,
+    webinar_id: i64,
+    variants: Vec<Variant>,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    Entity::delete_many().filter(Column::WebinarId.eq(webinar_id)).exec(db).await?;
+    for variant in variants {
+        save(db, webinar_id, variant, now).await?;
+    }
+    Ok(())
 }
 
 /// Removes a variant; true when there was one.

@@ -103,20 +103,17 @@ macro_rules! on_both_databases {
 /// A count publisher for tests that do not follow counts.
 pub use webinar::registration::live::NoCounts;
 
-/// Seeds a published webinar starting two days after `due_at`, with
-/// `registrations` registrants, each with the four job kinds due at `due_at`.
-/// Returns the job ids. Bulk inserts, so 100,000 jobs take seconds: the
-/// registrants in batches of 1,000 (rows only a test writes this way), their
-/// jobs through the queue, one statement per kind, all in one transaction.
-pub async fn seed_due_jobs<C: ConnectionTrait + sea_orm::TransactionTrait>(
+/// Seeds a published webinar starting two days after `at` with
+/// `registrations` registrants made at `at`, in bulk inserts of 1,000 (rows
+/// only a test writes this way), and their count.
+pub async fn seed_registrations<C: ConnectionTrait>(
     db: &C,
     registrations: usize,
-    due_at: chrono::DateTime<chrono::Utc>,
-) -> Result<Vec<i64>, DbErr> {
-    use sea_orm::{ActiveValue::Set, EntityTrait, TransactionSession};
-    use webinar::email::Kind;
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<webinar::webinar::Model, DbErr> {
+    use sea_orm::{ActiveValue::Set, EntityTrait};
+    use webinar::registration;
     use webinar::webinar::{self as event, NewWebinar, Status};
-    use webinar::{queue, registration};
 
     let new = NewWebinar {
         slug: format!("seeded-{}", unique_name()),
@@ -125,14 +122,14 @@ pub async fn seed_due_jobs<C: ConnectionTrait + sea_orm::TransactionTrait>(
         description: String::new(),
         speakers: vec![],
         agenda: vec![],
-        starts_at: due_at + chrono::Duration::days(2),
+        starts_at: at + chrono::Duration::days(2),
         duration_minutes: 60,
         timezone: chrono_tz::UTC,
         join_url: "https://meet.example.com/seeded".into(),
         status: Status::Published,
         capacity: None,
     };
-    let webinar = event::create(db, new, due_at).await?;
+    let webinar = event::create(db, new, at).await?;
     let rows: Vec<registration::ActiveModel> = (0..registrations)
         .map(|n| registration::ActiveModel {
             webinar_id: Set(webinar.id),
@@ -140,7 +137,7 @@ pub async fn seed_due_jobs<C: ConnectionTrait + sea_orm::TransactionTrait>(
             email: Set(format!("r{n}@example.com")),
             email_key: Set(format!("r{n}@example.com")),
             token: Set(Alphanumeric.sample_string(&mut rand::rng(), 32)),
-            created_at: Set(due_at),
+            created_at: Set(at),
             ..Default::default()
         })
         .collect();
@@ -151,6 +148,22 @@ pub async fn seed_due_jobs<C: ConnectionTrait + sea_orm::TransactionTrait>(
     if let Some(first) = first {
         registration::count::add(db, webinar.id, first.id, registrations as i64).await?;
     }
+    Ok(webinar)
+}
+
+/// Seeds [`seed_registrations`] with each registrant's four job kinds due at
+/// `due_at`, the jobs through the queue, one statement per kind, all in one
+/// transaction; 100,000 jobs take seconds. Returns the job ids.
+pub async fn seed_due_jobs<C: ConnectionTrait + sea_orm::TransactionTrait>(
+    db: &C,
+    registrations: usize,
+    due_at: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<i64>, DbErr> {
+    use sea_orm::{EntityTrait, TransactionSession};
+    use webinar::email::Kind;
+    use webinar::{queue, registration};
+
+    let webinar = seed_registrations(db, registrations, due_at).await?;
     // One transaction: a worker polling meanwhile sees the whole burst at once.
     let txn = db.begin().await?;
     for kind in [Kind::Confirmation, Kind::Reminder24h, Kind::Reminder3h, Kind::Reminder15m] {

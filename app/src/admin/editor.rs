@@ -80,6 +80,7 @@ pub async fn admin_save_webinar(
         join_url,
         capacity,
         status,
+        starts_at: String::new(),
     };
     crate::api::ssr::answered(ssr::save(original, form, confirm.is_some()).await)
 }

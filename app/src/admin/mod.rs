@@ -12,11 +12,13 @@ mod editor;
 mod emails;
 mod queue;
 mod registrations;
+mod tokens;
 
 pub use editor::{PreviewPage, WebinarEditorPage};
 pub use emails::EmailsPage;
 pub use queue::QueuePage;
 pub use registrations::RegistrationsPage;
+pub use tokens::ApiTokensPage;
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "webinar_admin";
@@ -229,6 +231,7 @@ pub fn AdminHome() -> impl IntoView {
             <header class="admin-header">
                 <h1>"Webinars"</h1>
                 <a class="button" href="/admin/new-webinar">"New webinar"</a>
+                <a href="/admin/api-tokens">"API tokens"</a>
                 <ActionForm action=logout>
                     <button type="submit" class="secondary">"Log out"</button>
                 </ActionForm>
@@ -359,4 +362,5 @@ lazy_pages!(
     EmailsRoute => EmailsPage,
     RegistrationsRoute => RegistrationsPage,
     QueueRoute => QueuePage,
+    ApiTokensRoute => ApiTokensPage,
 );

@@ -1,12 +1,15 @@
 //! The door to the admin: every `/admin…` page, `/api/admin/…` route and
-//! `admin_…` server function needs a live session, except the login itself.
-//! Matching by prefix means a new admin route is guarded the day it is added.
-//! State-changing admin requests must also come from our own origin (the
-//! session cookie is `SameSite=Lax` as well).
+//! `admin_…` server function needs a live session, except the login itself;
+//! every `/api/v1/…` route needs a live API token, and a `write` one for
+//! anything but reading. Matching by prefix means a new admin route is
+//! guarded the day it is added. State-changing requests under a session must
+//! also come from our own origin (the session cookie is `SameSite=Lax` as
+//! well); a token is no ambient credential, so the API needs no such check.
 use axum::extract::{Request, State};
 use axum::http::{Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
+use webinar::api::token::Scope;
 
 use crate::error::ApiError;
 use crate::route_table::{self, Area};
@@ -17,6 +20,9 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
         return next.run(request).await;
     };
     let safe_method = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if area == Area::Token {
+        return token_door(&state, request, next, safe_method).await;
+    }
     if !safe_method && !same_origin(&request, state.links.base_url()) {
         return ApiError::CrossSite.into_response();
     }
@@ -33,6 +39,35 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
         (Ok(None), _) => ApiError::Unauthorized { caller: route_table::caller_of(&request) }.into_response(),
         (Err(error), _) => ApiError::Domain(error).into_response(),
     }
+}
+
+/// The token an `/api/v1` request acts with, for its handler (idempotency keys are per token).
+#[derive(Clone, Copy, Debug)]
+pub struct ApiCaller {
+    pub token_id: i64,
+}
+
+async fn token_door(state: &AppState, mut request: Request, next: Next, safe_method: bool) -> Response {
+    let token = match bearer(request.headers()) {
+        Some(secret) => state.service.api_token(secret).await,
+        None => Ok(None),
+    };
+    match token {
+        Ok(Some(token)) if token.scope == Scope::Read && !safe_method => ApiError::ReadOnlyToken.into_response(),
+        Ok(Some(token)) => {
+            request.extensions_mut().insert(ApiCaller { token_id: token.id });
+            next.run(request).await
+        }
+        Ok(None) => ApiError::NoToken.into_response(),
+        Err(error) => ApiError::Domain(error).into_response(),
+    }
+}
+
+/// The secret of `Authorization: Bearer <secret>` (the scheme in any case, RFC 6750).
+fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, secret) = value.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| secret.trim())
 }
 
 /// A browser names the page that sent a request in `Origin`; it must be this
@@ -60,6 +95,20 @@ fn origin_of(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_the_bearer_secret() {
+        let headers = |value: &str| {
+            let mut headers = axum::http::HeaderMap::new();
+            headers.insert(header::AUTHORIZATION, value.parse().expect("header"));
+            headers
+        };
+        assert_eq!(bearer(&headers("Bearer wbt_abc")), Some("wbt_abc"));
+        assert_eq!(bearer(&headers("bearer  wbt_abc ")), Some("wbt_abc"));
+        assert_eq!(bearer(&headers("Basic d2J0X2FiYw==")), None);
+        assert_eq!(bearer(&headers("wbt_abc")), None);
+        assert_eq!(bearer(&axum::http::HeaderMap::new()), None);
+    }
 
     #[test]
     fn cross_site_posts_are_refused() {

@@ -72,8 +72,21 @@ pub async fn time_limit(State(state): State<AppState>, request: Request, next: N
     }
 }
 
-/// Largest request body accepted anywhere (registrations, admin forms).
+/// Largest request body a public route takes (a registration, a login).
 pub const BODY_LIMIT: usize = 16 * 1024;
+/// Largest body the admin's routes take: a webinar with its 20,000-character
+/// description, its variants and all its email copy, posted by the editor or
+/// sent to the API.
+pub const ADMIN_BODY_LIMIT: usize = 256 * 1024;
+
+/// The body limit of a path: the admin's areas have the larger one.
+fn body_limit(path: &str) -> usize {
+    use crate::route_table::{Area, area};
+    match area(path) {
+        Some(Area::Page | Area::Protected | Area::Token) => ADMIN_BODY_LIMIT,
+        Some(Area::Login) | None => BODY_LIMIT,
+    }
+}
 
 /// An oversized body up to this size is read and thrown away before the 413,
 /// so the client, still sending, reliably gets the answer (closing on unread
@@ -81,9 +94,9 @@ pub const BODY_LIMIT: usize = 16 * 1024;
 const DRAIN_LIMIT: usize = 1024 * 1024;
 
 /// Checks the request's text (`input`) and reads the body up front,
-/// refusing one over `BODY_LIMIT` with 413 before any handler runs — server
-/// functions would otherwise report the cut-off body as their own failure
-/// (500). Every body here is a small form or JSON.
+/// refusing one over its path's limit with 413 before any handler runs —
+/// server functions would otherwise report the cut-off body as their own
+/// failure (500). Every body here is a form or JSON.
 pub async fn checked_input(request: Request, next: Next) -> Response {
     match input::check_uri(request.uri()) {
         Ok(()) => {}
@@ -91,20 +104,21 @@ pub async fn checked_input(request: Request, next: Next) -> Response {
         Err(AddressRefusal::Unclean(message)) => return ApiError::BadAddress(message).into_response(),
     }
     let caller = crate::route_table::caller_of(&request);
+    let limit = body_limit(request.uri().path());
     let declared = request.headers().get(header::CONTENT_LENGTH).and_then(|value| value.to_str().ok());
     let declared = declared.and_then(|length| length.parse::<usize>().ok());
     let (parts, body) = request.into_parts();
-    if declared.is_some_and(|length| length > BODY_LIMIT) {
+    if declared.is_some_and(|length| length > limit) {
         let drained = declared.is_some_and(|length| length <= DRAIN_LIMIT)
             && axum::body::to_bytes(body, DRAIN_LIMIT).await.is_ok();
-        return too_large(drained);
+        return too_large(limit, drained);
     }
-    match axum::body::to_bytes(body, BODY_LIMIT).await {
+    match axum::body::to_bytes(body, limit).await {
         Ok(bytes) => match input::check_body(content_type(&parts.headers), &bytes) {
             Ok(()) => next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await,
             Err(BodyRefusal { field }) => ApiError::ControlCharacters { field, caller }.into_response(),
         },
-        Err(error) if is_length_limit(&error) => too_large(false),
+        Err(error) if is_length_limit(&error) => too_large(limit, false),
         Err(error) => {
             ApiError::BadBody { message: format!("the body could not be read: {error}"), field: None }.into_response()
         }
@@ -116,8 +130,8 @@ fn content_type(headers: &axum::http::HeaderMap) -> Option<&str> {
 }
 
 /// 413; `Connection: close` when part of the body was left unread.
-fn too_large(drained: bool) -> Response {
-    let mut response = ApiError::TooLarge { limit: BODY_LIMIT }.into_response();
+fn too_large(limit: usize, drained: bool) -> Response {
+    let mut response = ApiError::TooLarge { limit }.into_response();
     if !drained {
         response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
     }

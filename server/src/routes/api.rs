@@ -57,11 +57,18 @@ pub async fn register(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     // Size is checked before any handler runs (`hardening::checked_input`).
-    let body = body.map_err(|rejection| ApiError::BadBody { message: rejection.body_text(), field: None })?;
-    let request: RegistrationRequest = parse_json(&body)?;
+    let (request, _): (RegistrationRequest, _) = json_body(body)?;
     let outcome = state.service.register(request).await?;
     let body = Registered { webinar: outcome.webinar.slug, registrations: outcome.registrations };
     Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// A JSON body read and parsed, and its bytes as they came.
+pub(crate) fn json_body<T: serde::de::DeserializeOwned>(
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(T, Bytes), ApiError> {
+    let body = body.map_err(|rejection| ApiError::BadBody { message: rejection.body_text(), field: None })?;
+    Ok((parse_json(&body)?, body))
 }
 
 /// Parses JSON, naming the field at fault (`serde_path_to_error`).

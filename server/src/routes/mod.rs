@@ -2,13 +2,13 @@
 //!
 //! The public API is registered through `utoipa_axum`, so a route and its
 //! OpenAPI description (`/api/openapi.json`) cannot drift apart.
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::extract::Extension;
 use axum::routing::get;
 use axum::{Json, Router};
 use leptos::prelude::provide_context;
-use leptos_axum::{LeptosRoutes, file_and_error_handler_with_context, generate_route_list};
+use leptos_axum::{AxumRouteListing, LeptosRoutes, file_and_error_handler_with_context, generate_route_list};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -16,20 +16,24 @@ use utoipa_axum::routes;
 use crate::middleware::{admin_guard, hardening, rate_limit};
 use crate::state::AppState;
 use crate::{error, observability};
+use v1::BearerToken;
 
 pub mod admin_registrations;
 pub mod api;
 pub mod health;
 pub mod registrant;
+pub mod v1;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Webinar registration", description = "The public API of a webinar's landing page: register, follow the count, and the links in registrants' emails. Errors are `{\"error\": {\"code\", \"message\", \"fields\"?}}`."),
+    info(title = "Webinar registration", description = "The public API of a webinar's landing page (register, follow the count, the links in registrants' emails) and the admin API for programs under `/api/v1`. Errors are `{\"error\": {\"code\", \"message\", \"fields\"?}}`."),
     tags(
         (name = "registration", description = "Register and follow the registration count"),
         (name = "registrant", description = "The links in a registrant's emails"),
         (name = "operations", description = "Health, readiness, metrics and this description"),
-    )
+        (name = "admin-api", description = "The admin API for programs: webinars and registrations, with an API token (`Authorization: Bearer wbt_…`)"),
+    ),
+    modifiers(&BearerToken)
 )]
 struct PublicApi;
 
@@ -45,6 +49,7 @@ fn public_api() -> OpenApiRouter<AppState> {
         .routes(routes!(health::ready))
         .routes(routes!(observability::metrics_endpoint))
         .routes(routes!(openapi_json))
+        .merge(v1::routes())
 }
 
 /// This description of the public API.
@@ -54,6 +59,16 @@ async fn openapi_json(
     Extension(description): Extension<Arc<utoipa::openapi::OpenApi>>,
 ) -> Json<utoipa::openapi::OpenApi> {
     Json(description.as_ref().clone())
+}
+
+/// The pages' routes, generated once per process. Generating them renders
+/// the app with a process-wide flag set that parks every resource first
+/// polled meanwhile, forever (leptos_server's `SuppressResourceLoad`): a
+/// second application built in a process that already serves (the in-process
+/// tests do) would hang a page being rendered at that moment.
+pub fn page_routes() -> Vec<AxumRouteListing> {
+    static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(app::App)).clone()
 }
 
 pub fn router(state: AppState) -> Router {
@@ -73,9 +88,7 @@ pub fn router(state: AppState) -> Router {
         .layer(Extension(Arc::new(description)))
         .route("/api/admin/webinars/{slug}/registrations.csv", get(admin_registrations::registrations_csv))
         .route("/api/admin/registrations/{id}", axum::routing::delete(admin_registrations::erase_registration))
-        .leptos_routes_with_context(&state, generate_route_list(app::App), context.clone(), move || {
-            app::shell(options.clone())
-        })
+        .leptos_routes_with_context(&state, page_routes(), context.clone(), move || app::shell(options.clone()))
         .fallback(file_and_error_handler_with_context::<AppState, _>(context, app::shell))
         .layer(axum::middleware::from_fn(error::server_function_status))
         .layer(axum::middleware::from_fn_with_state(state.clone(), admin_guard::guard))

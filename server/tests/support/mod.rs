@@ -441,6 +441,20 @@ pub async fn create_admin(server: &TestServer, email: &str, password: &str) -> (
     (output.status.success(), said)
 }
 
+/// `server create-token`; returns the token (the last line it prints).
+pub async fn create_token(server: &TestServer, name: &str, scope: &str) -> String {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_server"))
+        .args(["create-token", "--name", name, "--scope", scope])
+        .env("DATABASE_URL", &server.database_url)
+        .env("RUST_LOG", "error")
+        .output()
+        .await
+        .expect("run create-token");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    stdout.lines().last().expect("the token on the last line").to_owned()
+}
+
 /// The webinar form, filled in; `changes` replace fields.
 pub fn webinar_form<'a>(original: &'a str, changes: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
     let mut form = vec![

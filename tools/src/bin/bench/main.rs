@@ -6,7 +6,9 @@
 //! - `bench reminders`: 100,000 reminders due at once, against the SendGrid mock's ceiling;
 //! - `bench soak`: ten minutes at half the maximum registration rate with a reminder burst in the middle;
 //! - `bench stats`: `/api/webinar/stats` requests per second against `/healthz`;
-//! - `bench websockets`: 10,000 live-count clients, time until all see a registration.
+//! - `bench websockets`: 10,000 live-count clients, time until all see a registration;
+//! - `bench api`: the admin API's cursor through 100,000 registrations.
+mod api;
 mod http;
 mod landing;
 mod registrations;
@@ -87,6 +89,13 @@ enum Bench {
         #[arg(long, default_value_t = 1000)]
         ms_per_round: u64,
     },
+    /// The admin API paging through a webinar's registrations by cursor.
+    Api {
+        #[arg(long, value_enum, default_value = "postgres")]
+        database: Backend,
+        #[arg(long, default_value_t = 100_000)]
+        registrations: usize,
+    },
     /// Websocket clients following one webinar; registrations pushed to all of them.
     Websockets {
         #[arg(long, default_value_t = 10_000)]
@@ -134,6 +143,7 @@ async fn main() -> std::process::ExitCode {
             http::stats_against_health(connections, rounds, ms_per_round).await
         }
         Bench::Websockets { clients, registrations } => websockets::run(clients, registrations).await,
+        Bench::Api { database, registrations } => api::run(database, registrations).await,
     };
     match result {
         Ok(true) => std::process::ExitCode::SUCCESS,

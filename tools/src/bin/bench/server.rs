@@ -69,6 +69,22 @@ impl BenchServer {
         self.child.id().map(|pid| pid.to_string()).unwrap_or_default()
     }
 
+    /// `server create-token` on this server's database; the token it prints.
+    pub async fn create_token(&self, name: &str, scope: &str) -> Result<String, Failure> {
+        let path = std::env::current_exe()?.with_file_name("server");
+        let output = Command::new(path)
+            .args(["create-token", "--name", name, "--scope", scope])
+            .env("DATABASE_URL", &self.database.url)
+            .env("RUST_LOG", "error")
+            .output()
+            .await?;
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        match stdout.lines().last() {
+            Some(token) if output.status.success() => Ok(token.to_owned()),
+            _ => Err(format!("create-token failed: {stdout}{}", String::from_utf8_lossy(&output.stderr)).into()),
+        }
+    }
+
     /// One registration for the demo webinar (a fresh address each time).
     pub async fn register(&self, client: &reqwest::Client, n: usize) -> Result<u64, Failure> {
         let body = serde_json::json!({"name": "Bench", "email": format!("bench{n}@example.com")});

@@ -1,0 +1,177 @@
+//! The admin API's resources: what `/api/v1` answers with, and what a
+//! webhook will carry. Their fields are the API's contract: rename none.
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::email::Kind;
+use crate::email::copy as email_copy;
+use crate::email::links::Links;
+use crate::webinar::{self, AgendaItem, Speaker, Status, icp_variant};
+use crate::{queue, registration};
+
+/// A webinar with everything the admin editor edits.
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct WebinarResource {
+    pub slug: String,
+    pub title: String,
+    pub subtitle: String,
+    /// Markdown.
+    pub description: String,
+    pub speakers: Vec<Speaker>,
+    pub agenda: Vec<AgendaItem>,
+    pub starts_at: DateTime<Utc>,
+    pub duration_minutes: i32,
+    /// IANA name, e.g. `Europe/Berlin`: how the start is shown.
+    pub timezone: String,
+    pub join_url: String,
+    /// Seats; `null` for no limit.
+    pub capacity: Option<i32>,
+    pub status: Status,
+    pub registrations: u64,
+    pub icp_variants: Vec<VariantResource>,
+    pub email_copy: Vec<EmailCopyResource>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The landing page's headline and intro for visitors from one ICP (`?icp=`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+pub struct VariantResource {
+    pub icp: String,
+    pub headline: String,
+    pub intro: String,
+}
+
+/// Marketing's own copy for one email kind, for everyone (`icp` empty) or one ICP.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+pub struct EmailCopyResource {
+    pub kind: Kind,
+    pub icp: String,
+    pub subject: String,
+    /// Markdown with `{{ variables }}`.
+    pub body: String,
+}
+
+impl WebinarResource {
+    pub fn new(
+        webinar: webinar::Model,
+        registrations: u64,
+        variants: Vec<icp_variant::Model>,
+        copies: Vec<email_copy::Model>,
+    ) -> Self {
+        Self {
+            speakers: webinar.speakers(),
+            agenda: webinar.agenda(),
+            slug: webinar.slug,
+            title: webinar.title,
+            subtitle: webinar.subtitle,
+            description: webinar.description,
+            starts_at: webinar.starts_at,
+            duration_minutes: webinar.duration_minutes,
+            timezone: webinar.timezone,
+            join_url: webinar.join_url,
+            capacity: webinar.capacity,
+            status: webinar.status,
+            registrations,
+            icp_variants: variants
+                .into_iter()
+                .map(|variant| VariantResource { icp: variant.icp, headline: variant.headline, intro: variant.intro })
+                .collect(),
+            email_copy: copies
+                .into_iter()
+                .map(|copy| EmailCopyResource {
+                    kind: copy.kind,
+                    icp: copy.icp,
+                    subject: copy.subject,
+                    body: copy.body,
+                })
+                .collect(),
+            created_at: webinar.created_at,
+            updated_at: webinar.updated_at,
+        }
+    }
+}
+
+/// A registrant, with the links their emails carry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+pub struct RegistrationResource {
+    pub id: i64,
+    /// The webinar's slug.
+    pub webinar: String,
+    pub name: String,
+    pub email: String,
+    pub company: Option<String>,
+    pub icp: Option<String>,
+    pub utm_source: Option<String>,
+    pub utm_medium: Option<String>,
+    pub utm_campaign: Option<String>,
+    pub registered_at: DateTime<Utc>,
+    /// When they unsubscribed from the webinar's emails, if they did.
+    pub unsubscribed_at: Option<DateTime<Utc>>,
+    /// Their personal join link.
+    pub join_url: String,
+    /// Their unsubscribe link (it asks before it acts).
+    pub unsubscribe_url: String,
+}
+
+impl RegistrationResource {
+    pub fn new(registration: registration::Model, webinar_slug: &str, links: &Links) -> Self {
+        Self {
+            join_url: links.join_url(&registration.token),
+            unsubscribe_url: links.unsubscribe_url(registration.id),
+            id: registration.id,
+            webinar: webinar_slug.to_owned(),
+            name: registration.name,
+            email: registration.email,
+            company: registration.company,
+            icp: registration.icp,
+            utm_source: registration.utm_source,
+            utm_medium: registration.utm_medium,
+            utm_campaign: registration.utm_campaign,
+            registered_at: registration.created_at,
+            unsubscribed_at: registration.unsubscribed_at,
+        }
+    }
+}
+
+/// One email a registrant is due or was sent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+pub struct EmailJobResource {
+    pub id: i64,
+    pub kind: Kind,
+    /// When it is (or was) due.
+    pub due_at: DateTime<Utc>,
+    pub status: queue::Status,
+    pub attempts: i32,
+    /// The provider's answer to the latest failed attempt, or why it was cancelled.
+    pub last_error: Option<String>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<queue::job::Model> for EmailJobResource {
+    fn from(job: queue::job::Model) -> Self {
+        Self {
+            id: job.id,
+            kind: job.kind,
+            due_at: job.run_at,
+            status: job.status,
+            attempts: job.attempts,
+            last_error: job.last_error,
+            sent_at: job.sent_at,
+            updated_at: job.updated_at,
+        }
+    }
+}
+
+/// One page of a list, and where the next one starts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Page<T> {
+    pub data: Vec<T>,
+    /// Pass it as `cursor` for the next page; it is there even when this page
+    /// is the last for now, so a program can ask again later for what came since.
+    pub next_cursor: String,
+    /// More rows exist after this page right now.
+    pub has_more: bool,
+}
