@@ -58,6 +58,8 @@ bench: build ## Benchmarks (programs, not tests): see BENCHMARKS.md
 	-$(TARGET_DIR)/release/bench websockets
 	-$(TARGET_DIR)/release/bench api --database postgres
 	-$(TARGET_DIR)/release/bench api --database sqlite
+	-$(TARGET_DIR)/release/bench events --database postgres
+	-$(TARGET_DIR)/release/bench events --database sqlite
 
 soak: build ## Ten minutes at half the maximum registration rate, a reminder burst in the middle (Postgres)
 	cargo build --release -p tools --bin bench --bin sendgrid-mock

@@ -50,6 +50,9 @@ pub enum DomainError {
     /// Saving would email registrants; the editor must confirm first.
     #[error("{0}")]
     NeedsConfirmation(String),
+    /// An address an admin would take off the suppression list is not on it.
+    #[error("This address is not on the suppression list.")]
+    NotSuppressed,
     /// An `Idempotency-Key` came back with another request than its first.
     #[error(
         "This Idempotency-Key was used with another request in the last 24 hours; send a new key with a new request."
@@ -98,6 +101,7 @@ impl DomainError {
             DomainError::RegistrationNotFound => "registration_not_found",
             DomainError::NeedsConfirmation(_) => "needs_confirmation",
             DomainError::IdempotencyKeyReused => "idempotency_key_reused",
+            DomainError::NotSuppressed => "not_suppressed",
             DomainError::MailUnavailable => "mail_unavailable",
             DomainError::DeliveryFailed(_) => "delivery_failed",
             DomainError::Unavailable(_) => "database",

@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod api;
 pub mod clock;
+pub mod deliverability;
 pub mod delivery;
 pub mod email;
 pub mod email_address;

@@ -223,10 +223,14 @@ impl Service {
         Ok(registration::page_for_webinar(&self.db, webinar_id, after_id, limit).await?)
     }
 
-    /// Erases a registrant and all their email jobs (GDPR).
+    /// Erases a registrant, all their email jobs and what the provider
+    /// reported about them (GDPR), in one transaction.
     pub async fn erase_registration(&self, registration_id: i64) -> Result<(), DomainError> {
-        let webinar_id =
-            registration::erase(&self.db, registration_id).await?.ok_or(DomainError::RegistrationNotFound)?;
+        let txn = crate::store::begin_write(&self.db).await?;
+        let jobs: Vec<i64> = queue::for_registration(&txn, registration_id).await?.iter().map(|job| job.id).collect();
+        crate::deliverability::event::forget_jobs(&txn, &jobs).await?;
+        let webinar_id = registration::erase(&txn, registration_id).await?.ok_or(DomainError::RegistrationNotFound)?;
+        txn.commit().await?;
         tracing::info!(registration = registration_id, webinar = webinar_id, "registrant erased");
         Ok(())
     }

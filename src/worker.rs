@@ -18,6 +18,7 @@ use sea_orm::{ActiveEnum, DatabaseConnection};
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 
+use crate::deliverability::{self, suppression};
 use crate::delivery::{Attachment, Delivery, DeliveryError, MAX_RECIPIENTS_PER_REQUEST, Mailbox, Outgoing, Recipient};
 use crate::email::links::Links;
 use crate::email::render::{self, Emails, WebinarLinks};
@@ -25,7 +26,7 @@ use crate::email::schedule::REMINDERS;
 use crate::email::{calendar, copy as email_copy};
 use crate::queue::lease::{self, Held};
 use crate::queue::retry::{AfterFailure, RetryPolicy};
-use crate::queue::{self, Kind};
+use crate::queue::{self, Kind, SetAside};
 use crate::{Clock, DomainError, registration, webinar};
 
 #[derive(Clone, Debug)]
@@ -63,6 +64,8 @@ pub struct TickReport {
     pub retried: usize,
     pub dead: usize,
     pub cancelled: usize,
+    /// Set aside because their address is on the suppression list.
+    pub suppressed: usize,
     pub released: usize,
 }
 
@@ -73,6 +76,7 @@ impl std::ops::AddAssign for TickReport {
         self.retried += other.retried;
         self.dead += other.dead;
         self.cancelled += other.cancelled;
+        self.suppressed += other.suppressed;
         self.released += other.released;
     }
 }
@@ -249,8 +253,12 @@ impl Worker {
         let lease = Arc::new(claim.lease);
         let (batches, skipped) = self.prepare(claim.jobs, &lease, now).await?;
         let _turn = self.write_turn().await;
-        for (reason, ids) in skipped {
-            report.cancelled += queue::mark_cancelled(&self.db, &lease, &ids, reason, now).await? as usize;
+        for (why, ids) in skipped {
+            let set_aside = queue::mark_set_aside(&self.db, &lease, &ids, why, now).await? as usize;
+            match why {
+                SetAside::Cancelled(_) => report.cancelled += set_aside,
+                SetAside::Suppressed => report.suppressed += set_aside,
+            }
         }
         self.end_if_last(lease).await?;
         Ok((batches, report))
@@ -404,7 +412,12 @@ impl Worker {
         let ids: Vec<i64> = jobs.iter().map(|(id, _)| *id).collect();
         match outcome {
             None => report.released += ids.len(),
-            Some(Ok(())) => report.sent += queue::mark_sent(&self.db, lease, &ids, now).await? as usize,
+            Some(Ok(())) => {
+                report.sent += queue::mark_sent(&self.db, lease, &ids, now).await? as usize;
+                if self.delivery.is_the_mailbox() {
+                    deliverability::record_outbox_delivered(&self.db, &ids, now).await?;
+                }
+            }
             Some(Err(DeliveryError::Reject { reason })) => {
                 tracing::warn!(worker = %self.id, jobs = ids.len(), %reason, "provider rejected a recipient");
                 report.dead += queue::mark_failed(&self.db, lease, &ids, None, &reason, now).await? as usize;
@@ -440,25 +453,31 @@ impl Worker {
         jobs: Vec<queue::pending::Model>,
         lease: &Arc<Held>,
         now: DateTime<Utc>,
-    ) -> Result<(Vec<Batch>, BTreeMap<&'static str, Vec<i64>>), DomainError> {
+    ) -> Result<(Vec<Batch>, BTreeMap<SetAside, Vec<i64>>), DomainError> {
         // Jobs share registrations (four kinds each) and webinars: look each up once.
         let registration_ids: BTreeSet<i64> = jobs.iter().map(|job| job.registration_id).collect();
         let webinar_ids: BTreeSet<i64> = jobs.iter().map(|job| job.webinar_id).collect();
         let registrations = registration::addressees(&self.db, registration_ids).await?;
         let copies = email_copy::for_webinars(&self.db, webinar_ids.iter().copied()).await?;
         let webinars = webinar::by_ids(&self.db, webinar_ids).await?;
+        let keys: Vec<String> = registrations.values().map(|registration| registration.email_key.clone()).collect();
+        let suppressed = suppression::among(&self.db, &keys).await?;
 
-        let mut skipped: BTreeMap<&'static str, Vec<i64>> = BTreeMap::new();
+        let mut skipped: BTreeMap<SetAside, Vec<i64>> = BTreeMap::new();
         let mut groups: BTreeMap<BatchKey, Vec<(queue::pending::Model, &registration::Addressee)>> = BTreeMap::new();
         for job in jobs {
             let (Some(registration), Some(webinar)) =
                 (registrations.get(&job.registration_id), webinars.get(&job.webinar_id))
             else {
-                skipped.entry("registration or webinar deleted").or_default().push(job.job_id);
+                skipped.entry(SetAside::Cancelled("registration or webinar deleted")).or_default().push(job.job_id);
                 continue;
             };
             if let Some(reason) = skip_reason(&job, registration, webinar, now) {
-                skipped.entry(reason).or_default().push(job.job_id);
+                skipped.entry(SetAside::Cancelled(reason)).or_default().push(job.job_id);
+                continue;
+            }
+            if suppressed.contains(&registration.email_key) {
+                skipped.entry(SetAside::Suppressed).or_default().push(job.job_id);
                 continue;
             }
             groups.entry((job.webinar_id, job.kind, registration.icp.clone())).or_default().push((job, registration));
@@ -486,6 +505,7 @@ impl Worker {
                         let unsubscribe_url = self.links.unsubscribe_url(registration.id);
                         Recipient {
                             job_id: job.job_id,
+                            registration_id: registration.id,
                             to: Mailbox { email: registration.email.clone(), name: registration.name.clone() },
                             substitutions: render::substitutions(&registration.name, &join_url, &unsubscribe_url),
                             unsubscribe_url,

@@ -115,6 +115,8 @@ async fn sendgrid_request_shape_and_every_answer(database: TestDatabase) {
     assert_eq!(grace["headers"]["List-Unsubscribe-Post"], "List-Unsubscribe=One-Click");
     let confirmations = jobs_of(&setup.db, Kind::Confirmation).await;
     assert_eq!(grace["custom_args"]["job_id"], confirmations[1].id.to_string());
+    let registration_id = confirmations[1].registration_id.to_string();
+    assert_eq!(grace["custom_args"]["registration_id"], registration_id, "events come back to the registrant too");
     assert_eq!(body["attachments"][0]["filename"], "invite.ics");
     assert!(body["attachments"][0]["type"].as_str().expect("type").starts_with("text/calendar"));
     assert!(confirmations.iter().all(|job| job.status == Status::Sent));

@@ -171,6 +171,9 @@ pub(crate) mod ssr {
                     fields.into_iter().map(|f| FieldErrorView { field: f.field, message: f.message }).collect(),
                 ),
                 DomainError::WebinarNotFound | DomainError::RegistrationNotFound => AppError::NotFound,
+                error @ DomainError::NotSuppressed => {
+                    AppError::Invalid(vec![FieldErrorView { field: "email".into(), message: error.to_string() }])
+                }
                 DomainError::Closed(reason) => AppError::Closed(reason.message().to_owned()),
                 DomainError::Unavailable(error) => {
                     tracing::error!(%error, "database unreachable in a server function");

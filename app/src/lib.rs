@@ -81,6 +81,11 @@ pub fn App() -> impl IntoView {
                         ssr=SsrMode::Async
                     />
                     <Route
+                        path=(StaticSegment("admin"), StaticSegment("suppressions"))
+                        view={Lazy::<admin::SuppressionsRoute>::new()}
+                        ssr=SsrMode::Async
+                    />
+                    <Route
                         path=(StaticSegment("admin"), StaticSegment("new-webinar"))
                         view={Lazy::<admin::EditorRoute>::new()}
                         ssr=SsrMode::Async
@@ -108,6 +113,17 @@ pub fn App() -> impl IntoView {
                             StaticSegment("registrations"),
                         )
                         view={Lazy::<admin::RegistrationsRoute>::new()}
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=(
+                            StaticSegment("admin"),
+                            StaticSegment("webinars"),
+                            ParamSegment("slug"),
+                            StaticSegment("registrations"),
+                            ParamSegment("id"),
+                        )
+                        view={Lazy::<admin::RegistrantRoute>::new()}
                         ssr=SsrMode::Async
                     />
                     <Route

@@ -10,6 +10,7 @@ mod m20261201_000006_email_leases;
 mod m20261201_000007_email_queue;
 mod m20261202_000008_secrets;
 mod m20261202_000009_api_tokens;
+mod m20261202_000010_email_events;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000007_email_queue::Migration),
             Box::new(m20261202_000008_secrets::Migration),
             Box::new(m20261202_000009_api_tokens::Migration),
+            Box::new(m20261202_000010_email_events::Migration),
         ]
     }
 }

@@ -87,6 +87,7 @@ impl Application {
             metrics: observability::install_metrics()?,
             metrics_token: config.metrics_token(),
             request_timeout: std::time::Duration::from_secs(config.request_timeout_secs),
+            event_key: config.email.event_key()?,
         });
         Ok(Self { config, listener, address, db, clock, delivery, links, state, connections })
     }

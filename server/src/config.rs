@@ -136,6 +136,10 @@ pub struct EmailConfig {
     /// Seconds before a SendGrid request counts as timed out (and is retried).
     #[arg(long, env = "SENDGRID_TIMEOUT_SECS", default_value_t = 10)]
     pub sendgrid_timeout_secs: u64,
+    /// The Event Webhook's verification key, base64 DER as SendGrid shows
+    /// it; without one, `POST /api/sendgrid/events` takes nothing.
+    #[arg(long, env = "SENDGRID_WEBHOOK_PUBLIC_KEY")]
+    pub sendgrid_webhook_public_key: Option<String>,
     /// Where the dev outbox writes `.eml` files.
     #[arg(long, env = "OUTBOX_DIR", default_value = "data/outbox")]
     pub outbox_dir: String,
@@ -220,6 +224,16 @@ impl EmailConfig {
         links: webinar::email::links::Links,
     ) -> Result<webinar::admin::Mail, Box<dyn std::error::Error + Send + Sync>> {
         Ok(webinar::admin::Mail { emails: webinar::email::render::Emails::new()?, delivery, from: self.from(), links })
+    }
+
+    /// The key SendGrid's events are checked with, when one is set.
+    pub fn event_key(
+        &self,
+    ) -> Result<Option<webinar::deliverability::signature::EventKey>, Box<dyn std::error::Error + Send + Sync>> {
+        match set(&self.sendgrid_webhook_public_key) {
+            Some(key) => Ok(Some(webinar::deliverability::signature::EventKey::from_base64_der(key)?)),
+            None => Ok(None),
+        }
     }
 
     /// SendGrid with a key, the dev outbox without.

@@ -33,6 +33,9 @@ pub enum ApiError {
     NoToken,
     #[error("This API token may only read (GET); use a write token for changes.")]
     ReadOnlyToken,
+    /// A provider event batch whose signature could not be verified; nothing is stored.
+    #[error("The event batch was refused ({0}); nothing was stored.")]
+    EventsRefused(&'static str),
     #[error("This request came from another site; admin changes must be made from this site's own pages.")]
     CrossSite,
     #[error(
@@ -80,6 +83,7 @@ impl ApiError {
             ApiError::Domain(DomainError::RegistrationNotFound) => {
                 (StatusCode::NOT_FOUND, "registration_not_found", None)
             }
+            ApiError::Domain(DomainError::NotSuppressed) => (StatusCode::NOT_FOUND, "suppression_not_found", None),
             ApiError::Domain(DomainError::Closed(_)) => (StatusCode::CONFLICT, "registration_closed", None),
             ApiError::Domain(DomainError::Unavailable(_)) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable", None)
@@ -105,6 +109,7 @@ impl ApiError {
             ApiError::Unauthorized { .. } => (StatusCode::UNAUTHORIZED, "unauthorized", None),
             ApiError::NoToken => (StatusCode::UNAUTHORIZED, "unauthorized", None),
             ApiError::ReadOnlyToken => (StatusCode::FORBIDDEN, "read_only_token", None),
+            ApiError::EventsRefused(_) => (StatusCode::FORBIDDEN, "signature_refused", None),
             ApiError::CrossSite => (StatusCode::FORBIDDEN, "cross_site", None),
             ApiError::Timeout { .. } => (StatusCode::REQUEST_TIMEOUT, "request_timeout", None),
             ApiError::UriTooLong => (StatusCode::URI_TOO_LONG, "uri_too_long", None),

@@ -110,11 +110,16 @@ const ROUTES: &[Route] = &[
     route(Prefix("/api/fn/admin_"), Some(Public), Some(Public), Some(Area::Protected), ServerFunctionOrForm),
     route(Prefix("/api/fn/"), Some(Public), Some(Public), None, ServerFunctionOrForm),
     route(Prefix("/api/v1/"), Some(ApiBudget), Some(ApiBudget), Some(Area::Token), Api),
+    // The provider's event webhook: signed, from its many addresses, in bursts.
+    route(Exact(PROVIDER_EVENTS), None, None, None, Api),
     route(Prefix("/api/"), Some(Public), Some(Public), None, Api),
     // A registrant's links (join, unsubscribe) are opened in a browser.
     route(Prefix("/j/"), Some(Public), Some(Public), None, Browser),
     route(Prefix("/u/"), Some(Public), Some(Public), None, Browser),
 ];
+
+/// Where SendGrid posts its events.
+pub const PROVIDER_EVENTS: &str = "/api/sendgrid/events";
 
 fn find(path: &str) -> Option<&'static Route> {
     ROUTES.iter().find(|route| match route.pattern {

@@ -42,6 +42,8 @@ pub struct Shared {
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     pub metrics_token: Option<String>,
     pub request_timeout: std::time::Duration,
+    /// SendGrid's event webhook key; `None`: events are refused.
+    pub event_key: Option<webinar::deliverability::signature::EventKey>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

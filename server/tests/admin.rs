@@ -172,6 +172,17 @@ async fn erasing_a_registrant_removes_them_and_their_emails(database: TestDataba
         assert_eq!(response.status(), StatusCode::CREATED);
         ids.push(server.registrant(email).await.id);
     }
+    // What the provider reported about each registrant's emails.
+    use webinar::deliverability::event;
+    for (n, id) in ids.iter().enumerate() {
+        let job = queue::for_registration(&server.db, *id).await.expect("jobs")[0].id;
+        let reported = serde_json::json!({"email": "x@example.com", "timestamp": 1_900_000_000, "event": "open",
+            "sg_event_id": format!("e-{n}"), "job_id": job.to_string()});
+        let reported: event::SendGridEvent = serde_json::from_value(reported).expect("an event");
+        event::record(&server.db, vec![event::row(&reported, "x@example.com".into(), support::now())])
+            .await
+            .expect("record");
+    }
     let url = server.url(&format!("/api/admin/registrations/{}", ids[0]));
     assert_eq!(client().delete(&url).send().await.expect("delete").status(), StatusCode::UNAUTHORIZED);
     assert!(create_admin(&server, EMAIL, PASSWORD).await.0);
@@ -191,6 +202,9 @@ async fn erasing_a_registrant_removes_them_and_their_emails(database: TestDataba
     let jobs_of =
         |id: i64| queue::job::Entity::find().filter(queue::job::Column::RegistrationId.eq(id)).count(&server.db);
     assert_eq!(jobs_of(ids[0]).await.expect("count"), 0, "their emails are gone too");
+    let events: Vec<String> =
+        event::Entity::find().all(&server.db).await.expect("events").into_iter().map(|e| e.provider_event_id).collect();
+    assert_eq!(events, ["e-1"], "and what the provider said of them; the other registrant's stays");
     assert_eq!(jobs_of(ids[1]).await.expect("count"), 4, "the other registrant keeps theirs");
     let again = client().delete(&url).header(COOKIE, &cookie).send().await.expect("delete");
     assert_eq!(again.status(), StatusCode::NOT_FOUND);

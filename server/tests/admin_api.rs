@@ -279,6 +279,17 @@ async fn a_repeated_key_gets_the_first_answer_and_writes_nothing(database: TestD
     assert_eq!(bad_key.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let (_, all) = call(&server, Some(&token), Method::GET, "/api/v1/webinars", None).await;
     assert_eq!(all["data"].as_array().map(Vec::len), Some(1), "still one webinar");
+
+    // Without a key, racing creates of one address: one wins, the rest are told the address is taken.
+    let race = webinar_body("race");
+    let racing = (0..10).map(|_| call(&server, Some(&token), Method::POST, "/api/v1/webinars", Some(&race)));
+    let answers = futures::future::join_all(racing).await;
+    let created = answers.iter().filter(|(status, _)| *status == StatusCode::CREATED).count();
+    assert_eq!(created, 1, "{answers:?}");
+    for (status, body) in answers.iter().filter(|(status, _)| *status != StatusCode::CREATED) {
+        assert_eq!(*status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["error"]["fields"][0]["field"], "slug", "{body}");
+    }
 }
 
 async fn paging_returns_each_registration_once_while_more_arrive(database: TestDatabase) {

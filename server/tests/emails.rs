@@ -7,9 +7,10 @@ use std::time::Duration;
 use chrono::Duration as Span;
 use reqwest::StatusCode;
 use sea_orm::EntityTrait;
-use serde_json::json;
+use serde_json::{Value, json};
 use support::TestServer;
 use test_support::TestDatabase;
+use tools::event_signer::EventSigner;
 use webinar::email::links::Links;
 use webinar::queue::{self, Kind, Status};
 use webinar::registration;
@@ -40,17 +41,19 @@ async fn the_confirmation_lands_in_the_dev_outbox(database: TestDatabase) {
     assert!(eml.contains("Content-Type: text/calendar"), "the invite: {eml}");
     assert!(eml.contains(&format!("{}/j/{}", server.base, registrant.token)), "the join link: {eml}");
 
-    // The worker records the outcome just after the outbox has the file.
+    // The worker records the outcome just after the outbox has the file, and
+    // (the outbox being the mailbox) its delivery.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
         let jobs = queue::for_registration(&server.db, registrant.id).await.expect("jobs");
         let confirmation = jobs.iter().find(|job| job.kind == Kind::Confirmation).expect("confirmation");
         assert!(jobs.iter().filter(|job| job.kind != Kind::Confirmation).all(|job| job.status == Status::Pending));
-        if confirmation.status == Status::Sent {
+        let events = webinar::deliverability::event::for_jobs(&server.db, &[confirmation.id]).await.expect("events");
+        if confirmation.status == Status::Sent && events.iter().any(|event| event.event == "delivered") {
             break;
         }
         assert_eq!(confirmation.status, Status::Pending, "delivered, being recorded (held by the worker's lease)");
-        assert!(tokio::time::Instant::now() < deadline, "the confirmation was never recorded as sent");
+        assert!(tokio::time::Instant::now() < deadline, "the confirmation was never recorded as sent and delivered");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -167,7 +170,216 @@ async fn a_stopped_worker_shows_in_readyz(database: TestDatabase) {
     assert!(health["queue"]["oldest_due_age_seconds"].as_i64().is_some_and(|age| age >= 1), "{health}");
 }
 
+/// Posts a batch with the given signature and timestamp headers.
+async fn post_events(
+    server: &TestServer,
+    body: &[u8],
+    signature: Option<&str>,
+    timestamp: &str,
+) -> (StatusCode, Value) {
+    let mut request = reqwest::Client::new()
+        .post(server.url("/api/sendgrid/events"))
+        .header("content-type", "application/json")
+        .header("x-twilio-email-event-webhook-timestamp", timestamp)
+        .body(body.to_vec());
+    if let Some(signature) = signature {
+        request = request.header("x-twilio-email-event-webhook-signature", signature);
+    }
+    let response = request.send().await.expect("events");
+    (response.status(), response.json().await.expect("JSON"))
+}
+
+async fn jobs_by_status(server: &TestServer, registration_id: i64) -> Vec<(Kind, Status)> {
+    let jobs = queue::for_registration(&server.db, registration_id).await.expect("jobs");
+    jobs.into_iter().map(|job| (job.kind, job.status)).collect()
+}
+
+async fn provider_events_are_verified_stored_once_and_suppress(database: TestDatabase) {
+    let signer = EventSigner::default();
+    let key = signer.public_key();
+    let server =
+        TestServer::start_with(database, &[("SENDGRID_WEBHOOK_PUBLIC_KEY", &key), ("RUN_WORKER", "false")]).await;
+    server.webinar("launch", WebinarStatus::Published, Span::days(2)).await;
+    server.webinar("next-one", WebinarStatus::Published, Span::days(9)).await;
+    let grace = register(&server, "Grace@example.com").await;
+    let body = json!({"webinar": "next-one", "name": "Grace", "email": "grace@example.com"});
+    let response = reqwest::Client::new().post(server.url("/api/webinar/register")).json(&body).send().await;
+    assert_eq!(response.expect("register").status(), StatusCode::CREATED);
+    let elsewhere = registration::Entity::find()
+        .all(&server.db)
+        .await
+        .expect("registrations")
+        .into_iter()
+        .find(|registration| registration.id != grace.id)
+        .expect("grace in the other webinar");
+    let confirmation = queue::for_registration(&server.db, grace.id)
+        .await
+        .expect("jobs")
+        .into_iter()
+        .find(|job| job.kind == Kind::Confirmation)
+        .expect("confirmation");
+    let job = confirmation.id.to_string();
+    let batch = json!([
+        {"email": "grace@example.com", "timestamp": 1_900_000_000, "event": "processed", "sg_event_id": "e-1", "job_id": job},
+        {"email": "grace@example.com", "timestamp": 1_900_000_001, "event": "delivered", "sg_event_id": "e-2", "job_id": job},
+        {"email": "grace@example.com", "timestamp": 1_900_000_002, "event": "open", "sg_event_id": "e-3", "job_id": job},
+        {"email": "GRACE@example.com", "timestamp": 1_900_000_003, "event": "bounce", "type": "bounce",
+         "reason": "550 5.1.1 mailbox unavailable", "sg_event_id": "e-4", "job_id": job},
+        {"not": "an event"},
+    ]);
+    let body = serde_json::to_vec(&batch).expect("JSON");
+    let now = chrono::Utc::now().timestamp().to_string();
+    let signature = signer.sign(&now, &body);
+
+    // Refused, and nothing changes: no signature, a tampered body, an old timestamp, another key.
+    let stored =
+        || async { webinar::deliverability::event::Entity::find().all(&server.db).await.expect("events").len() };
+    let tampered = String::from_utf8(body.clone()).expect("UTF-8").replace("bounce", "delivered");
+    let old = (chrono::Utc::now() - Span::minutes(6)).timestamp().to_string();
+    let stranger = EventSigner::default();
+    for (what, body, signature, timestamp) in [
+        ("unsigned", body.clone(), None, now.clone()),
+        ("tampered", tampered.into_bytes(), Some(signature.clone()), now.clone()),
+        ("old", body.clone(), Some(signer.sign(&old, &body)), old.clone()),
+        ("another key", body.clone(), Some(stranger.sign(&now, &body)), now.clone()),
+    ] {
+        let (status, answer) = post_events(&server, &body, signature.as_deref(), &timestamp).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{what}: {answer}");
+        assert_eq!(answer["error"]["code"], "signature_refused", "{what}");
+    }
+    assert_eq!(stored().await, 0);
+    assert!(jobs_by_status(&server, elsewhere.id).await.iter().all(|(_, status)| *status == Status::Pending));
+
+    let (status, answer) = post_events(&server, &body, Some(&signature), &now).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(
+        (answer["received"].clone(), answer["new"].clone(), answer["skipped"].clone()),
+        (json!(5), json!(4), json!(1))
+    );
+    assert_eq!(answer["suppressed_addresses"], 1);
+    // Every pending email of the address, in both webinars, is suppressed.
+    for registration in [grace.id, elsewhere.id] {
+        let jobs = jobs_by_status(&server, registration).await;
+        assert!(jobs.iter().all(|(_, status)| *status == Status::Suppressed), "{registration}: {jobs:?}");
+    }
+    // The same batch again (SendGrid retries) counts once.
+    let (status, again) = post_events(&server, &body, Some(&signature), &now).await;
+    assert_eq!(
+        (status, again["new"].clone(), again["suppressed_addresses"].clone()),
+        (StatusCode::OK, json!(0), json!(0))
+    );
+    assert_eq!(stored().await, 4);
+
+    // The registrant's emails show the timeline; the list shows the address.
+    let token = support::create_token(&server, "CRM", "write").await;
+    let api = |method: reqwest::Method, path: String| {
+        reqwest::Client::new().request(method, server.url(&path)).bearer_auth(&token).send()
+    };
+    let emails: Value = api(reqwest::Method::GET, format!("/api/v1/registrations/{}/emails", grace.id))
+        .await
+        .expect("emails")
+        .json()
+        .await
+        .expect("JSON");
+    let confirmation_json =
+        emails["data"].as_array().expect("data").iter().find(|job| job["kind"] == "confirmation").cloned();
+    let timeline: Vec<Value> = confirmation_json.expect("confirmation")["events"].as_array().expect("events").clone();
+    let names: Vec<&str> = timeline.iter().filter_map(|event| event["event"].as_str()).collect();
+    assert_eq!(names, ["processed", "delivered", "open", "bounce"]);
+    assert_eq!(timeline[3]["reason"], "550 5.1.1 mailbox unavailable");
+    let listed: Value =
+        api(reqwest::Method::GET, "/api/v1/suppressions".into()).await.expect("list").json().await.expect("JSON");
+    assert_eq!(listed["data"][0]["email"], "grace@example.com", "{listed}");
+    assert_eq!(listed["data"][0]["event"], "bounce");
+
+    // The admin's pages: the queue shows the suppressed emails and the provider's counts.
+    assert!(support::create_admin(&server, support::EMAIL, support::PASSWORD).await.0);
+    let cookie = support::logged_in(&server).await;
+    let queue: Value = support::client()
+        .post(server.url("/api/fn/admin_queue"))
+        .header(reqwest::header::COOKIE, &cookie)
+        .form(&[("slug", "launch")])
+        .send()
+        .await
+        .expect("queue")
+        .json()
+        .await
+        .expect("JSON");
+    let delivery = &queue["delivery"];
+    assert_eq!(
+        (delivery["delivered"].clone(), delivery["bounced"].clone(), delivery["opened"].clone()),
+        (json!(1), json!(1), json!(1)),
+        "{queue}"
+    );
+    let counts = queue["counts"].as_array().expect("counts");
+    assert!(counts.iter().any(|row| row[1] == "suppressed" && row[2].as_u64() > Some(0)), "{queue}");
+    let page =
+        support::client().get(server.url("/admin/suppressions")).header(reqwest::header::COOKIE, &cookie).send().await;
+    let html = page.expect("page").text().await.expect("html");
+    assert!(html.contains("grace@example.com") && html.contains("550 5.1.1 mailbox unavailable"), "{html}");
+    let timeline =
+        |path: String| support::client().get(server.url(&path)).header(reqwest::header::COOKIE, cookie.clone()).send();
+    let html = timeline(format!("/admin/webinars/launch/registrations/{}", grace.id)).await.expect("page");
+    let html = html.text().await.expect("html");
+    for shown in ["email-timeline", "processed", "delivered", "open", "bounce", "550 5.1.1 mailbox unavailable"] {
+        assert!(html.contains(shown), "{shown} on the registrant's page: {html}");
+    }
+    let elsewhere_page = timeline(format!("/admin/webinars/next-one/registrations/{}", grace.id)).await;
+    let html = elsewhere_page.expect("page").text().await.expect("html");
+    assert!(!html.contains("email-timeline"), "a registrant shows under their own webinar only");
+
+    // Removed by an admin, the address gets email again (what it missed stays suppressed).
+    let removed =
+        api(reqwest::Method::DELETE, "/api/v1/suppressions/Grace%40example.com".into()).await.expect("remove");
+    assert_eq!(removed.status(), StatusCode::NO_CONTENT);
+    let again = api(reqwest::Method::DELETE, "/api/v1/suppressions/grace%40example.com".into()).await.expect("remove");
+    assert_eq!(again.status(), StatusCode::NOT_FOUND);
+    server.webinar("third", WebinarStatus::Published, Span::days(20)).await;
+    let body = json!({"webinar": "third", "name": "Grace", "email": "grace@example.com"});
+    let response = reqwest::Client::new().post(server.url("/api/webinar/register")).json(&body).send().await;
+    assert_eq!(response.expect("register").status(), StatusCode::CREATED);
+    let pending = queue::job::Entity::find().all(&server.db).await.expect("jobs");
+    assert!(pending.iter().any(|job| job.status == Status::Pending), "the new registration's emails are queued");
+
+    // A server without the key takes no events at all.
+    let unkeyed = TestServer::start(TestDatabase::sqlite().expect("database")).await;
+    let (status, answer) = post_events(&unkeyed, &body.to_string().into_bytes(), Some(&signature), &now).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
+}
+
+/// An address suppressed before a registration's emails go out: the worker
+/// sets them aside as suppressed, and the outbox gets nothing for it.
+async fn the_worker_sends_nothing_to_a_suppressed_address(database: TestDatabase) {
+    let signer = EventSigner::default();
+    let key = signer.public_key();
+    let server = TestServer::start_with(database, &[("SENDGRID_WEBHOOK_PUBLIC_KEY", &key)]).await;
+    server.webinar("launch", WebinarStatus::Published, Span::days(2)).await;
+    let batch = serde_json::to_vec(&json!([
+        {"email": "spam@example.com", "timestamp": 1_900_000_000, "event": "spamreport", "sg_event_id": "s-1"},
+    ]))
+    .expect("JSON");
+    let now = chrono::Utc::now().timestamp().to_string();
+    let (status, answer) = post_events(&server, &batch, Some(&signer.sign(&now, &batch)), &now).await;
+    assert_eq!((status, answer["suppressed_addresses"].clone()), (StatusCode::OK, json!(1)), "{answer}");
+    let suppressed = register(&server, "spam@example.com").await;
+    register(&server, "ada@example.com").await;
+    let messages = server.outbox_messages(1).await;
+    assert!(messages[0].contains("ada@example.com"), "{}", messages[0]);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let jobs = jobs_by_status(&server, suppressed.id).await;
+        if jobs.contains(&(Kind::Confirmation, Status::Suppressed)) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never set aside: {jobs:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(server.outbox_messages(1).await.iter().all(|eml| !eml.contains("spam@example.com")));
+}
+
 test_support::on_both_databases!(
+    provider_events_are_verified_stored_once_and_suppress,
+    the_worker_sends_nothing_to_a_suppressed_address,
     reschedule_and_cancel_email_every_registrant,
     a_stopped_worker_shows_in_readyz,
     the_confirmation_lands_in_the_dev_outbox,

@@ -146,6 +146,7 @@ impl Service {
             attachments: Vec::new(),
             recipients: vec![Recipient {
                 job_id: 0,
+                registration_id: 0,
                 to: to.clone(),
                 substitutions: Default::default(),
                 unsubscribe_url,

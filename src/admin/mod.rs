@@ -208,7 +208,7 @@ pub async fn overview<C: ConnectionTrait>(db: &C) -> Result<Vec<WebinarSummary>,
             queue::Status::Sent => summary.emails_sent += count,
             queue::Status::Pending => summary.emails_pending += count,
             queue::Status::Dead => summary.emails_dead += count,
-            queue::Status::Cancelled => {}
+            queue::Status::Cancelled | queue::Status::Suppressed => {}
         }
     }
     Ok(summaries)

@@ -1,8 +1,11 @@
 //! Registrations through the admin API: cursor paging with filters, one
 //! registrant with their links, and their emails.
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 
 use super::resource::{EmailJobResource, Page, RegistrationResource};
+use crate::deliverability::event;
 use crate::registration::{self, PageFilter};
 use crate::{DomainError, FieldError, Service, queue, webinar};
 
@@ -110,7 +113,20 @@ impl Service {
     pub async fn api_registration_emails(&self, id: i64) -> Result<Vec<EmailJobResource>, DomainError> {
         self.registration_with_webinar(id).await?;
         let jobs = queue::for_registration(self.db(), id).await?;
-        Ok(jobs.into_iter().map(EmailJobResource::from).collect())
+        let ids: Vec<i64> = jobs.iter().map(|job| job.id).collect();
+        let mut events: HashMap<i64, Vec<event::Model>> = HashMap::new();
+        for found in event::for_jobs(self.db(), &ids).await? {
+            if let Some(job) = found.job_id {
+                events.entry(job).or_default().push(found);
+            }
+        }
+        Ok(jobs
+            .into_iter()
+            .map(|job| {
+                let its = events.remove(&job.id).unwrap_or_default();
+                EmailJobResource::new(job, its)
+            })
+            .collect())
     }
 
     async fn registration_with_webinar(&self, id: i64) -> Result<(registration::Model, webinar::Model), DomainError> {

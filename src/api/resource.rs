@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::deliverability::{event, suppression};
 use crate::email::Kind;
 use crate::email::copy as email_copy;
 use crate::email::links::Links;
@@ -148,11 +149,43 @@ pub struct EmailJobResource {
     pub last_error: Option<String>,
     pub sent_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
+    /// What the provider reported about it, oldest first.
+    pub events: Vec<EmailEventResource>,
 }
 
-impl From<queue::job::Model> for EmailJobResource {
-    fn from(job: queue::job::Model) -> Self {
+/// One thing the provider reported about an email.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+pub struct EmailEventResource {
+    /// `processed`, `delivered`, `deferred`, `bounce`, `dropped`, `spamreport`,
+    /// `unsubscribe`, `group_unsubscribe`, `open`, `click`.
+    pub event: String,
+    pub at: DateTime<Utc>,
+    pub reason: Option<String>,
+}
+
+/// An address no email goes to, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+pub struct SuppressionResource {
+    pub email: String,
+    /// The event that put it on the list.
+    pub event: String,
+    pub reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<suppression::Model> for SuppressionResource {
+    fn from(entry: suppression::Model) -> Self {
+        Self { email: entry.email_key, event: entry.event, reason: entry.reason, created_at: entry.created_at }
+    }
+}
+
+impl EmailJobResource {
+    pub fn new(job: queue::job::Model, events: Vec<event::Model>) -> Self {
         Self {
+            events: events
+                .into_iter()
+                .map(|event| EmailEventResource { event: event.event, at: event.occurred_at, reason: event.reason })
+                .collect(),
             id: job.id,
             kind: job.kind,
             due_at: job.run_at,

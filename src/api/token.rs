@@ -107,11 +107,15 @@ pub async fn authenticate<C: ConnectionTrait>(
         .await?;
     let Some(token) = found else { return Ok(None) };
     if token.last_used_at.is_none_or(|used| now - used >= LAST_USED_GRANULARITY) {
-        Entity::update_many()
+        // Bookkeeping: a request is not refused because its note could not be written.
+        let noted = Entity::update_many()
             .col_expr(Column::LastUsedAt, Expr::value(now))
             .filter(Column::Id.eq(token.id))
             .exec(db)
-            .await?;
+            .await;
+        if let Err(error) = noted {
+            tracing::warn!(token = token.id, %error, "could not note an API token's use");
+        }
     }
     Ok(Some(token))
 }

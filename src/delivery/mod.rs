@@ -30,6 +30,9 @@ pub struct Attachment {
 #[derive(Clone, Debug)]
 pub struct Recipient {
     pub job_id: i64,
+    /// Sent with `job_id` in the message's custom arguments, so the
+    /// provider's events name both.
+    pub registration_id: i64,
     pub to: Mailbox,
     pub substitutions: BTreeMap<String, String>,
     /// RFC 8058 one-click target, sent as `List-Unsubscribe`.
@@ -100,6 +103,13 @@ pub enum DeliveryError {
 #[async_trait::async_trait]
 pub trait Delivery: Send + Sync + 'static {
     async fn deliver(&self, message: &Outgoing) -> Result<(), DeliveryError>;
+
+    /// Whether a delivered message has reached its mailbox (the dev outbox
+    /// is the mailbox), so no provider will report it: the worker records
+    /// the `delivered` event itself.
+    fn is_the_mailbox(&self) -> bool {
+        false
+    }
 }
 
 #[cfg(test)]

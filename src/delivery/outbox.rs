@@ -50,6 +50,10 @@ fn build(outgoing: &Outgoing, recipient: &Recipient) -> Result<Message, Delivery
 
 #[async_trait::async_trait]
 impl Delivery for Outbox {
+    fn is_the_mailbox(&self) -> bool {
+        true
+    }
+
     /// Builds every message before writing any: a recipient whose message
     /// cannot be built rejects the request with nothing written, and the
     /// worker splits it until that recipient is alone.
@@ -78,6 +82,7 @@ mod tests {
             .enumerate()
             .map(|(n, email)| Recipient {
                 job_id: n as i64,
+                registration_id: n as i64,
                 to: Mailbox { email: (*email).into(), name: format!("Lovelace, Ada \"{n}\"\r\nBcc: x@evil.example") },
                 substitutions: Default::default(),
                 unsubscribe_url: format!("https://events.example.com/u/{n}.sig"),

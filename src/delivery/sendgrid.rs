@@ -41,6 +41,7 @@ fn retry_after_seconds(value: &str) -> Option<chrono::Duration> {
 /// Per-recipient strings the request borrows (the crate's maps hold `&str`).
 struct Owned {
     job_ids: Vec<String>,
+    registration_ids: Vec<String>,
     headers: Vec<[(&'static str, String); 2]>,
     names: Vec<String>,
 }
@@ -49,6 +50,11 @@ impl Owned {
     fn new(outgoing: &Outgoing) -> Self {
         Self {
             job_ids: outgoing.recipients.iter().map(|recipient| recipient.job_id.to_string()).collect(),
+            registration_ids: outgoing
+                .recipients
+                .iter()
+                .map(|recipient| recipient.registration_id.to_string())
+                .collect(),
             headers: outgoing.recipients.iter().map(|recipient| recipient.list_unsubscribe_headers()).collect(),
             names: outgoing.recipients.iter().map(|recipient| provider_safe_name(&recipient.to.name)).collect(),
         }
@@ -61,12 +67,12 @@ fn message<'a>(outgoing: &'a Outgoing, owned: &'a Owned) -> Message<'a> {
         .add_category(&outgoing.category)
         .add_content(Content::new().set_content_type("text/plain").set_value(&outgoing.content.text))
         .add_content(Content::new().set_content_type("text/html").set_value(&outgoing.content.html));
-    let per_recipient = owned.job_ids.iter().zip(&owned.headers).zip(&owned.names);
-    for (recipient, ((job_id, headers), name)) in outgoing.recipients.iter().zip(per_recipient) {
+    let per_recipient = owned.job_ids.iter().zip(&owned.registration_ids).zip(&owned.headers).zip(&owned.names);
+    for (recipient, (((job_id, registration_id), headers), name)) in outgoing.recipients.iter().zip(per_recipient) {
         let substitutions: HashMap<&str, &str> =
             recipient.substitutions.iter().map(|(key, value)| (key.as_str(), value.as_str())).collect();
         let headers: HashMap<&str, &str> = headers.iter().map(|(name, value)| (*name, value.as_str())).collect();
-        let custom_args = HashMap::from([("job_id", job_id.as_str())]);
+        let custom_args = HashMap::from([("job_id", job_id.as_str()), ("registration_id", registration_id.as_str())]);
         message = message.add_personalization(
             Personalization::new(Email::new(&recipient.to.email).set_name(name))
                 .add_substitutions(&substitutions)

@@ -15,7 +15,20 @@ pub async fn cancel_pending_for_registration<C: ConnectionTrait>(
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<u64, DbErr> {
-    cancel_pending_where(db, Condition::all().add(Column::RegistrationId.eq(registration_id)), reason, now).await
+    let scope = Condition::all().add(Column::RegistrationId.eq(registration_id));
+    end_pending_where(db, scope, Status::Cancelled, reason, now).await
+}
+
+/// Ends as suppressed the pending jobs of the registrations `registrants`
+/// selects (their address went on the suppression list).
+pub async fn suppress_pending<C: ConnectionTrait>(
+    db: &C,
+    registrants: sea_orm::sea_query::SelectStatement,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    let scope = Condition::all().add(Column::RegistrationId.in_subquery(registrants));
+    end_pending_where(db, scope, Status::Suppressed, reason, now).await
 }
 
 /// Cancels a webinar's pending jobs of the given kinds, saying why.
@@ -27,18 +40,19 @@ pub async fn cancel_pending_for_webinar<C: ConnectionTrait>(
     now: DateTime<Utc>,
 ) -> Result<u64, DbErr> {
     let scope = Condition::all().add(Column::WebinarId.eq(webinar_id)).add(Column::Kind.is_in(kinds.iter().copied()));
-    cancel_pending_where(db, scope, reason, now).await
+    end_pending_where(db, scope, Status::Cancelled, reason, now).await
 }
 
-async fn cancel_pending_where<C: ConnectionTrait>(
+async fn end_pending_where<C: ConnectionTrait>(
     db: &C,
     scope: Condition,
+    status: Status,
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<u64, DbErr> {
     pending::remove_pending(db, scope.clone()).await?;
     let updated = Entity::update_many()
-        .set(ended(Status::Cancelled, reason, now))
+        .set(ended(status, reason, now))
         .filter(scope.add(Column::Status.eq(Status::Pending)))
         .exec(db)
         .await?;

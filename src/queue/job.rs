@@ -20,6 +20,10 @@ pub enum Status {
     Dead,
     #[sea_orm(string_value = "cancelled")]
     Cancelled,
+    /// Its address is on the suppression list (a hard bounce, a spam report,
+    /// an unsubscribe at the provider): it never goes out.
+    #[sea_orm(string_value = "suppressed")]
+    Suppressed,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -68,6 +72,15 @@ pub(super) fn with_ids<C: ConnectionTrait>(db: &C, ids: &[i64]) -> Condition {
 /// while its request was out stays cancelled.
 pub(super) fn pending_among<C: ConnectionTrait>(db: &C, ids: &[i64]) -> Condition {
     with_ids(db, ids).add(Column::Status.eq(Status::Pending))
+}
+
+/// The ids of a webinar's jobs, as a statement to select others by.
+pub fn ids_of_webinar(webinar_id: i64) -> sea_orm::sea_query::SelectStatement {
+    sea_orm::sea_query::Query::select()
+        .column(Column::Id)
+        .from(Entity)
+        .and_where(Column::WebinarId.eq(webinar_id))
+        .to_owned()
 }
 
 /// A registration's jobs, oldest due first.

@@ -15,10 +15,12 @@
 //! pending  claim_due (a worker; the lease names it)              leased
 //! pending  move_pending (reschedule)                             pending
 //! pending  cancel_pending_for_* (unsubscribe, schedule change)   cancelled
+//! pending  suppress_pending (the provider reported the address)  suppressed
 //! leased   mark_sent (the worker: the provider took it)          sent
 //! leased   mark_failed with a retry time (the worker)            pending
 //! leased   mark_failed without one: no attempts left             dead
-//! leased   mark_cancelled (the worker: it no longer applies)     cancelled
+//! leased   mark_set_aside (the worker: it no longer applies, or   cancelled | suppressed
+//!          its address is suppressed)
 //! leased   rescue_expired (any worker, once the lease ran out)   pending; dead on the last attempt
 //! dead     retry_dead (an admin)                                 pending, with fresh attempts
 //! ```
@@ -26,8 +28,8 @@
 //! "Leased" is not a column: the job stays `pending` (and queued) while a
 //! live lease names it, out of other claims' reach. A leased job cancelled
 //! meanwhile stays cancelled: outcomes only change pending jobs (a send the
-//! provider took is recorded as sent, because it was). Sent and cancelled
-//! are final.
+//! provider took is recorded as sent, because it was). Sent, cancelled and
+//! suppressed are final.
 mod cancel;
 mod claim;
 mod enqueue;
@@ -39,12 +41,12 @@ mod rescue;
 pub mod retry;
 mod revive;
 
-pub use cancel::{cancel_pending_for_registration, cancel_pending_for_webinar, move_pending};
+pub use cancel::{cancel_pending_for_registration, cancel_pending_for_webinar, move_pending, suppress_pending};
 pub use claim::{Claim, claim_due};
 pub use enqueue::{create_pending, postgres_ctes, queue_for_registrants};
 pub use job::{Kind, Status, counts_by_webinar_and_status, counts_for_webinar, dead_for_webinar, for_registration};
 pub use lease::Held;
-pub use outcome::{mark_cancelled, mark_failed, mark_sent};
+pub use outcome::{SetAside, mark_failed, mark_sent, mark_set_aside};
 pub use pending::{QueueLag, lag};
 pub use rescue::rescue_expired;
 pub use retry::{AfterFailure, RetryPolicy};

@@ -82,15 +82,26 @@ pub async fn mark_failed(
     .await
 }
 
-/// Jobs that must not go out any more (unsubscribed, cancelled, or too late to
-/// be true); `reason` says which.
-pub async fn mark_cancelled(
+/// Why the worker sets claimed jobs aside unsent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SetAside {
+    /// They no longer apply: unsubscribed, cancelled, or too late to be true.
+    Cancelled(&'static str),
+    /// Their address is on the suppression list.
+    Suppressed,
+}
+
+/// Jobs that must not go out; they end cancelled or suppressed, with the reason.
+pub async fn mark_set_aside(
     db: &DatabaseConnection,
     lease: &Held,
     ids: &[i64],
-    reason: &str,
+    why: SetAside,
     now: DateTime<Utc>,
 ) -> Result<u64, DbErr> {
-    let cancelled = ended(Status::Cancelled, reason, now);
-    record(db, lease, ids, None, |txn| Entity::update_many().set(cancelled).filter(pending_among(txn, ids))).await
+    let ending = match why {
+        SetAside::Cancelled(reason) => ended(Status::Cancelled, reason, now),
+        SetAside::Suppressed => ended(Status::Suppressed, "address suppressed", now),
+    };
+    record(db, lease, ids, None, |txn| Entity::update_many().set(ending).filter(pending_among(txn, ids))).await
 }

@@ -68,6 +68,7 @@ pub struct Addressee {
     pub id: i64,
     pub name: String,
     pub email: String,
+    pub email_key: String,
     pub icp: Option<String>,
     pub token: String,
     pub unsubscribed_at: Option<DateTimeUtc>,
@@ -231,6 +232,33 @@ pub fn subscribed(webinar_id: i64) -> SelectStatement {
         .and_where(Expr::col(Column::WebinarId).eq(webinar_id))
         .and_where(Expr::col(Column::UnsubscribedAt).is_null())
         .to_owned()
+}
+
+/// The ids of every registration of these addresses, in any webinar: a
+/// statement the queue selects jobs by (an address put on the suppression list).
+pub fn with_email_keys(email_keys: &[String]) -> SelectStatement {
+    Query::select()
+        .column(Column::Id)
+        .from(Entity)
+        .and_where(Expr::col(Column::EmailKey).is_in(email_keys.iter().cloned()))
+        .to_owned()
+}
+
+/// The addresses (keyed) of these registrations, by id.
+pub async fn email_keys<C: ConnectionTrait>(
+    db: &C,
+    ids: impl IntoIterator<Item = i64>,
+) -> Result<std::collections::HashMap<i64, String>, DbErr> {
+    use sea_orm::QuerySelect;
+    let found: Vec<(i64, String)> = Entity::find()
+        .select_only()
+        .column(Column::Id)
+        .column(Column::EmailKey)
+        .filter(crate::store::is_one_of(db.get_database_backend(), Column::Id, ids))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(found.into_iter().collect())
 }
 
 /// The registrations with these ids, by id (a deleted one is absent).

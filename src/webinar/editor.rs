@@ -289,7 +289,13 @@ pub async fn create<C: ConnectionTrait>(db: &C, new: NewWebinar, now: DateTime<U
     if webinar::find_by_slug(db, &new.slug).await?.is_some() {
         return Err(slug_taken());
     }
-    let webinar = webinar::create(db, new, now).await?;
+    // Another create of the same slug may commit between the check and the insert.
+    let webinar = match webinar::create(db, new, now).await {
+        Err(error) if matches!(error.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_))) => {
+            return Err(slug_taken());
+        }
+        created => created?,
+    };
     tracing::info!(webinar = %webinar.slug, "webinar created");
     Ok(Saved { message: format!("Created “{}”.", webinar.title), webinar })
 }

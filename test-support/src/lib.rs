@@ -116,7 +116,8 @@ pub async fn seed_registrations<C: ConnectionTrait>(
     use webinar::webinar::{self as event, NewWebinar, Status};
 
     let new = NewWebinar {
-        slug: format!("seeded-{}", unique_name()),
+        // A slug the webinar's rules take (the database's unique name has underscores).
+        slug: format!("seeded-{}", unique_name().replace('_', "-")),
         title: "Seeded".into(),
         subtitle: String::new(),
         description: String::new(),

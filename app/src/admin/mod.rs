@@ -11,13 +11,17 @@ use crate::api::AppError;
 mod editor;
 mod emails;
 mod queue;
+mod registrant;
 mod registrations;
+mod suppressions;
 mod tokens;
 
 pub use editor::{PreviewPage, WebinarEditorPage};
 pub use emails::EmailsPage;
 pub use queue::QueuePage;
+pub use registrant::RegistrantPage;
 pub use registrations::RegistrationsPage;
+pub use suppressions::SuppressionsPage;
 pub use tokens::ApiTokensPage;
 
 /// The session cookie's name.
@@ -232,6 +236,7 @@ pub fn AdminHome() -> impl IntoView {
                 <h1>"Webinars"</h1>
                 <a class="button" href="/admin/new-webinar">"New webinar"</a>
                 <a href="/admin/api-tokens">"API tokens"</a>
+                <a href="/admin/suppressions">"Suppressed addresses"</a>
                 <ActionForm action=logout>
                     <button type="submit" class="secondary">"Log out"</button>
                 </ActionForm>
@@ -300,20 +305,31 @@ fn WebinarLinks(slug: String) -> impl IntoView {
     }
 }
 
-/// The header every page of one webinar shares.
+/// The header of an admin page: the way back to every webinar, the title,
+/// and what the page links to.
 #[component]
-fn WebinarHeader(slug: String, title: &'static str) -> impl IntoView {
+fn AdminHeader(title: &'static str, #[prop(optional)] children: Option<Children>) -> impl IntoView {
     view! {
         <header class="admin-header">
             <p class="crumbs">
                 <a href="/admin">"← All webinars"</a>
             </p>
             <h1>{title}</h1>
+            {children.map(|children| children())}
+        </header>
+    }
+}
+
+/// The header every page of one webinar shares.
+#[component]
+fn WebinarHeader(slug: String, title: &'static str) -> impl IntoView {
+    view! {
+        <AdminHeader title>
             <nav class="admin-nav">
                 <WebinarLinks slug=slug.clone()/>
                 <a href=format!("/webinars/{slug}") target="_blank">"Public page"</a>
             </nav>
-        </header>
+        </AdminHeader>
     }
 }
 
@@ -363,4 +379,6 @@ lazy_pages!(
     RegistrationsRoute => RegistrationsPage,
     QueueRoute => QueuePage,
     ApiTokensRoute => ApiTokensPage,
+    SuppressionsRoute => SuppressionsPage,
+    RegistrantRoute => RegistrantPage,
 );

@@ -1,5 +1,6 @@
-//! A webinar's email queue: counts by kind and state, dead letters with the
-//! provider's reason, and "retry" for them.
+//! A webinar's email queue: counts by kind and state, how the sent emails
+//! fared at the provider (delivered, bounced, opened, clicked), dead letters
+//! with the provider's reason, and "retry" for them.
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -10,7 +11,7 @@ use super::{WebinarHeader, outcome_message};
 use crate::api::AppError;
 
 // A claimed job stays "pending" until its outcome is recorded (the worker holds it by a lease row).
-const STATES: [&str; 4] = ["pending", "sent", "dead", "cancelled"];
+const STATES: [&str; 5] = ["pending", "sent", "dead", "cancelled", "suppressed"];
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DeadLetter {
@@ -22,10 +23,21 @@ pub struct DeadLetter {
     pub failed_at: String,
 }
 
+/// Of the emails sent, how many the provider reported delivered, bounced, opened, clicked.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryView {
+    pub sent: u64,
+    pub delivered: u64,
+    pub bounced: u64,
+    pub opened: u64,
+    pub clicked: u64,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct QueueView {
     /// (kind, state, jobs)
     pub counts: Vec<(String, String, u64)>,
+    pub delivery: DeliveryView,
     pub dead: Vec<DeadLetter>,
 }
 
@@ -50,8 +62,17 @@ mod ssr {
 
     pub async fn queue(slug: String) -> Result<QueueView, AppError> {
         admin().await?;
-        let (_, queue) = service()?.email_queue(&slug).await?;
+        let service = service()?;
+        let (webinar, queue) = service.email_queue(&slug).await?;
+        let delivery = service.delivery_counts(webinar.id).await?;
         Ok(QueueView {
+            delivery: DeliveryView {
+                sent: delivery.sent,
+                delivered: delivery.delivered,
+                bounced: delivery.bounced,
+                opened: delivery.opened,
+                clicked: delivery.clicked,
+            },
             counts: queue
                 .counts
                 .into_iter()
@@ -108,7 +129,34 @@ fn Queue(view: QueueView, slug: String, retry: ServerAction<AdminRetry>) -> impl
         view.counts.iter().find(|(k, s, _)| k == kind && s == state).map_or(0, |(_, _, jobs)| *jobs)
     };
     let all_slug = slug.clone();
+    let delivery = view.delivery;
+    let rate = move |count: u64| match delivery.sent {
+        0 => "—".to_owned(),
+        sent => format!("{:.1} % ({count})", count as f64 * 100.0 / sent as f64),
+    };
     view! {
+        <h2>"At the provider"</h2>
+        <table class="admin-table" data-testid="delivery-rates">
+            <thead>
+                <tr>
+                    <th>"Sent"</th>
+                    <th>"Delivered"</th>
+                    <th>"Bounced"</th>
+                    <th>"Opened"</th>
+                    <th>"Clicked"</th>
+                </tr>
+            </thead>
+            <tbody>
+                <tr>
+                    <td>{delivery.sent}</td>
+                    <td>{rate(delivery.delivered)}</td>
+                    <td>{rate(delivery.bounced)}</td>
+                    <td>{rate(delivery.opened)}</td>
+                    <td>{rate(delivery.clicked)}</td>
+                </tr>
+            </tbody>
+        </table>
+        <h2>"By kind and state"</h2>
         <table class="admin-table" data-testid="queue-counts">
             <thead>
                 <tr>

@@ -110,7 +110,7 @@ pub fn RegistrationsPage() -> impl IntoView {
             <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match registrations.await {
-                        Ok(view) => view! { <Table view search=search() erase/> }.into_any(),
+                        Ok(view) => view! { <Table view slug=slug() search=search() erase/> }.into_any(),
                         Err(error) => view! { <p class="error">{error.to_string()}</p> }.into_any(),
                     }
                 })}
@@ -120,7 +120,12 @@ pub fn RegistrationsPage() -> impl IntoView {
 }
 
 #[component]
-fn Table(view: RegistrationsView, search: String, erase: ServerAction<AdminEraseRegistration>) -> impl IntoView {
+fn Table(
+    view: RegistrationsView,
+    slug: String,
+    search: String,
+    erase: ServerAction<AdminEraseRegistration>,
+) -> impl IntoView {
     let link = |page: u64| format!("?q={}&page={page}", encode_query_value(&search));
     view! {
         <p>{format!("{} registration(s)", view.total)}</p>
@@ -155,6 +160,7 @@ fn Table(view: RegistrationsView, search: String, erase: ServerAction<AdminErase
                                 <td>{row.utm_campaign}</td>
                                 <td>{row.registered_at}</td>
                                 <td>
+                                    <a href=format!("/admin/webinars/{slug}/registrations/{id}")>"Emails"</a>
                                     <button
                                         type="button"
                                         class="secondary"

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use serde::{Deserialize, Serialize};
 
-use super::outcome_message;
+use super::{AdminHeader, outcome_message};
 use crate::api::AppError;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -95,12 +95,7 @@ pub fn ApiTokensPage() -> impl IntoView {
     view! {
         <Title text="API tokens — admin"/>
         <section class="admin">
-            <header class="admin-header">
-                <p class="crumbs">
-                    <a href="/admin">"← All webinars"</a>
-                </p>
-                <h1>"API tokens"</h1>
-            </header>
+            <AdminHeader title="API tokens"/>
             <p>
                 "Programs (your CRM, automation, reports) use the admin API at "
                 <code>"/api/v1"</code>

@@ -21,6 +21,7 @@ use v1::BearerToken;
 pub mod admin_registrations;
 pub mod api;
 pub mod health;
+pub mod provider_events;
 pub mod registrant;
 pub mod v1;
 
@@ -49,6 +50,7 @@ fn public_api() -> OpenApiRouter<AppState> {
         .routes(routes!(health::ready))
         .routes(routes!(observability::metrics_endpoint))
         .routes(routes!(openapi_json))
+        .routes(routes!(provider_events::receive))
         .merge(v1::routes())
 }
 

@@ -1,4 +1,5 @@
-//! The admin API for programs (`/api/v1`): webinars and registrations, with
+//! The admin API for programs (`/api/v1`): webinars, registrations and the
+//! suppression list, with
 //! a bearer token (the admin guard checks it and its scope before any of
 //! this runs). Handlers only translate; the domain's `webinar::api` decides.
 use axum::Json;
@@ -13,6 +14,7 @@ use webinar::api::webinars::Answered;
 use crate::state::AppState;
 
 pub mod registrations;
+pub mod suppressions;
 pub mod webinars;
 
 /// The routes, each with its OpenAPI operation.
@@ -23,6 +25,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(registrations::list))
         .routes(routes!(registrations::show, registrations::erase))
         .routes(routes!(registrations::emails))
+        .routes(routes!(suppressions::list))
+        .routes(routes!(suppressions::remove))
 }
 
 /// The API's security scheme in the OpenAPI description: `token`, HTTP bearer.

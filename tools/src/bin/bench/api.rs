@@ -31,7 +31,7 @@ pub async fn run(backend: Backend, registrations: usize) -> Result<bool, Failure
         let started = Instant::now();
         let response = client.get(url).bearer_auth(&token).send().await?;
         if !response.status().is_success() {
-            return Err(format!("a page answered {}", response.status()).into());
+            return Err(format!("a page answered {}: {}", response.status(), response.text().await?).into());
         }
         let page: serde_json::Value = response.json().await?;
         page_ms.push(started.elapsed().as_secs_f64() * 1000.0);

@@ -7,8 +7,10 @@
 //! - `bench soak`: ten minutes at half the maximum registration rate with a reminder burst in the middle;
 //! - `bench stats`: `/api/webinar/stats` requests per second against `/healthz`;
 //! - `bench websockets`: 10,000 live-count clients, time until all see a registration;
-//! - `bench api`: the admin API's cursor through 100,000 registrations.
+//! - `bench api`: the admin API's cursor through 100,000 registrations;
+//! - `bench events`: SendGrid's signed event batches ingested per second.
 mod api;
+mod events;
 mod http;
 mod landing;
 mod registrations;
@@ -96,6 +98,13 @@ enum Bench {
         #[arg(long, default_value_t = 100_000)]
         registrations: usize,
     },
+    /// SendGrid's signed event batches, 10,000 events each.
+    Events {
+        #[arg(long, value_enum, default_value = "postgres")]
+        database: Backend,
+        #[arg(long, default_value_t = 100_000)]
+        events: usize,
+    },
     /// Websocket clients following one webinar; registrations pushed to all of them.
     Websockets {
         #[arg(long, default_value_t = 10_000)]
@@ -144,6 +153,7 @@ async fn main() -> std::process::ExitCode {
         }
         Bench::Websockets { clients, registrations } => websockets::run(clients, registrations).await,
         Bench::Api { database, registrations } => api::run(database, registrations).await,
+        Bench::Events { database, events } => events::run(database, events).await,
     };
     match result {
         Ok(true) => std::process::ExitCode::SUCCESS,

@@ -128,6 +128,7 @@ async fn ceiling(requests: usize, mock_delay_ms: u64, max_in_flight: usize) -> R
                     let unsubscribe_url = links.unsubscribe_url(id);
                     Recipient {
                         job_id: id,
+                        registration_id: id,
                         to: Mailbox { email: format!("r{id}@example.com"), name: format!("Registrant {id}") },
                         substitutions: render::substitutions(
                             &format!("Registrant {id}"),
