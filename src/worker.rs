@@ -251,7 +251,17 @@ impl Worker {
         drop(turn);
         let mut report = TickReport { claimed: claim.jobs.len(), ..TickReport::default() };
         let lease = Arc::new(claim.lease);
-        let (batches, skipped) = self.prepare(claim.jobs, &lease, now).await?;
+        let (batches, skipped) = match self.prepare(claim.jobs, &lease, now).await {
+            Ok(prepared) => prepared,
+            Err(error) => {
+                // Nothing went out: the jobs are given back now, with no attempt
+                // counted, instead of waiting out the lease for a rescue.
+                if let Err(release) = lease::end(&self.db, &lease).await {
+                    tracing::warn!(worker = %self.id, error = %release, "could not give back a claim; its lease will run out");
+                }
+                return Err(error);
+            }
+        };
         let _turn = self.write_turn().await;
         for (why, ids) in skipped {
             let set_aside = queue::mark_set_aside(&self.db, &lease, &ids, why, now).await? as usize;

@@ -371,7 +371,50 @@ async fn a_claim_of_only_skipped_jobs_does_not_pause_the_worker(database: TestDa
     }
 }
 
+/// A claim whose emails cannot be built (here a broken template in the
+/// copy) sends nothing and gives its jobs back at once, with no attempt
+/// counted: once the copy is fixed the next tick sends them, without
+/// waiting out the lease.
+async fn a_claim_that_cannot_be_prepared_gives_its_jobs_back(database: TestDatabase) {
+    use webinar::email::copy as email_copy;
+    use webinar::email::render::CustomCopy;
+    let db = database.connect().await.expect("connect");
+    let clock = Arc::new(ManualClock::new(t0()));
+    let recorder =
+        Arc::new(Recorder { clock: clock.clone(), delivered: Mutex::new(Vec::new()), takes: Duration::zero() });
+    let links = Links::new("https://events.example.com", b"simulation");
+    let worker = Worker::new("broken", db.clone(), clock.clone(), recorder.clone(), links, WorkerConfig::default())
+        .expect("worker");
+    let service = Service::new(db.clone(), clock.clone(), Arc::new(NoCounts));
+    let webinar = create(&db, "a", t0() + Duration::days(3)).await;
+    let request = RegistrationRequest {
+        webinar: Some("a".into()),
+        name: "Ada".into(),
+        email: "ada@example.com".into(),
+        ..RegistrationRequest::default()
+    };
+    service.register(request).await.expect("register");
+    // Written past the editor's check, as a bad release of a template would be.
+    let broken = CustomCopy { subject: "Hi {{ name".into(), body: "See you".into() };
+    email_copy::save(&db, webinar.id, queue::Kind::Confirmation, email_copy::DEFAULT_ICP, broken, t0())
+        .await
+        .expect("copy");
+
+    let (_stop_sender, stop) = watch::channel(false);
+    assert!(worker.tick(&stop).await.is_err(), "the claim could not be built");
+    assert_eq!(queue::lease::leased_jobs(&db).await.expect("leases"), 0, "the claim was given back");
+    let ada = registration::Entity::find().one(&db).await.expect("query").expect("registered");
+    let jobs = queue::for_registration(&db, ada.id).await.expect("jobs");
+    assert!(jobs.iter().all(|job| job.status == queue::Status::Pending && job.attempts == 0), "{jobs:?}");
+
+    email_copy::delete(&db, webinar.id, queue::Kind::Confirmation, email_copy::DEFAULT_ICP).await.expect("reset");
+    let report = worker.tick(&stop).await.expect("tick");
+    assert_eq!(report.sent, 1, "sent at once, no lease to wait out: {report:?}");
+    assert_eq!(recorder.delivered.lock().expect("lock").len(), 1, "delivered once");
+}
+
 test_support::on_both_databases!(
+    a_claim_that_cannot_be_prepared_gives_its_jobs_back,
     reminders_stay_true_through_reschedules_cancels_and_unsubscribes,
     a_batch_that_waited_past_half_its_lease_is_given_back,
     a_claim_of_only_skipped_jobs_does_not_pause_the_worker,
