@@ -1,7 +1,8 @@
 //! The one table that says what a path is: which rate-limit budget it draws
-//! on, which part of the admin it belongs to, and who calls it (which decides
-//! how its errors are encoded). The rate limiter, the admin guard and the
-//! error answers all read it here, so a new route is classified once.
+//! on, which part of the admin it belongs to, who calls it (which decides
+//! how its errors are encoded) and what its body is. The rate limiter, the
+//! admin guard, the input checks and the error answers all read it here, so
+//! a new route is classified once.
 use axum::http::{HeaderMap, Method, header};
 
 /// The rate-limit budget a request draws on (the discriminant indexes the
@@ -57,6 +58,35 @@ pub enum Caller {
     PlainForm,
 }
 
+/// What a route's request body is: how large it may be, and whether it is
+/// a person's text (checked for control characters before any handler).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Body {
+    /// A registration, a login: a small form or JSON.
+    Person,
+    /// The admin's: a webinar with its 20,000-character description, its
+    /// variants and all its email copy, from the editor or the API.
+    Admin,
+    /// A provider's signed batch (up to 10,000 events), stored as sent.
+    SignedBatch,
+}
+
+impl Body {
+    /// The largest body taken, in bytes.
+    pub fn limit(self) -> usize {
+        match self {
+            Body::Person => 16 * 1024,
+            Body::Admin => 256 * 1024,
+            Body::SignedBatch => 16 * 1024 * 1024,
+        }
+    }
+
+    /// Whether the body is a person's text, whose control characters are refused.
+    pub fn is_text_of_a_person(self) -> bool {
+        self != Body::SignedBatch
+    }
+}
+
 #[derive(Clone, Copy)]
 enum Pattern {
     Exact(&'static str),
@@ -80,6 +110,7 @@ struct Route {
     otherwise: Option<Class>,
     area: Option<Area>,
     callers: Callers,
+    body: Body,
 }
 
 const fn route(
@@ -88,10 +119,12 @@ const fn route(
     otherwise: Option<Class>,
     area: Option<Area>,
     callers: Callers,
+    body: Body,
 ) -> Route {
-    Route { pattern, on_post, otherwise, area, callers }
+    Route { pattern, on_post, otherwise, area, callers, body }
 }
 
+use Body::{Admin, Person, SignedBatch};
 use Callers::{Api, Browser, ServerFunctionOrForm};
 use Class::{Api as ApiBudget, Auth, Public, Register};
 use Pattern::{Exact, Prefix};
@@ -99,23 +132,23 @@ use Pattern::{Exact, Prefix};
 /// The first row whose pattern matches the path wins; a path no row matches
 /// draws on no budget, is no admin area and is answered as the JSON API.
 const ROUTES: &[Route] = &[
-    route(Exact("/api/webinar/register"), Some(Register), Some(Register), None, Api),
-    route(Exact("/api/fn/register"), Some(Register), Some(Register), None, ServerFunctionOrForm),
-    route(Exact("/admin/login"), Some(Auth), None, Some(Area::Login), Api),
-    route(Exact("/api/admin/login"), Some(Auth), Some(Public), Some(Area::Protected), Api),
-    route(Exact("/api/fn/admin_login"), Some(Auth), Some(Public), Some(Area::Login), ServerFunctionOrForm),
-    route(Exact("/admin"), None, None, Some(Area::Page), Api),
-    route(Prefix("/admin/"), None, None, Some(Area::Page), Api),
-    route(Prefix("/api/admin/"), Some(Public), Some(Public), Some(Area::Protected), Api),
-    route(Prefix("/api/fn/admin_"), Some(Public), Some(Public), Some(Area::Protected), ServerFunctionOrForm),
-    route(Prefix("/api/fn/"), Some(Public), Some(Public), None, ServerFunctionOrForm),
-    route(Prefix("/api/v1/"), Some(ApiBudget), Some(ApiBudget), Some(Area::Token), Api),
+    route(Exact("/api/webinar/register"), Some(Register), Some(Register), None, Api, Person),
+    route(Exact("/api/fn/register"), Some(Register), Some(Register), None, ServerFunctionOrForm, Person),
+    route(Exact("/admin/login"), Some(Auth), None, Some(Area::Login), Api, Person),
+    route(Exact("/api/admin/login"), Some(Auth), Some(Public), Some(Area::Protected), Api, Admin),
+    route(Exact("/api/fn/admin_login"), Some(Auth), Some(Public), Some(Area::Login), ServerFunctionOrForm, Person),
+    route(Exact("/admin"), None, None, Some(Area::Page), Api, Admin),
+    route(Prefix("/admin/"), None, None, Some(Area::Page), Api, Admin),
+    route(Prefix("/api/admin/"), Some(Public), Some(Public), Some(Area::Protected), Api, Admin),
+    route(Prefix("/api/fn/admin_"), Some(Public), Some(Public), Some(Area::Protected), ServerFunctionOrForm, Admin),
+    route(Prefix("/api/fn/"), Some(Public), Some(Public), None, ServerFunctionOrForm, Person),
+    route(Prefix("/api/v1/"), Some(ApiBudget), Some(ApiBudget), Some(Area::Token), Api, Admin),
     // The provider's event webhook: signed, from its many addresses, in bursts.
-    route(Exact(PROVIDER_EVENTS), None, None, None, Api),
-    route(Prefix("/api/"), Some(Public), Some(Public), None, Api),
+    route(Exact(PROVIDER_EVENTS), None, None, None, Api, SignedBatch),
+    route(Prefix("/api/"), Some(Public), Some(Public), None, Api, Person),
     // A registrant's links (join, unsubscribe) are opened in a browser.
-    route(Prefix("/j/"), Some(Public), Some(Public), None, Browser),
-    route(Prefix("/u/"), Some(Public), Some(Public), None, Browser),
+    route(Prefix("/j/"), Some(Public), Some(Public), None, Browser, Person),
+    route(Prefix("/u/"), Some(Public), Some(Public), None, Browser, Person),
 ];
 
 /// Where SendGrid posts its events.
@@ -132,6 +165,11 @@ fn find(path: &str) -> Option<&'static Route> {
 pub fn class(method: &Method, path: &str) -> Option<Class> {
     let route = find(path)?;
     if method == Method::POST { route.on_post } else { route.otherwise }
+}
+
+/// What a path's request body is (a person's, unless a row says otherwise).
+pub fn body(path: &str) -> Body {
+    find(path).map_or(Person, |route| route.body)
 }
 
 /// The admin area a path belongs to, if any.
@@ -196,6 +234,17 @@ mod tests {
         assert_eq!(area("/webinars/admin"), None);
         assert_eq!(area("/api/v1/webinars"), Some(Area::Token));
         assert_eq!(area("/api/v1"), None, "no route there: answered 404 as the JSON API");
+    }
+
+    #[test]
+    fn tells_bodies_apart() {
+        assert_eq!(body("/api/webinar/register"), Body::Person);
+        assert_eq!(body("/api/fn/admin_login"), Body::Person);
+        assert_eq!(body("/api/fn/admin_save_webinar"), Body::Admin);
+        assert_eq!(body("/api/v1/webinars"), Body::Admin);
+        assert_eq!(body(PROVIDER_EVENTS), Body::SignedBatch);
+        assert!(!Body::SignedBatch.is_text_of_a_person() && Body::Admin.is_text_of_a_person());
+        assert_eq!(body("/nowhere"), Body::Person);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::queue::{self, Kind};
 use crate::webinar::editor::{self, Saved, WebinarForm};
 use crate::webinar::icp_variant::{self, Variant};
 use crate::webinar::schedule_change;
-use crate::{DomainError, FieldError, Service, registration, webinar};
+use crate::{DomainError, FieldError, Service, deliverability, registration, webinar};
 
 /// Email rendering and delivery outside the worker: previews and test sends.
 pub struct Mail {
@@ -37,6 +37,8 @@ pub struct CopyDraft {
 #[derive(Clone, Debug)]
 pub struct QueueView {
     pub counts: Vec<(Kind, queue::Status, u64)>,
+    /// How the sent emails fared at the provider.
+    pub delivery: deliverability::DeliveryCounts,
     pub dead: Vec<(queue::job::Model, Option<registration::Model>)>,
 }
 
@@ -190,6 +192,8 @@ impl Service {
     pub async fn email_queue(&self, slug: &str) -> Result<(webinar::Model, QueueView), DomainError> {
         let webinar = self.webinar_by_slug(slug).await?;
         let counts = queue::counts_for_webinar(self.db(), webinar.id).await?;
+        let sent = counts.iter().filter(|(_, status, _)| *status == queue::Status::Sent).map(|(_, _, jobs)| jobs).sum();
+        let delivery = deliverability::delivery_counts(self.db(), webinar.id, sent).await?;
         let dead = queue::dead_for_webinar(self.db(), webinar.id, DEAD_LETTERS_SHOWN).await?;
         let registrants = registration::by_ids(self.db(), dead.iter().map(|job| job.registration_id)).await?;
         let dead = dead
@@ -199,7 +203,7 @@ impl Service {
                 (job, registrant)
             })
             .collect();
-        Ok((webinar, QueueView { counts, dead }))
+        Ok((webinar, QueueView { counts, delivery, dead }))
     }
 
     /// Dead letters back into the queue: one, or every one of the webinar's.

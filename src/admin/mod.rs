@@ -56,7 +56,7 @@ pub struct Login {
 
 /// SHA-256 in hex: how session and API tokens are stored.
 pub(crate) fn hash_token(token: &str) -> String {
-    Sha256::digest(token.as_bytes()).iter().map(|byte| format!("{byte:02x}")).collect()
+    hex::encode(Sha256::digest(token.as_bytes()))
 }
 
 fn hash_password(password: &str) -> Result<String, AdminError> {

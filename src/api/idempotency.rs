@@ -62,7 +62,7 @@ impl Keyed {
             digest.update((part.len() as u64).to_be_bytes());
             digest.update(part);
         }
-        let fingerprint = digest.finalize().iter().map(|byte| format!("{byte:02x}")).collect();
+        let fingerprint = hex::encode(digest.finalize());
         Ok(Self { token_id, key: key.to_owned(), fingerprint })
     }
 }

@@ -13,6 +13,8 @@ use serde::Deserialize;
 /// At most this many events are taken in one request.
 pub const MAX_EVENTS_PER_REQUEST: usize = 10_000;
 const REASON_MAX_CHARS: usize = 500;
+/// The longest provider event id kept (the column's width).
+const PROVIDER_ID_MAX_CHARS: usize = 100;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "email_events")]
@@ -83,8 +85,13 @@ impl SendGridEvent {
         }
     }
 
+    /// The event's id as it is stored (and so as it comes back from [`record`]).
+    pub fn provider_event_id(&self) -> String {
+        self.sg_event_id.chars().take(PROVIDER_ID_MAX_CHARS).collect()
+    }
+
     /// The reason to keep: the provider's words, or the bounce's kind.
-    fn reason(&self) -> Option<String> {
+    pub fn reason(&self) -> Option<String> {
         let reason = self.reason.clone().or_else(|| self.bounce_type.clone())?;
         Some(reason.chars().take(REASON_MAX_CHARS).collect())
     }
@@ -93,7 +100,7 @@ impl SendGridEvent {
 /// A row for an event, its recipient already keyed.
 pub fn row(event: &SendGridEvent, email_key: String, received_at: DateTime<Utc>) -> ActiveModel {
     ActiveModel {
-        provider_event_id: Set(event.sg_event_id.chars().take(100).collect()),
+        provider_event_id: Set(event.provider_event_id()),
         job_id: Set(event.job_id()),
         event: Set(event.event.chars().take(32).collect()),
         email_key: Set(email_key),
@@ -174,6 +181,24 @@ mod tests {
         assert_eq!(of(r#""event":"group_unsubscribe""#), Verdict::Suppress);
         assert_eq!(of(r#""event":"delivered""#), Verdict::Deliverable);
         assert_eq!(of(r#""event":"dropped","reason":"Bounced Address""#), Verdict::Deliverable);
+    }
+
+    #[test]
+    fn a_long_id_and_reason_are_stored_as_the_batch_reads_them() {
+        let long_id = "e".repeat(150);
+        let long_reason = "r".repeat(3000);
+        let json = format!(
+            r#"{{"email":"a@example.com","timestamp":1,"event":"bounce","type":"bounce","sg_event_id":"{long_id}","reason":"{long_reason}"}}"#
+        );
+        let event = event(&json);
+        let stored = row(&event, "a@example.com".into(), Utc::now());
+        assert_eq!(stored.provider_event_id.clone().unwrap(), event.provider_event_id(), "what record returns");
+        assert_eq!(event.provider_event_id().len(), PROVIDER_ID_MAX_CHARS);
+        assert_eq!(event.reason().map(|reason| reason.len()), Some(REASON_MAX_CHARS), "fits the suppression's column");
+        let bare = self::event(
+            r#"{"email":"a@example.com","timestamp":1,"event":"bounce","type":"bounce","sg_event_id":"x"}"#,
+        );
+        assert_eq!(bare.reason().as_deref(), Some("bounce"), "the bounce's kind when no words came");
     }
 
     #[test]

@@ -48,8 +48,8 @@ impl Service {
         let new: HashSet<String> = event::record(&txn, rows).await?.into_iter().collect();
         let mut suppress: BTreeMap<&str, suppression::ActiveModel> = BTreeMap::new();
         for (event, key) in events.iter().zip(&keys) {
-            if new.contains(&event.sg_event_id) && event.verdict() == Verdict::Suppress {
-                let entry = suppression::entry(key.clone(), &event.event, event.reason.clone(), now);
+            if new.contains(&event.provider_event_id()) && event.verdict() == Verdict::Suppress {
+                let entry = suppression::entry(key.clone(), &event.event, event.reason(), now);
                 suppress.entry(key.as_str()).or_insert(entry);
             }
         }
@@ -59,7 +59,7 @@ impl Service {
             true => 0,
             false => {
                 let registrants = registration::with_email_keys(&suppressed);
-                queue::suppress_pending(&txn, registrants, "address suppressed", now).await?
+                queue::suppress_pending(&txn, registrants, now).await?
             }
         };
         txn.commit().await?;
@@ -106,22 +106,19 @@ pub struct DeliveryCounts {
     pub clicked: u64,
 }
 
-impl Service {
-    pub async fn delivery_counts(&self, webinar_id: i64) -> Result<DeliveryCounts, DomainError> {
-        let by_status = queue::counts_for_webinar(self.db(), webinar_id).await?;
-        let sent = by_status.iter().filter(|(_, status, _)| *status == queue::Status::Sent).map(|(_, _, n)| n).sum();
-        let mut counts = DeliveryCounts { sent, ..DeliveryCounts::default() };
-        for (name, jobs) in event::jobs_with_event(self.db(), queue::job::ids_of_webinar(webinar_id)).await? {
-            match name.as_str() {
-                "delivered" => counts.delivered = jobs,
-                "bounce" => counts.bounced = jobs,
-                "open" => counts.opened = jobs,
-                "click" => counts.clicked = jobs,
-                _ => {}
-            }
+/// A webinar's [`DeliveryCounts`], given how many of its emails were sent.
+pub async fn delivery_counts<C: ConnectionTrait>(db: &C, webinar_id: i64, sent: u64) -> Result<DeliveryCounts, DbErr> {
+    let mut counts = DeliveryCounts { sent, ..DeliveryCounts::default() };
+    for (name, jobs) in event::jobs_with_event(db, queue::job::ids_of_webinar(webinar_id)).await? {
+        match name.as_str() {
+            "delivered" => counts.delivered = jobs,
+            "bounce" => counts.bounced = jobs,
+            "open" => counts.opened = jobs,
+            "click" => counts.clicked = jobs,
+            _ => {}
         }
-        Ok(counts)
     }
+    Ok(counts)
 }
 
 /// The dev outbox is the mailbox itself: what it wrote was delivered. Records

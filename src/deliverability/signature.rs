@@ -63,33 +63,23 @@ impl EventKey {
 
 #[cfg(test)]
 mod tests {
-    use p256::ecdsa::SigningKey;
-    use p256::ecdsa::signature::Signer;
-    use p256::elliptic_curve::Generate;
-    use p256::pkcs8::EncodePublicKey;
+    use tools::event_signer::EventSigner;
 
     use super::*;
 
-    fn key_pair() -> (SigningKey, EventKey) {
-        let signing = SigningKey::generate();
-        let der = signing.verifying_key().to_public_key_der().expect("DER");
-        let key = EventKey::from_base64_der(&STANDARD.encode(der.as_bytes())).expect("the key as SendGrid shows it");
-        (signing, key)
-    }
-
-    fn sign(signing: &SigningKey, timestamp: &str, body: &[u8]) -> String {
-        let signed: Vec<u8> = timestamp.as_bytes().iter().chain(body).copied().collect();
-        let signature: Signature = signing.sign(&signed);
-        STANDARD.encode(signature.to_der().as_bytes())
+    fn key_pair() -> (EventSigner, EventKey) {
+        let signer = EventSigner::default();
+        let key = EventKey::from_base64_der(&signer.public_key()).expect("the key as SendGrid shows it");
+        (signer, key)
     }
 
     #[test]
     fn a_signed_fresh_request_passes_and_nothing_else_does() {
-        let (signing, key) = key_pair();
+        let (signer, key) = key_pair();
         let now = Utc::now();
         let timestamp = now.timestamp().to_string();
         let body = br#"[{"event":"delivered"}]"#;
-        let signature = sign(&signing, &timestamp, body);
+        let signature = signer.sign(&timestamp, body);
         assert_eq!(key.verify(Some(&signature), Some(&timestamp), body, now), Ok(()));
         assert_eq!(
             key.verify(Some(&signature), Some(&timestamp), br#"[{"event":"bounce"}]"#, now),
@@ -100,7 +90,7 @@ mod tests {
         let later = now + Duration::minutes(6);
         assert_eq!(key.verify(Some(&signature), Some(&timestamp), body, later), Err(Refused::Stale));
         let old = (now - Duration::minutes(10)).timestamp().to_string();
-        let old_signature = sign(&signing, &old, body);
+        let old_signature = signer.sign(&old, body);
         assert_eq!(key.verify(Some(&old_signature), Some(&old), body, now), Err(Refused::Stale));
         let (_, other) = key_pair();
         assert_eq!(other.verify(Some(&signature), Some(&timestamp), body, now), Err(Refused::Mismatch));

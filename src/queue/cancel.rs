@@ -8,6 +8,9 @@ use sea_orm::{ActiveValue::Set, Condition};
 use super::job::{ActiveModel, Column, Entity, Kind, Status, ended};
 use super::pending;
 
+/// Why a suppressed job ended, wherever it was suppressed.
+pub(super) const SUPPRESSED: &str = "address suppressed";
+
 /// Cancels a registration's jobs that have not gone out (on unsubscribe).
 pub async fn cancel_pending_for_registration<C: ConnectionTrait>(
     db: &C,
@@ -24,11 +27,10 @@ pub async fn cancel_pending_for_registration<C: ConnectionTrait>(
 pub async fn suppress_pending<C: ConnectionTrait>(
     db: &C,
     registrants: sea_orm::sea_query::SelectStatement,
-    reason: &str,
     now: DateTime<Utc>,
 ) -> Result<u64, DbErr> {
     let scope = Condition::all().add(Column::RegistrationId.in_subquery(registrants));
-    end_pending_where(db, scope, Status::Suppressed, reason, now).await
+    end_pending_where(db, scope, Status::Suppressed, SUPPRESSED, now).await
 }
 
 /// Cancels a webinar's pending jobs of the given kinds, saying why.

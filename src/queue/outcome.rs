@@ -101,7 +101,7 @@ pub async fn mark_set_aside(
 ) -> Result<u64, DbErr> {
     let ending = match why {
         SetAside::Cancelled(reason) => ended(Status::Cancelled, reason, now),
-        SetAside::Suppressed => ended(Status::Suppressed, "address suppressed", now),
+        SetAside::Suppressed => ended(Status::Suppressed, super::cancel::SUPPRESSED, now),
     };
     record(db, lease, ids, None, |txn| Entity::update_many().set(ending).filter(pending_among(txn, ids))).await
 }

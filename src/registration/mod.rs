@@ -107,13 +107,8 @@ pub async fn page_for_webinar<C: ConnectionTrait>(
     limit: u64,
 ) -> Result<Vec<Model>, DbErr> {
     use sea_orm::{QueryOrder, QuerySelect};
-    Entity::find()
-        .filter(Column::WebinarId.eq(webinar_id))
-        .filter(Column::Id.gt(after_id))
-        .order_by_asc(Column::Id)
-        .limit(limit)
-        .all(db)
-        .await
+    let filter = PageFilter { after_id, ..PageFilter::default() };
+    filtered(webinar_id, &filter).order_by_asc(Column::Id).limit(limit).all(db).await
 }
 
 /// Which registrations a page of the admin API holds: those after

@@ -76,6 +76,9 @@ pub(crate) mod ssr {
     use super::*;
     use crate::api::ssr::service;
 
+    /// How the admin's pages show an instant.
+    pub(crate) const TIME_SHOWN: &str = "%Y-%m-%d %H:%M UTC";
+
     /// The session token in this request's cookies.
     fn session_token() -> Option<String> {
         let parts = use_context::<http::request::Parts>()?;

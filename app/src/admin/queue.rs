@@ -57,14 +57,13 @@ mod ssr {
     use webinar::ActiveEnum;
 
     use super::*;
-    use crate::admin::ssr::admin;
+    use crate::admin::ssr::{TIME_SHOWN, admin};
     use crate::api::ssr::service;
 
     pub async fn queue(slug: String) -> Result<QueueView, AppError> {
         admin().await?;
-        let service = service()?;
-        let (webinar, queue) = service.email_queue(&slug).await?;
-        let delivery = service.delivery_counts(webinar.id).await?;
+        let (_, queue) = service()?.email_queue(&slug).await?;
+        let delivery = queue.delivery;
         Ok(QueueView {
             delivery: DeliveryView {
                 sent: delivery.sent,
@@ -87,7 +86,7 @@ mod ssr {
                     recipient: registration.map(|registration| registration.email).unwrap_or_default(),
                     attempts: job.attempts,
                     reason: job.last_error.unwrap_or_default(),
-                    failed_at: job.updated_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+                    failed_at: job.updated_at.format(TIME_SHOWN).to_string(),
                 })
                 .collect(),
         })

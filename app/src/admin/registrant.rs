@@ -37,10 +37,8 @@ mod ssr {
     use webinar::ActiveEnum;
 
     use super::*;
-    use crate::admin::ssr::admin;
+    use crate::admin::ssr::{TIME_SHOWN, admin};
     use crate::api::ssr::service;
-
-    const SHOWN: &str = "%Y-%m-%d %H:%M UTC";
 
     pub async fn registrant(slug: String, id: i64) -> Result<RegistrantView, AppError> {
         admin().await?;
@@ -58,7 +56,7 @@ mod ssr {
                 .into_iter()
                 .map(|job| EmailTimeline {
                     kind: job.kind.to_value(),
-                    due: job.due_at.format(SHOWN).to_string(),
+                    due: job.due_at.format(TIME_SHOWN).to_string(),
                     status: job.status.to_value(),
                     attempts: job.attempts,
                     last_error: job.last_error.unwrap_or_default(),
@@ -66,7 +64,7 @@ mod ssr {
                         .events
                         .into_iter()
                         .map(|event| {
-                            (event.event, event.at.format(SHOWN).to_string(), event.reason.unwrap_or_default())
+                            (event.event, event.at.format(TIME_SHOWN).to_string(), event.reason.unwrap_or_default())
                         })
                         .collect(),
                 })

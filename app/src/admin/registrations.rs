@@ -49,7 +49,7 @@ mod ssr {
     /// Pages asked for beyond this are this one (empty): the offset it makes
     /// stays far inside what the database takes, whatever the URL says.
     const LAST_PAGE_ASKED: u64 = 1_000_000_000;
-    use crate::admin::ssr::admin;
+    use crate::admin::ssr::{TIME_SHOWN, admin};
     use crate::api::ssr::service;
 
     pub async fn registrations(slug: String, search: String, page: u64) -> Result<RegistrationsView, AppError> {
@@ -69,7 +69,7 @@ mod ssr {
                     utm_source: row.utm_source.unwrap_or_default(),
                     utm_medium: row.utm_medium.unwrap_or_default(),
                     utm_campaign: row.utm_campaign.unwrap_or_default(),
-                    registered_at: row.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+                    registered_at: row.created_at.format(TIME_SHOWN).to_string(),
                     unsubscribed: row.unsubscribed_at.is_some(),
                 })
                 .collect(),

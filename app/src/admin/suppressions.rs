@@ -29,7 +29,7 @@ pub async fn admin_remove_suppression(email: String) -> Result<(), AppError> {
 #[cfg(feature = "ssr")]
 mod ssr {
     use super::*;
-    use crate::admin::ssr::admin;
+    use crate::admin::ssr::{TIME_SHOWN, admin};
     use crate::api::ssr::service;
 
     pub async fn list() -> Result<Vec<SuppressionRow>, AppError> {
@@ -38,7 +38,7 @@ mod ssr {
         Ok(entries
             .into_iter()
             .map(|entry| SuppressionRow {
-                since: entry.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+                since: entry.created_at.format(TIME_SHOWN).to_string(),
                 email: entry.email_key,
                 event: entry.event,
                 reason: entry.reason.unwrap_or_default(),

@@ -44,10 +44,8 @@ mod ssr {
     use webinar::ActiveEnum;
 
     use super::*;
-    use crate::admin::ssr::admin;
+    use crate::admin::ssr::{TIME_SHOWN, admin};
     use crate::api::ssr::service;
-
-    const SHOWN: &str = "%Y-%m-%d %H:%M UTC";
 
     pub async fn tokens() -> Result<Vec<ApiTokenRow>, AppError> {
         admin().await?;
@@ -57,9 +55,9 @@ mod ssr {
             .map(|token| ApiTokenRow {
                 id: token.id,
                 scope: token.scope.to_value(),
-                created: token.created_at.format(SHOWN).to_string(),
-                last_used: token.last_used_at.map(|at| at.format(SHOWN).to_string()),
-                revoked: token.revoked_at.map(|at| at.format(SHOWN).to_string()),
+                created: token.created_at.format(TIME_SHOWN).to_string(),
+                last_used: token.last_used_at.map(|at| at.format(TIME_SHOWN).to_string()),
+                revoked: token.revoked_at.map(|at| at.format(TIME_SHOWN).to_string()),
                 name: token.name,
             })
             .collect())

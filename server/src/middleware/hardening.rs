@@ -72,29 +72,6 @@ pub async fn time_limit(State(state): State<AppState>, request: Request, next: N
     }
 }
 
-/// Largest request body a public route takes (a registration, a login).
-pub const BODY_LIMIT: usize = 16 * 1024;
-/// Largest body the admin's routes take: a webinar with its 20,000-character
-/// description, its variants and all its email copy, posted by the editor or
-/// sent to the API.
-pub const ADMIN_BODY_LIMIT: usize = 256 * 1024;
-
-/// Largest body of SendGrid's events: a batch of up to 10,000 events.
-pub const PROVIDER_EVENTS_BODY_LIMIT: usize = 16 * 1024 * 1024;
-
-/// The body limit of a path: the admin's areas have the larger one, and the
-/// provider's event batches the largest.
-fn body_limit(path: &str) -> usize {
-    use crate::route_table::{Area, PROVIDER_EVENTS, area};
-    if path == PROVIDER_EVENTS {
-        return PROVIDER_EVENTS_BODY_LIMIT;
-    }
-    match area(path) {
-        Some(Area::Page | Area::Protected | Area::Token) => ADMIN_BODY_LIMIT,
-        Some(Area::Login) | None => BODY_LIMIT,
-    }
-}
-
 /// An oversized body up to this size is read and thrown away before the 413,
 /// so the client, still sending, reliably gets the answer (closing on unread
 /// data resets the connection and loses it). Larger ones are cut off.
@@ -111,7 +88,8 @@ pub async fn checked_input(request: Request, next: Next) -> Response {
         Err(AddressRefusal::Unclean(message)) => return ApiError::BadAddress(message).into_response(),
     }
     let caller = crate::route_table::caller_of(&request);
-    let limit = body_limit(request.uri().path());
+    let body_kind = crate::route_table::body(request.uri().path());
+    let limit = body_kind.limit();
     let declared = request.headers().get(header::CONTENT_LENGTH).and_then(|value| value.to_str().ok());
     let declared = declared.and_then(|length| length.parse::<usize>().ok());
     let (parts, body) = request.into_parts();
@@ -120,10 +98,10 @@ pub async fn checked_input(request: Request, next: Next) -> Response {
             && axum::body::to_bytes(body, DRAIN_LIMIT).await.is_ok();
         return too_large(limit, drained);
     }
-    // The provider's signed events are not a person's input: they are stored as sent.
-    let checked = parts.uri.path() != crate::route_table::PROVIDER_EVENTS;
     match axum::body::to_bytes(body, limit).await {
-        Ok(bytes) if !checked => next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await,
+        Ok(bytes) if !body_kind.is_text_of_a_person() => {
+            next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await
+        }
         Ok(bytes) => match input::check_body(content_type(&parts.headers), &bytes) {
             Ok(()) => next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await,
             Err(BodyRefusal { field }) => ApiError::ControlCharacters { field, caller }.into_response(),
