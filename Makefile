@@ -60,6 +60,9 @@ bench: build ## Benchmarks (programs, not tests): see BENCHMARKS.md
 	-$(TARGET_DIR)/release/bench api --database sqlite
 	-$(TARGET_DIR)/release/bench events --database postgres
 	-$(TARGET_DIR)/release/bench events --database sqlite
+	-$(TARGET_DIR)/release/bench webhooks --database postgres
+	-$(TARGET_DIR)/release/bench webhooks --database sqlite
+	-$(TARGET_DIR)/release/bench registrations --database postgres --webhook
 
 soak: build ## Ten minutes at half the maximum registration rate, a reminder burst in the middle (Postgres)
 	cargo build --release -p tools --bin bench --bin sendgrid-mock

@@ -53,6 +53,15 @@ pub enum DomainError {
     /// An address an admin would take off the suppression list is not on it.
     #[error("This address is not on the suppression list.")]
     NotSuppressed,
+    /// No webhook endpoint has the id a request named.
+    #[error("No webhook has this id.")]
+    WebhookNotFound,
+    /// The webhook has no delivery with the id a request named.
+    #[error("This webhook has no delivery with this id.")]
+    DeliveryNotFound,
+    /// A disabled endpoint gets nothing, redeliveries included.
+    #[error("This webhook is disabled; enable it first, and its pending deliveries resume.")]
+    WebhookDisabled,
     /// An `Idempotency-Key` came back with another request than its first.
     #[error(
         "This Idempotency-Key was used with another request in the last 24 hours; send a new key with a new request."
@@ -102,6 +111,9 @@ impl DomainError {
             DomainError::NeedsConfirmation(_) => "needs_confirmation",
             DomainError::IdempotencyKeyReused => "idempotency_key_reused",
             DomainError::NotSuppressed => "not_suppressed",
+            DomainError::WebhookNotFound => "webhook_not_found",
+            DomainError::DeliveryNotFound => "delivery_not_found",
+            DomainError::WebhookDisabled => "webhook_disabled",
             DomainError::MailUnavailable => "mail_unavailable",
             DomainError::DeliveryFailed(_) => "delivery_failed",
             DomainError::Unavailable(_) => "database",

@@ -4,6 +4,7 @@
 //! ARCHITECTURE.md draws the module map and which way its dependencies point.
 
 pub mod admin;
+pub mod announce;
 pub mod api;
 pub mod clock;
 pub mod deliverability;
@@ -13,8 +14,11 @@ pub mod email_address;
 pub mod error;
 pub mod queue;
 pub mod registration;
+pub mod resource;
 pub mod service;
 pub mod store;
+pub mod webhook;
+pub mod webhook_sender;
 pub mod webinar;
 pub mod worker;
 

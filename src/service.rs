@@ -7,8 +7,10 @@ use sea_orm::{DatabaseConnection, EntityTrait};
 
 use crate::admin::{self, AdminError};
 use crate::registration::count as registration_count;
+use crate::registration::write::ErasedRegistration;
 use crate::registration::writer::RegistrationWriter;
 use crate::registration::{self, RegistrationOutcome, RegistrationRequest};
+use crate::webhook::{self, Announcement, EventType};
 use crate::webinar::icp_variant;
 use crate::{Clock, ClosedReason, CountPublisher, DomainError, queue, webinar};
 
@@ -22,6 +24,8 @@ pub struct Service {
     writer: Option<RegistrationWriter>,
     /// Login attempts per account (the server limits them per IP as well).
     login_budget: Arc<admin::LoginBudget>,
+    /// Where webhook endpoints may point.
+    webhook_guard: webhook::address::Guard,
 }
 
 /// A landing page's data.
@@ -52,7 +56,16 @@ impl Service {
     pub fn new(db: DatabaseConnection, clock: Arc<dyn Clock>, counts: Arc<dyn CountPublisher>) -> Self {
         let sqlite = db.get_database_backend() == sea_orm::DatabaseBackend::Sqlite;
         let writer = sqlite.then(|| RegistrationWriter::start(db.clone()));
-        Self { db, clock, counts, mail: None, writer, login_budget: Arc::default() }
+        Self { db, clock, counts, mail: None, writer, login_budget: Arc::default(), webhook_guard: Default::default() }
+    }
+
+    /// Sets where webhook endpoints may point (private addresses only in development).
+    pub fn with_webhook_guard(self, webhook_guard: webhook::address::Guard) -> Self {
+        Self { webhook_guard, ..self }
+    }
+
+    pub fn webhook_guard(&self) -> webhook::address::Guard {
+        self.webhook_guard
     }
 
     /// Sets how many login attempts each account gets.
@@ -223,13 +236,26 @@ impl Service {
         Ok(registration::page_for_webinar(&self.db, webinar_id, after_id, limit).await?)
     }
 
-    /// Erases a registrant, all their email jobs and what the provider
-    /// reported about them (GDPR), in one transaction.
+    /// Erases a registrant, all their email jobs, what the provider reported
+    /// about them and the webhook events about them (GDPR), in one
+    /// transaction, and tells the endpoints that want `registration.erased`.
     pub async fn erase_registration(&self, registration_id: i64) -> Result<(), DomainError> {
         let txn = crate::store::begin_write(&self.db).await?;
+        let found = registration::by_ids(&txn, [registration_id]).await?.remove(&registration_id);
+        let registration = found.ok_or(DomainError::RegistrationNotFound)?;
         let jobs: Vec<i64> = queue::for_registration(&txn, registration_id).await?.iter().map(|job| job.id).collect();
         crate::deliverability::event::forget_jobs(&txn, &jobs).await?;
+        webhook::event::forget_registration(&txn, registration_id).await?;
         let webinar_id = registration::erase(&txn, registration_id).await?.ok_or(DomainError::RegistrationNotFound)?;
+        let webinar = webinar::by_ids(&txn, [webinar_id]).await?.remove(&webinar_id);
+        let erased = ErasedRegistration {
+            id: registration.id,
+            webinar: webinar.map(|webinar| webinar.slug).unwrap_or_default(),
+            email: registration.email,
+            erased_at: self.now(),
+        };
+        let announcement = Announcement::new(EventType::RegistrationErased, erased.erased_at, &erased);
+        webhook::event::announce(&txn, vec![announcement]).await?;
         txn.commit().await?;
         tracing::info!(registration = registration_id, webinar = webinar_id, "registrant erased");
         Ok(())

@@ -170,7 +170,10 @@ pub(crate) mod ssr {
                 DomainError::Invalid(fields) => AppError::Invalid(
                     fields.into_iter().map(|f| FieldErrorView { field: f.field, message: f.message }).collect(),
                 ),
-                DomainError::WebinarNotFound | DomainError::RegistrationNotFound => AppError::NotFound,
+                DomainError::WebinarNotFound
+                | DomainError::RegistrationNotFound
+                | DomainError::WebhookNotFound
+                | DomainError::DeliveryNotFound => AppError::NotFound,
                 error @ DomainError::NotSuppressed => {
                     AppError::Invalid(vec![FieldErrorView { field: "email".into(), message: error.to_string() }])
                 }
@@ -181,7 +184,9 @@ pub(crate) mod ssr {
                 }
                 DomainError::NeedsConfirmation(message) => AppError::NeedsConfirmation(message),
                 error @ DomainError::DeliveryFailed(_) => AppError::DeliveryFailed(error.to_string()),
-                error @ DomainError::IdempotencyKeyReused => AppError::BadRequest(error.to_string()),
+                error @ (DomainError::IdempotencyKeyReused | DomainError::WebhookDisabled) => {
+                    AppError::BadRequest(error.to_string())
+                }
                 error @ (DomainError::Internal(_) | DomainError::Rendering(_) | DomainError::MailUnavailable) => {
                     tracing::error!(%error, "internal error in a server function");
                     AppError::Server

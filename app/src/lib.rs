@@ -86,6 +86,11 @@ pub fn App() -> impl IntoView {
                         ssr=SsrMode::Async
                     />
                     <Route
+                        path=(StaticSegment("admin"), StaticSegment("webhooks"))
+                        view={Lazy::<admin::WebhooksRoute>::new()}
+                        ssr=SsrMode::Async
+                    />
+                    <Route
                         path=(StaticSegment("admin"), StaticSegment("new-webinar"))
                         view={Lazy::<admin::EditorRoute>::new()}
                         ssr=SsrMode::Async

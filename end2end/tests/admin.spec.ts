@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { expect, type Page, test } from '@playwright/test';
 import { OwnServer } from './server';
 
@@ -144,5 +146,51 @@ test('marketing makes an API token, a program uses it, and marketing revokes it'
     expect((await request.get(`${server.url}/api/v1/webinars`, { headers })).status()).toBe(401);
   } finally {
     await server.stop();
+  }
+});
+
+test('marketing adds a webhook, sees its delivery logged, and redelivers it', async ({ page, request }) => {
+  // A local endpoint that keeps each request's headers.
+  const arrivals: IncomingHttpHeaders[] = [];
+  const endpoint = createServer((incoming, answer) => {
+    arrivals.push(incoming.headers);
+    incoming.resume();
+    incoming.on('end', () => answer.writeHead(200).end('thanks'));
+  });
+  await new Promise<void>((listening) => endpoint.listen(0, '127.0.0.1', listening));
+  const port = (endpoint.address() as AddressInfo).port;
+  const server = await OwnServer.start({ WEBHOOK_ALLOW_PRIVATE: 'true', WORKER_POLL_MS: '100' });
+  try {
+    await logInAsMarketing(page, server);
+    await page.getByRole('link', { name: 'Webhooks' }).click();
+    await expect(page).toHaveURL(/\/admin\/webhooks$/);
+    await page.waitForLoadState('networkidle');
+    await page.getByLabel('Endpoint URL').fill(`http://127.0.0.1:${port}/crm`);
+    await page.getByLabel('registration.created').check();
+    await page.getByRole('button', { name: 'Add webhook' }).click();
+    await expect(page.getByTestId('new-secret')).toHaveText(/^whsec_[A-Za-z0-9+/=]{32}$/);
+    await expect(page.getByTestId('webhook')).toContainText(`127.0.0.1:${port}/crm`);
+
+    const registered = await request.post(`${server.url}/api/webinar/register`, {
+      data: { name: 'Hook Test', email: 'hook@example.com' },
+    });
+    expect(registered.status()).toBe(201);
+    await expect.poll(() => arrivals.length).toBe(1);
+    expect(arrivals[0]['webhook-id']).toMatch(/^msg_/);
+    expect(arrivals[0]['webhook-signature']).toMatch(/^v1,/);
+
+    await page.reload();
+    await page.waitForLoadState('networkidle');
+    const row = page.getByTestId('deliveries').locator('tbody tr').first();
+    await expect(row).toContainText('registration.created');
+    await expect(row).toContainText('delivered');
+    await expect(row).toContainText('thanks');
+    await row.getByRole('button', { name: 'Redeliver' }).click();
+    await expect(page.getByTestId('webhook-outcome')).toContainText('Queued again');
+    await expect.poll(() => arrivals.length).toBe(2);
+    expect(arrivals[1]['webhook-id']).toBe(arrivals[0]['webhook-id']);
+  } finally {
+    await server.stop();
+    endpoint.close();
   }
 });

@@ -11,6 +11,7 @@ mod m20261201_000007_email_queue;
 mod m20261202_000008_secrets;
 mod m20261202_000009_api_tokens;
 mod m20261202_000010_email_events;
+mod m20261203_000011_webhooks;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000008_secrets::Migration),
             Box::new(m20261202_000009_api_tokens::Migration),
             Box::new(m20261202_000010_email_events::Migration),
+            Box::new(m20261203_000011_webhooks::Migration),
         ]
     }
 }

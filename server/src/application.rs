@@ -8,6 +8,7 @@ use std::sync::Arc;
 use sea_orm::DatabaseConnection;
 use tokio::sync::watch;
 use webinar::email::links::Links;
+use webinar::webhook_sender::WebhookSender;
 use webinar::worker::Worker;
 use webinar::{Clock, Service, SystemClock};
 
@@ -65,7 +66,8 @@ impl Application {
         let counts = LiveCounts::new(live.clone(), stats.clone(), redis.clone(), clock.clone());
         let service = Service::new(db.clone(), clock.clone(), counts)
             .with_mail(config.email.mail(delivery.clone(), links.clone())?)
-            .with_login_budget(config.login_budget()?);
+            .with_login_budget(config.login_budget()?)
+            .with_webhook_guard(config.webhooks.guard());
         if config.seed_demo
             && let Some(demo) = service.seed_demo().await?
         {
@@ -126,7 +128,8 @@ pub async fn run_worker(config: Config, stopping: watch::Receiver<bool>) -> Resu
     Ok(())
 }
 
-/// Starts the email worker; it stops claiming when `stopping` turns true.
+/// Starts the workers of both channels, emails and webhooks; they stop
+/// claiming when `stopping` turns true.
 fn spawn_worker(
     config: &Config,
     db: DatabaseConnection,
@@ -136,6 +139,21 @@ fn spawn_worker(
     stopping: watch::Receiver<bool>,
 ) -> Result<tokio::task::JoinHandle<()>, Failure> {
     let id = format!("{}-{}", std::env::var("HOSTNAME").unwrap_or_else(|_| "worker".into()), std::process::id());
+    let sender = WebhookSender::new(
+        id.clone(),
+        db.clone(),
+        clock.clone(),
+        links.clone(),
+        config.webhooks.sender(&config.email),
+    )?;
     let worker = Arc::new(Worker::new(id, db, clock, delivery, links, config.email.worker())?);
-    Ok(tokio::spawn(worker.run(stopping)))
+    let webhooks = tokio::spawn(Arc::new(sender).run(stopping.clone()));
+    let emails = tokio::spawn(worker.run(stopping));
+    Ok(tokio::spawn(async move {
+        for (channel, done) in [("email", emails.await), ("webhook", webhooks.await)] {
+            if let Err(error) = done {
+                tracing::error!(channel, %error, "a worker panicked");
+            }
+        }
+    }))
 }

@@ -86,6 +86,39 @@ pub struct Config {
     pub metrics_token: Option<String>,
     #[command(flatten)]
     pub email: EmailConfig,
+    #[command(flatten)]
+    pub webhooks: WebhookConfig,
+}
+
+/// Webhook deliveries (their worker runs wherever the email worker does).
+#[derive(Args, Clone, Debug)]
+pub struct WebhookConfig {
+    /// Lets webhooks go to loopback, private and link-local addresses and over
+    /// plain http: for development and tests only (it opens the door to
+    /// server-side request forgery).
+    #[arg(long, env = "WEBHOOK_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub webhook_allow_private: bool,
+    /// Webhook requests in flight at once per worker.
+    #[arg(long, env = "WEBHOOK_MAX_IN_FLIGHT", default_value_t = 32)]
+    pub webhook_max_in_flight: usize,
+}
+
+impl WebhookConfig {
+    pub fn guard(&self) -> webinar::webhook::address::Guard {
+        webinar::webhook::address::Guard { allow_private: self.webhook_allow_private }
+    }
+
+    /// The webhook worker's settings; its lease and poll follow the email worker's.
+    pub fn sender(&self, email: &EmailConfig) -> webinar::webhook_sender::SenderConfig {
+        webinar::webhook_sender::SenderConfig {
+            max_in_flight: self.webhook_max_in_flight.max(1),
+            ticks: self.webhook_max_in_flight.clamp(1, 4),
+            lease: chrono::Duration::seconds(email.worker_lease_secs),
+            poll_interval: std::time::Duration::from_millis(email.worker_poll_ms),
+            guard: self.guard(),
+            ..Default::default()
+        }
+    }
 }
 
 impl Config {

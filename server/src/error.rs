@@ -84,6 +84,9 @@ impl ApiError {
                 (StatusCode::NOT_FOUND, "registration_not_found", None)
             }
             ApiError::Domain(DomainError::NotSuppressed) => (StatusCode::NOT_FOUND, "suppression_not_found", None),
+            ApiError::Domain(DomainError::WebhookNotFound) => (StatusCode::NOT_FOUND, "webhook_not_found", None),
+            ApiError::Domain(DomainError::DeliveryNotFound) => (StatusCode::NOT_FOUND, "delivery_not_found", None),
+            ApiError::Domain(DomainError::WebhookDisabled) => (StatusCode::CONFLICT, "webhook_disabled", None),
             ApiError::Domain(DomainError::Closed(_)) => (StatusCode::CONFLICT, "registration_closed", None),
             ApiError::Domain(DomainError::Unavailable(_)) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable", None)

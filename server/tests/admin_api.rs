@@ -82,7 +82,7 @@ fn webinar_body(slug: &str) -> Value {
 
 /// Every operation the OpenAPI description lists under `/api/v1`, with its
 /// path parameters filled in.
-async fn v1_operations(server: &TestServer, slug: &str, registration: i64) -> Vec<(Method, String)> {
+async fn v1_operations(server: &TestServer, slug: &str, registration: i64, webhook: i64) -> Vec<(Method, String)> {
     let (_, description) = call(server, None, Method::GET, "/api/openapi.json", None).await;
     assert!(description["components"]["securitySchemes"]["token"].is_object(), "{description}");
     let paths = description["paths"].as_object().expect("paths");
@@ -91,7 +91,11 @@ async fn v1_operations(server: &TestServer, slug: &str, registration: i64) -> Ve
         for method in item.as_object().expect("operations").keys() {
             let operation = &item[method];
             assert_eq!(operation["security"][0]["token"], json!([]), "{method} {path} names the token scheme");
-            let concrete = path.replace("{slug}", slug).replace("{id}", &registration.to_string());
+            let id = match path.starts_with("/api/v1/webhooks/") {
+                true => webhook,
+                false => registration,
+            };
+            let concrete = path.replace("{slug}", slug).replace("{id}", &id.to_string()).replace("{delivery_id}", "1");
             operations.push((Method::from_bytes(method.to_uppercase().as_bytes()).expect("method"), concrete));
         }
     }
@@ -116,7 +120,9 @@ async fn every_route_wants_a_live_token_and_a_write_token_to_write(database: Tes
         .id;
     webinar::api::token::revoke(&server.db, revoked_id, support::now()).await.expect("revoke");
 
-    let operations = v1_operations(&server, "launch", registration).await;
+    let hook = webinar::webhook::endpoint::create(&server.db, "https://hooks.example.com/", &[], support::now());
+    let webhook = hook.await.expect("a webhook").webhook.id;
+    let operations = v1_operations(&server, "launch", registration, webhook).await;
     let methods: BTreeSet<String> = operations.iter().map(|(method, _)| method.to_string()).collect();
     assert!(operations.len() >= 8, "{operations:?}");
     assert_eq!(methods, ["DELETE", "GET", "PATCH", "POST"].map(String::from).into(), "{operations:?}");

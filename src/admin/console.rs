@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crate::admin::AdminError;
+use crate::announce;
 use crate::delivery::{Delivery, Mailbox, Outgoing, Recipient};
 use crate::email::copy as email_copy;
 use crate::email::links::Links;
@@ -64,14 +65,19 @@ impl Service {
         let new = form.validate().map_err(DomainError::Invalid)?;
         let current = self.webinar_by_slug(slug).await?;
         let txn = crate::store::begin_write(self.db()).await?;
-        let saved = editor::update(&txn, current.id, new, confirmed, self.now()).await?;
+        let mut saved = editor::update(&txn, current.id, new, confirmed, self.now()).await?;
+        saved.webinar = announce::webinar_row_saved(&txn, &current, saved.webinar).await?;
         txn.commit().await?;
         Ok(saved)
     }
 
     pub async fn publish_webinar(&self, slug: &str) -> Result<webinar::Model, DomainError> {
         let current = self.webinar_by_slug(slug).await?;
-        editor::publish(self.db(), current.id, self.now()).await
+        let txn = crate::store::begin_write(self.db()).await?;
+        let published = editor::publish(&txn, current.id, self.now()).await?;
+        let published = announce::webinar_row_saved(&txn, &current, published).await?;
+        txn.commit().await?;
+        Ok(published)
     }
 
     pub async fn save_icp_variant(
@@ -224,13 +230,21 @@ impl Service {
         starts_at: chrono::DateTime<chrono::Utc>,
     ) -> Result<schedule_change::Rescheduled, DomainError> {
         let webinar = self.webinar_by_slug(slug).await?;
-        schedule_change::reschedule(self.db(), webinar.id, starts_at, self.now()).await
+        let txn = crate::store::begin_write(self.db()).await?;
+        let mut done = schedule_change::reschedule(&txn, webinar.id, starts_at, self.now()).await?;
+        done.webinar = announce::webinar_row_saved(&txn, &webinar, done.webinar).await?;
+        txn.commit().await?;
+        Ok(done)
     }
 
     /// Cancels a webinar: queued emails are withdrawn, registrants get a cancellation email.
     pub async fn cancel_webinar(&self, slug: &str) -> Result<schedule_change::Cancelled, DomainError> {
         let webinar = self.webinar_by_slug(slug).await?;
-        schedule_change::cancel(self.db(), webinar.id, self.now()).await
+        let txn = crate::store::begin_write(self.db()).await?;
+        let mut done = schedule_change::cancel(&txn, webinar.id, self.now()).await?;
+        done.webinar = announce::webinar_row_saved(&txn, &webinar, done.webinar).await?;
+        txn.commit().await?;
+        Ok(done)
     }
 
     /// A new marketing account.

@@ -1,12 +1,12 @@
 //! The admin API's side of the domain: its tokens ([`token`]), idempotent
-//! creates ([`idempotency`]), the resources it answers with ([`resource`]),
+//! creates ([`idempotency`]), webhooks ([`webhooks`]),
 //! and what it does with webinars ([`webinars`]) and registrations
 //! ([`registrations`]), as [`Service`] methods the server's `/api/v1`
 //! handlers call.
 pub mod idempotency;
 pub mod registrations;
-pub mod resource;
 pub mod token;
+pub mod webhooks;
 pub mod webinars;
 
 use crate::{DomainError, FieldError, Service};

@@ -4,9 +4,9 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use super::resource::{EmailJobResource, Page, RegistrationResource};
 use crate::deliverability::event;
 use crate::registration::{self, PageFilter};
+use crate::resource::{EmailJobResource, Page, RegistrationResource};
 use crate::{DomainError, FieldError, Service, queue, webinar};
 
 /// At most this many registrations a page.

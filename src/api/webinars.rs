@@ -5,16 +5,16 @@
 //! replace the webinar's set, in the same transaction as the rest.
 use std::collections::HashMap;
 
-use sea_orm::{ConnectionTrait, DatabaseTransaction, EntityTrait};
+use sea_orm::{DatabaseTransaction, EntityTrait};
 use serde::{Deserialize, Deserializer};
 use utoipa::ToSchema;
 
 use super::idempotency::{self, Answer, Keyed, Reservation};
-use super::resource::WebinarResource;
+use crate::announce;
 use crate::email::Kind;
 use crate::email::copy as email_copy;
 use crate::email::render::CustomCopy;
-use crate::registration::count as registration_count;
+use crate::resource::WebinarResource;
 use crate::webinar::editor::{self, WebinarForm};
 use crate::webinar::icp_variant::{self, Variant};
 use crate::webinar::{self, AgendaItem, Speaker};
@@ -178,7 +178,7 @@ impl Service {
 
     pub async fn api_webinar(&self, slug: &str) -> Result<WebinarResource, DomainError> {
         let webinar = self.webinar_by_slug(slug).await?;
-        resource(self.db(), webinar).await
+        Ok(WebinarResource::load(self.db(), webinar).await?)
     }
 
     /// Creates a webinar; with a key, a repeated request gets the first answer.
@@ -218,6 +218,7 @@ impl Service {
         let checked = self.check(input, WebinarForm::of(&current))?;
         let saved = editor::update(&txn, current.id, checked.webinar, input.notify, now).await?;
         let updated = save_sets(&txn, saved.webinar, checked.variants, checked.copies, now).await?;
+        announce::webinar_saved(&txn, &current, &updated).await?;
         txn.commit().await?;
         Ok(updated)
     }
@@ -287,14 +288,7 @@ async fn save_sets(
     if let Some(copies) = copies {
         email_copy::replace(txn, webinar.id, copies, now).await?;
     }
-    resource(txn, webinar).await
-}
-
-async fn resource<C: ConnectionTrait>(db: &C, webinar: webinar::Model) -> Result<WebinarResource, DomainError> {
-    let registrations = registration_count::for_webinar(db, webinar.id).await?;
-    let variants = icp_variant::for_webinar(db, webinar.id).await?;
-    let copies = email_copy::for_webinars(db, [webinar.id]).await?;
-    Ok(WebinarResource::new(webinar, registrations, variants, copies))
+    Ok(WebinarResource::load(txn, webinar).await?)
 }
 
 fn group<T>(rows: Vec<T>, key: impl Fn(&T) -> i64) -> HashMap<i64, Vec<T>> {

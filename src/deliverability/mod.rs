@@ -3,6 +3,7 @@
 //! the suppression list that hard bounces, spam reports and unsubscribes
 //! put an address on ([`suppression`]).
 pub mod event;
+pub mod notice;
 pub mod signature;
 pub mod suppression;
 
@@ -46,6 +47,11 @@ impl Service {
         let rows = events.iter().zip(&keys).map(|(event, key)| event::row(event, key.clone(), now)).collect();
         let txn = crate::store::begin_write(self.db()).await?;
         let new: HashSet<String> = event::record(&txn, rows).await?.into_iter().collect();
+        let mut unseen = new.clone();
+        // A batch may carry one event twice: it is announced once.
+        let fresh: Vec<&SendGridEvent> =
+            events.iter().filter(|event| unseen.remove(&event.provider_event_id())).collect();
+        notice::announce(&txn, &fresh, now).await?;
         let mut suppress: BTreeMap<&str, suppression::ActiveModel> = BTreeMap::new();
         for (event, key) in events.iter().zip(&keys) {
             if new.contains(&event.provider_event_id()) && event.verdict() == Verdict::Suppress {
@@ -122,13 +128,15 @@ pub async fn delivery_counts<C: ConnectionTrait>(db: &C, webinar_id: i64, sent: 
 }
 
 /// The dev outbox is the mailbox itself: what it wrote was delivered. Records
-/// a `delivered` event for each of these sent jobs, so the admin's timelines
-/// work without a provider.
-pub async fn record_outbox_delivered<C: ConnectionTrait>(
-    db: &C,
+/// a `delivered` event for each of these sent jobs (and its `email.delivered`
+/// webhook), so the admin's timelines and webhooks work without a provider.
+pub async fn record_outbox_delivered(
+    db: &sea_orm::DatabaseConnection,
     job_ids: &[i64],
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
+    let txn = crate::store::begin_write(db).await?;
+    let db = &txn;
     let jobs: Vec<(i64, i64)> = queue::job::Entity::find()
         .select_only()
         .column(queue::job::Column::Id)
@@ -139,21 +147,23 @@ pub async fn record_outbox_delivered<C: ConnectionTrait>(
         .await?;
     let registration_ids: BTreeSet<i64> = jobs.iter().map(|(_, registration)| *registration).collect();
     let keys = registration::email_keys(db, registration_ids).await?;
-    let rows = jobs
+    let events: Vec<SendGridEvent> = jobs
         .into_iter()
         .filter_map(|(job, registration)| {
-            let key = keys.get(&registration)?.clone();
-            let event = SendGridEvent {
-                email: key.clone(),
+            Some(SendGridEvent {
+                email: keys.get(&registration)?.clone(),
                 timestamp: now.timestamp(),
                 event: "delivered".into(),
                 sg_event_id: format!("outbox-{job}"),
                 job_id: Some(job.into()),
                 bounce_type: None,
                 reason: None,
-            };
-            Some(event::row(&event, key, now))
+            })
         })
         .collect();
-    event::record(db, rows).await.map(drop)
+    let rows = events.iter().map(|event| event::row(event, event.email.clone(), now)).collect();
+    let new: HashSet<String> = event::record(db, rows).await?.into_iter().collect();
+    let fresh: Vec<&SendGridEvent> = events.iter().filter(|event| new.contains(&event.provider_event_id())).collect();
+    notice::announce(db, &fresh, now).await?;
+    txn.commit().await
 }

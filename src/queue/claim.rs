@@ -3,7 +3,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::entity::prelude::*;
 use sea_orm::{QueryOrder, QuerySelect};
 
-use super::lease::{self, Held};
+use super::lease::{self, Channel, Held};
 use super::pending;
 
 /// Jobs a worker claimed, and the lease that holds them.
@@ -15,17 +15,10 @@ pub struct Claim {
     pub jobs: Vec<pending::Model>,
 }
 
-/// Serialises claims on Postgres (`pg_advisory_xact_lock`): a claim reads
-/// which jobs no lease holds and writes its own lease, so the next claim must
-/// not read before this one commits. Claims are short; sends run outside them.
-const CLAIM_LOCK: i64 = 0x656d_6169_6c5f_6a6f;
-
 /// Claims up to `limit` due jobs for `worker`, leasing them until `now + lease`,
 /// or `None` when nothing is due. Any number of workers in any number of
-/// processes may claim side by side and never take the same job: on Postgres
-/// claims take turns on an advisory lock; on SQLite the claim's transaction
-/// holds the single write lock (`BEGIN IMMEDIATE`). No job or queue row is
-/// written.
+/// processes may claim side by side and never take the same job: claims take
+/// turns ([`lease::begin_claim`]). No job or queue row is written.
 pub async fn claim_due(
     db: &DatabaseConnection,
     worker: &str,
@@ -34,24 +27,17 @@ pub async fn claim_due(
     limit: u64,
 ) -> Result<Option<Claim>, DbErr> {
     let backend = db.get_database_backend();
-    let claim = crate::store::begin_write(db).await?;
-    if backend == sea_orm::DatabaseBackend::Postgres {
-        // Without sorts the plan is the queue's index read in claim order up
-        // to the limit. Statistics a burst outran (a table seeded a moment
-        // ago) had Postgres fetch and sort every due job instead: 100,000
-        // rows for an 8,000-row claim, 50-120 ms each. The same estimates
-        // drew a parallel plan, in which each worker process hashed every
-        // leased id again: 77 ms a claim over a drain on 2 cores, 58 ms without.
-        claim
-            .execute_unprepared(&format!(
-                "SET LOCAL enable_sort = off; SET LOCAL max_parallel_workers_per_gather = 0; \
-                 SELECT pg_advisory_xact_lock({CLAIM_LOCK})"
-            ))
-            .await?;
-    }
+    // Without sorts the plan is the queue's index read in claim order up to
+    // the limit. Statistics a burst outran (a table seeded a moment ago) had
+    // Postgres fetch and sort every due job instead: 100,000 rows for an
+    // 8,000-row claim, 50-120 ms each. The same estimates drew a parallel
+    // plan, in which each worker process hashed every leased id again: 77 ms
+    // a claim over a drain on 2 cores, 58 ms without.
+    let settings = "SET LOCAL enable_sort = off; SET LOCAL max_parallel_workers_per_gather = 0; ";
+    let claim = lease::begin_claim(db, Channel::Email, settings).await?;
     let jobs = pending::Entity::find()
         .filter(pending::Column::RunAt.lte(now))
-        .filter(lease::not_leased(backend, (pending::Entity, pending::Column::JobId)))
+        .filter(lease::not_leased(backend, Channel::Email, (pending::Entity, pending::Column::JobId)))
         // Jobs of one webinar and kind go out together: claiming them together
         // fills provider requests instead of splitting each claim four ways.
         .order_by_asc(pending::Column::RunAt)
@@ -66,7 +52,7 @@ pub async fn claim_due(
         return Ok(None);
     }
     let ids: Vec<i64> = jobs.iter().map(|job| job.job_id).collect();
-    let lease = lease::create(&claim, worker, &ids, now + lease_for, now).await?;
+    let lease = lease::create(&claim, Channel::Email, worker, &ids, now + lease_for, now).await?;
     claim.commit().await?;
     Ok(Some(Claim { lease, jobs }))
 }

@@ -138,3 +138,13 @@ pub async fn dead_for_webinar<C: ConnectionTrait>(db: &C, webinar_id: i64, limit
         .all(db)
         .await
 }
+
+/// The jobs with these ids, by id (an erased one is absent).
+pub async fn by_ids<C: ConnectionTrait>(
+    db: &C,
+    ids: impl IntoIterator<Item = i64>,
+) -> Result<std::collections::HashMap<i64, Model>, DbErr> {
+    let found =
+        Entity::find().filter(crate::store::is_one_of(db.get_database_backend(), Column::Id, ids)).all(db).await?;
+    Ok(found.into_iter().map(|job| (job.id, job)).collect())
+}

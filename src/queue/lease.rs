@@ -1,19 +1,46 @@
-//! Leases: a worker's claim on a set of email jobs, as one row. Claiming
-//! writes this row, not the jobs, so a job is written once per attempt (when
-//! its outcome is known). Jobs named by a lease are out of other claims' reach
-//! until the lease ends or expires; an expired lease is a worker that died.
+//! Leases: a worker's claim on a set of jobs of one channel (emails, webhook
+//! deliveries), as one row. Claiming writes this row, not the jobs, so a job
+//! is written once per attempt (when its outcome is known). Jobs named by a
+//! lease are out of other claims' reach until the lease ends or expires; an
+//! expired lease is a worker that died.
 use chrono::{DateTime, Utc};
+use sea_orm::ActiveEnum;
 use sea_orm::ActiveValue::Set;
 use sea_orm::DatabaseBackend;
 use sea_orm::QuerySelect;
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, IntoColumnRef, LockType};
 
+/// The kind of job a lease holds: each channel's ids are its own table's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+pub enum Channel {
+    /// `email_jobs`.
+    #[sea_orm(string_value = "email")]
+    Email,
+    /// `webhook_deliveries`.
+    #[sea_orm(string_value = "webhook")]
+    Webhook,
+}
+
+impl Channel {
+    /// Serialises a channel's claims on Postgres (`pg_advisory_xact_lock`):
+    /// a claim reads which jobs no lease holds and writes its own lease, so
+    /// the next claim must not read before this one commits.
+    fn claim_lock(self) -> i64 {
+        match self {
+            Channel::Email => 0x656d_6169_6c5f_6a6f,
+            Channel::Webhook => 0x7765_6268_6f6f_6b73,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-#[sea_orm(table_name = "email_leases")]
+#[sea_orm(table_name = "leases")]
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
+    pub channel: Channel,
     pub worker: String,
     pub locked_until: DateTimeUtc,
     /// The claimed jobs' ids, a JSON array.
@@ -40,15 +67,35 @@ pub struct Held {
     pub worker: String,
 }
 
-/// Writes a lease on `job_ids` for `worker` until `locked_until`.
-pub(super) async fn create<C: ConnectionTrait>(
+/// Opens a claim's transaction and takes the channel's turn to claim: on
+/// Postgres an advisory lock until it ends, after `postgres_settings` (`SET
+/// LOCAL …;` statements for the claim's plan, in the same round trip); on
+/// SQLite the transaction holds the single write lock (`BEGIN IMMEDIATE`).
+/// Claims are short; sends run outside them.
+pub async fn begin_claim(
+    db: &DatabaseConnection,
+    channel: Channel,
+    postgres_settings: &str,
+) -> Result<sea_orm::DatabaseTransaction, DbErr> {
+    let claim = crate::store::begin_write(db).await?;
+    if db.get_database_backend() == DatabaseBackend::Postgres {
+        let lock = format!("{postgres_settings}SELECT pg_advisory_xact_lock({})", channel.claim_lock());
+        claim.execute_unprepared(&lock).await?;
+    }
+    Ok(claim)
+}
+
+/// Writes a lease on `job_ids` (of `channel`) for `worker` until `locked_until`.
+pub async fn create<C: ConnectionTrait>(
     db: &C,
+    channel: Channel,
     worker: &str,
     job_ids: &[i64],
     locked_until: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<Held, DbErr> {
     let lease = ActiveModel {
+        channel: Set(channel),
         worker: Set(worker.to_owned()),
         locked_until: Set(locked_until),
         job_ids: Set(crate::store::json_list(job_ids)),
@@ -77,11 +124,15 @@ pub async fn end<C: ConnectionTrait>(db: &C, held: &Held) -> Result<(), DbErr> {
     Ok(())
 }
 
-/// Removes the leases that ran out before `now` and returns the job ids they
-/// named. One statement deletes and returns them, so a lease two rescuers
-/// race for goes to exactly one of them.
-pub(super) async fn take_expired<C: ConnectionTrait>(db: &C, now: DateTime<Utc>) -> Result<Vec<i64>, DbErr> {
-    let expired = Entity::delete_many().filter(Column::LockedUntil.lt(now)).exec_with_returning(db).await?;
+/// Removes the leases of `channel` that ran out before `now` and returns the
+/// job ids they named. One statement deletes and returns them, so a lease two
+/// rescuers race for goes to exactly one of them.
+pub async fn take_expired<C: ConnectionTrait>(db: &C, channel: Channel, now: DateTime<Utc>) -> Result<Vec<i64>, DbErr> {
+    let expired = Entity::delete_many()
+        .filter(Column::Channel.eq(channel))
+        .filter(Column::LockedUntil.lt(now))
+        .exec_with_returning(db)
+        .await?;
     let mut job_ids = Vec::new();
     for lease in expired {
         job_ids.extend(lease.ids()?);
@@ -89,28 +140,41 @@ pub(super) async fn take_expired<C: ConnectionTrait>(db: &C, now: DateTime<Utc>)
     Ok(job_ids)
 }
 
-/// How many jobs live leases hold (claimed, not yet recorded).
+/// Whether a lease of `channel` ran out before `now` (a rescue has work).
+pub async fn any_expired<C: ConnectionTrait>(db: &C, channel: Channel, now: DateTime<Utc>) -> Result<bool, DbErr> {
+    let expired = Entity::find()
+        .select_only()
+        .column(Column::Id)
+        .filter(Column::Channel.eq(channel))
+        .filter(Column::LockedUntil.lt(now))
+        .into_tuple::<i64>()
+        .one(db)
+        .await?;
+    Ok(expired.is_some())
+}
+
+/// How many email jobs live leases hold (claimed, not yet recorded).
 pub async fn leased_jobs<C: ConnectionTrait>(db: &C) -> Result<u64, DbErr> {
     let mut leased = 0;
-    for lease in Entity::find().all(db).await? {
+    for lease in Entity::find().filter(Column::Channel.eq(Channel::Email)).all(db).await? {
         leased += lease.ids()?.len() as u64;
     }
     Ok(leased)
 }
 
-/// `column` (a job id) is named by no lease. Postgres answers it with one
-/// hashed set of every leased id; SQLite with a temporary index of them.
-pub(super) fn not_leased(backend: DatabaseBackend, column: impl IntoColumnRef) -> Expr {
-    // sea-query's placeholder for the column: `$1` on Postgres, `?` on SQLite.
+/// `column` (a job id of `channel`) is named by no lease. Postgres answers it
+/// with one hashed set of every leased id; SQLite with a temporary index of them.
+pub fn not_leased(backend: DatabaseBackend, channel: Channel, column: impl IntoColumnRef) -> Expr {
+    // sea-query's placeholders: `$1`, `$2` on Postgres, `?` on SQLite.
     // On Postgres the JSON array `[1,2]` is read as the array literal `{1,2}`:
     // a third of the time of parsing it as jsonb, for 16,000 ids per claim.
     let sql = match backend {
         DatabaseBackend::Postgres => {
-            "$1 NOT IN (SELECT unnest(('{' || btrim(job_ids, '[]') || '}')::bigint[]) FROM email_leases)"
+            "$1 NOT IN (SELECT unnest(('{' || btrim(job_ids, '[]') || '}')::bigint[]) FROM leases WHERE channel = $2)"
         }
-        _ => "? NOT IN (SELECT value FROM email_leases, json_each(email_leases.job_ids))",
+        _ => "? NOT IN (SELECT value FROM leases, json_each(leases.job_ids) WHERE leases.channel = ?)",
     };
-    Expr::cust_with_exprs(sql, [Expr::col(column)])
+    Expr::cust_with_exprs(sql, [Expr::col(column), Expr::value(channel.to_value())])
 }
 
 /// Holds `held` in place until `txn` ends and says whether it still exists:
@@ -119,7 +183,7 @@ pub(super) fn not_leased(backend: DatabaseBackend, column: impl IntoColumnRef) -
 /// holder's record. On Postgres a shared row lock (`FOR KEY SHARE`: the
 /// worker's concurrent outcomes do not wait on each other) makes a rescuer's
 /// delete of the lease wait for the outcome; on SQLite `txn` is the one writer.
-pub(super) async fn hold<C: ConnectionTrait>(txn: &C, held: &Held) -> Result<bool, DbErr> {
+pub async fn hold<C: ConnectionTrait>(txn: &C, held: &Held) -> Result<bool, DbErr> {
     let lease = Entity::find()
         .select_only()
         .column(Column::Id)

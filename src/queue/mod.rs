@@ -1,8 +1,11 @@
 //! The email queue: every email job's state, and the only code that changes
 //! it. Three tables hold a job: `email_jobs` (the job, its state and attempts:
 //! [`job`]), `email_queue` (one row per pending job, what a claim reads:
-//! [`pending`]) and `email_leases` (a worker's claim on a set of jobs:
-//! [`lease`]). Only this module's files write them, and each write of a
+//! [`pending`]) and `leases` (a worker's claim on a set of jobs: [`lease`]).
+//! The leases and the retry policy are the queue's for every durable side
+//! effect: webhook deliveries are the `webhook` channel's jobs
+//! ([`crate::webhook::delivery`]), claimed, leased, rescued and retried the
+//! same way. Only this module's files write them, and each write of a
 //! job's state changes its queue row in the same transaction, so the queue
 //! holds exactly the pending jobs.
 //!

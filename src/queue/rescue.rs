@@ -11,7 +11,7 @@ use super::{lease, pending};
 pub async fn rescue_expired(db: &DatabaseConnection, now: DateTime<Utc>, max_attempts: i32) -> Result<u64, DbErr> {
     use sea_orm::sea_query::{Expr, ExprTrait};
     let rescue = crate::store::begin_write(db).await?;
-    let ids = lease::take_expired(&rescue, now).await?;
+    let ids = lease::take_expired(&rescue, lease::Channel::Email, now).await?;
     if ids.is_empty() {
         rescue.rollback().await?;
         return Ok(0);

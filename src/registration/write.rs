@@ -12,7 +12,7 @@ use super::{ActiveModel, Column, Entity, Model, TOKEN_LEN, ValidRegistration, co
 use crate::email::{self, Kind};
 use crate::email_address::EmailAddress;
 use crate::error::{ClosedReason, DomainError};
-use crate::{queue, webinar};
+use crate::{queue, webhook, webinar};
 
 /// The result of a registration attempt that did not fail.
 #[derive(Clone, Debug)]
@@ -88,6 +88,7 @@ pub async fn write_alone<C: TransactionTrait + ConnectionTrait>(
             txn.rollback().await?;
             return Err(DomainError::Closed(ClosedReason::Full));
         }
+        announce_written(&txn, std::slice::from_ref(&new), &[written]).await?;
         txn.commit().await?;
         written
     };
@@ -106,8 +107,28 @@ pub async fn write_together<C: TransactionTrait + ConnectionTrait>(
     for new in group {
         written.push(write_new(&txn, &new.row, &new.jobs).await?);
     }
+    announce_written(&txn, group, &written).await?;
     txn.commit().await?;
     Ok(written)
+}
+
+/// `registration.created` for the registrations just written. On Postgres
+/// each registration's own statement wrote it; elsewhere (SQLite) the group
+/// writes them together, in its transaction.
+async fn announce_written<C: ConnectionTrait>(
+    txn: &C,
+    group: &[NewRegistration],
+    written: &[Option<(i64, u64)>],
+) -> Result<(), DbErr> {
+    if txn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        return Ok(());
+    }
+    let created: Vec<(i64, DateTime<Utc>)> = group
+        .iter()
+        .zip(written)
+        .filter_map(|(new, written)| written.map(|(id, _)| (id, new.row.created_at)))
+        .collect();
+    webhook::event::announce_registrations(txn, &created).await
 }
 
 /// The outcome of a write: the new registration with its count, or, when the
@@ -152,7 +173,8 @@ async fn write_new<C: ConnectionTrait>(
 
 /// [`write_new`] on Postgres as one statement: data-modifying CTEs insert
 /// the registration, upsert its count shard, insert its jobs and queue them,
-/// and the statement returns the id and the count. One round trip instead of five
+/// write its `registration.created` event when an endpoint wants it, and
+/// the statement returns the id and the count. One round trip instead of five
 /// (BEGIN, three writes, COMMIT): the registration path's largest cost was
 /// waiting on the database. The CTEs share one snapshot, so the count is
 /// the bumped shard's new value plus the other shards' sum.
@@ -176,6 +198,7 @@ async fn write_new_in_one_statement<C: ConnectionTrait>(
         new.created_at.into(),
     ];
     let jobs = queue::postgres_ctes(&mut values, "registered", "$1", "$11", jobs);
+    let announced = webhook::event::postgres_ctes(&mut values, "registered", "$11");
     let sql = format!(
         "WITH registered AS (\
             INSERT INTO registrations (webinar_id, name, email, email_key, company, icp, utm_source, utm_medium, \
@@ -187,7 +210,8 @@ async fn write_new_in_one_statement<C: ConnectionTrait>(
             SELECT $1, CAST(id % {shards} AS INTEGER), 1 FROM registered \
             ON CONFLICT (webinar_id, shard) DO UPDATE SET registrations = registration_counts.registrations + 1 \
             RETURNING shard, registrations), \
-        {jobs} \
+        {jobs}, \
+        {announced} \
         SELECT registered.id, CAST(bumped.registrations + COALESCE((SELECT SUM(registrations) \
             FROM registration_counts WHERE webinar_id = $1 AND shard <> bumped.shard), 0) AS BIGINT) \
         FROM registered, bumped",
@@ -207,6 +231,16 @@ async fn lock_seats<C: ConnectionTrait>(txn: &C, webinar_id: i64) -> Result<(), 
         webinar::Entity::find_by_id(webinar_id).lock_exclusive().one(txn).await?;
     }
     Ok(())
+}
+
+/// Who was erased: `registration.erased`'s `data`, so a CRM can erase them too.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct ErasedRegistration {
+    pub id: i64,
+    /// The webinar's slug.
+    pub webinar: String,
+    pub email: String,
+    pub erased_at: DateTime<Utc>,
 }
 
 /// Erases a registrant (a GDPR request): the row goes, and with it (cascade)

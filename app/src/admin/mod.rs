@@ -15,6 +15,7 @@ mod registrant;
 mod registrations;
 mod suppressions;
 mod tokens;
+mod webhooks;
 
 pub use editor::{PreviewPage, WebinarEditorPage};
 pub use emails::EmailsPage;
@@ -23,6 +24,7 @@ pub use registrant::RegistrantPage;
 pub use registrations::RegistrationsPage;
 pub use suppressions::SuppressionsPage;
 pub use tokens::ApiTokensPage;
+pub use webhooks::WebhooksPage;
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "webinar_admin";
@@ -239,6 +241,7 @@ pub fn AdminHome() -> impl IntoView {
                 <h1>"Webinars"</h1>
                 <a class="button" href="/admin/new-webinar">"New webinar"</a>
                 <a href="/admin/api-tokens">"API tokens"</a>
+                <a href="/admin/webhooks">"Webhooks"</a>
                 <a href="/admin/suppressions">"Suppressed addresses"</a>
                 <ActionForm action=logout>
                     <button type="submit" class="secondary">"Log out"</button>
@@ -383,5 +386,6 @@ lazy_pages!(
     QueueRoute => QueuePage,
     ApiTokensRoute => ApiTokensPage,
     SuppressionsRoute => SuppressionsPage,
+    WebhooksRoute => WebhooksPage,
     RegistrantRoute => RegistrantPage,
 );

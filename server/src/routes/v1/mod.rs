@@ -1,5 +1,5 @@
-//! The admin API for programs (`/api/v1`): webinars, registrations and the
-//! suppression list, with
+//! The admin API for programs (`/api/v1`): webinars, registrations, the
+//! suppression list and webhooks, with
 //! a bearer token (the admin guard checks it and its scope before any of
 //! this runs). Handlers only translate; the domain's `webinar::api` decides.
 use axum::Json;
@@ -15,6 +15,7 @@ use crate::state::AppState;
 
 pub mod registrations;
 pub mod suppressions;
+pub mod webhooks;
 pub mod webinars;
 
 /// The routes, each with its OpenAPI operation.
@@ -27,6 +28,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(registrations::emails))
         .routes(routes!(suppressions::list))
         .routes(routes!(suppressions::remove))
+        .routes(routes!(webhooks::list, webhooks::create))
+        .routes(routes!(webhooks::show, webhooks::update, webhooks::remove))
+        .routes(routes!(webhooks::deliveries))
+        .routes(routes!(webhooks::redeliver))
 }
 
 /// The API's security scheme in the OpenAPI description: `token`, HTTP bearer.

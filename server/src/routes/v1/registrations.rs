@@ -4,7 +4,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use webinar::DomainError;
 use webinar::api::registrations::RegistrationQuery;
-use webinar::api::resource::{EmailJobResource, Page, RegistrationResource};
+use webinar::resource::{EmailJobResource, Page, RegistrationResource};
 
 use super::{List, listed};
 use crate::error::{ApiError, ErrorResponse};

@@ -2,7 +2,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use webinar::api::resource::SuppressionResource;
+use webinar::resource::SuppressionResource;
 
 use super::{List, listed};
 use crate::error::{ApiError, ErrorResponse};

@@ -7,8 +7,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use webinar::DomainError;
 use webinar::api::idempotency::Keyed;
-use webinar::api::resource::WebinarResource;
 use webinar::api::webinars::WebinarInput;
+use webinar::resource::WebinarResource;
 
 use super::{List, answered, json_answer, listed};
 use crate::error::{ApiError, ErrorResponse};

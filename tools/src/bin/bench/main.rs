@@ -8,7 +8,8 @@
 //! - `bench stats`: `/api/webinar/stats` requests per second against `/healthz`;
 //! - `bench websockets`: 10,000 live-count clients, time until all see a registration;
 //! - `bench api`: the admin API's cursor through 100,000 registrations;
-//! - `bench events`: SendGrid's signed event batches ingested per second.
+//! - `bench events`: SendGrid's signed event batches ingested per second;
+//! - `bench webhooks`: 10,000 webhook deliveries against the endpoint's own ceiling.
 mod api;
 mod events;
 mod http;
@@ -17,6 +18,7 @@ mod registrations;
 mod reminders;
 mod server;
 mod soak;
+mod webhooks;
 mod websockets;
 
 use std::process::Stdio;
@@ -60,6 +62,10 @@ enum Bench {
         /// How long the half-rate latency run lasts.
         #[arg(long, default_value_t = 10)]
         latency_secs: u64,
+        /// With a webhook endpoint that wants `registration.created`: each
+        /// registration writes its event and delivery too (none is sent).
+        #[arg(long)]
+        webhook: bool,
     },
     /// Time per SSR render of the landing page, and the gzipped wasm bundle.
     Landing {
@@ -105,6 +111,18 @@ enum Bench {
         #[arg(long, default_value_t = 100_000)]
         events: usize,
     },
+    /// Webhook deliveries due at once, into a local endpoint, against its ceiling.
+    Webhooks {
+        #[arg(long, value_enum, default_value = "postgres")]
+        database: Backend,
+        #[arg(long, default_value_t = 10_000)]
+        deliveries: usize,
+        /// The endpoint's answer time per request.
+        #[arg(long, default_value_t = 20)]
+        answer_ms: u64,
+        #[arg(long, default_value_t = 32)]
+        max_in_flight: usize,
+    },
     /// Websocket clients following one webinar; registrations pushed to all of them.
     Websockets {
         #[arg(long, default_value_t = 10_000)]
@@ -143,8 +161,9 @@ async fn main() -> std::process::ExitCode {
         Bench::Reminders { database, jobs, mock_delay_ms, max_in_flight, batch_size } => {
             reminders::run(database, jobs, mock_delay_ms, max_in_flight, batch_size).await
         }
-        Bench::Registrations { database, connections, rounds, ms_per_round, latency_secs } => {
-            registrations::run(database, connections, rounds, ms_per_round, latency_secs).await
+        Bench::Registrations { database, connections, rounds, ms_per_round, latency_secs, webhook } => {
+            let run = registrations::Run { connections, rounds, ms_per_round, latency_secs, webhook };
+            registrations::run(database, run).await
         }
         Bench::Landing { renders, site_root } => landing::run(renders, &site_root).await,
         Bench::Soak { database, minutes, rate, burst } => soak::run(database, minutes, rate, burst).await,
@@ -154,6 +173,9 @@ async fn main() -> std::process::ExitCode {
         Bench::Websockets { clients, registrations } => websockets::run(clients, registrations).await,
         Bench::Api { database, registrations } => api::run(database, registrations).await,
         Bench::Events { database, events } => events::run(database, events).await,
+        Bench::Webhooks { database, deliveries, answer_ms, max_in_flight } => {
+            webhooks::run(database, deliveries, answer_ms, max_in_flight).await
+        }
     };
     match result {
         Ok(true) => std::process::ExitCode::SUCCESS,

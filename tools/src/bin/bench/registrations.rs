@@ -24,15 +24,28 @@ use webinar::{Clock, SystemClock};
 use crate::server::BenchServer;
 use crate::{Backend, Failure, POOL, median};
 
-pub async fn run(
-    backend: Backend,
-    connections: usize,
-    rounds: usize,
-    ms_per_round: u64,
-    latency_secs: u64,
-) -> Result<bool, Failure> {
+/// How the bench runs.
+pub struct Run {
+    pub connections: usize,
+    pub rounds: usize,
+    pub ms_per_round: u64,
+    pub latency_secs: u64,
+    /// An endpoint wants `registration.created` (the worker is off: nothing is sent).
+    pub webhook: bool,
+}
+
+pub async fn run(backend: Backend, run: Run) -> Result<bool, Failure> {
+    let Run { connections, rounds, ms_per_round, latency_secs, webhook } = run;
     let server = BenchServer::start_on(backend).await?;
     let db = webinar::store::connect(&server.database.url, POOL).await?;
+    let endpoint = match webhook {
+        true => {
+            let wanted = [webinar::webhook::EventType::RegistrationCreated];
+            let url = "https://hooks.example.com/";
+            Some(webinar::webhook::endpoint::create(&db, url, &wanted, SystemClock.now()).await?.webhook.id)
+        }
+        false => None,
+    };
     let webinar = webinar::webinar::next_upcoming(&db, SystemClock.now()).await?.ok_or("no demo webinar")?;
     let client = reqwest::Client::builder().pool_max_idle_per_host(connections).build()?;
     let next_email = Arc::new(AtomicU64::new(0));
@@ -67,7 +80,9 @@ pub async fn run(
     let (p50, p99) = (latency.percentile(0.50), latency.percentile(0.99));
 
     println!(
-        "bench registrations ({backend:?}, {connections} keep-alive connections, {rounds} rounds of {ms_per_round} ms, pool {POOL})"
+        "bench registrations ({backend:?}, {connections} keep-alive connections, {rounds} rounds of {ms_per_round} ms, \
+         pool {POOL}{})",
+        if webhook { ", a webhook wanting registration.created from here on" } else { "" }
     );
     println!("  direct   median {:.0} registrations/s (the database's ceiling)", median(&mut direct_rates));
     println!("  HTTP     median {max_rate:.0} registrations/s");
@@ -80,7 +95,36 @@ pub async fn run(
     if let Some(error) = &latency.first_error {
         println!("  first failure: {error}");
     }
-    Ok(ratio >= 0.6 && p99 < 20.0 && latency.errors == 0)
+    let webhook_cost_met = match endpoint {
+        Some(id) => {
+            // HTTP rounds with the endpoint enabled and disabled, alternating, in this run.
+            let mut kept = Vec::new();
+            for n in 1..=rounds {
+                let mut rate = [0.0; 2];
+                for enabled in [n % 2 == 1, n % 2 == 0] {
+                    set_enabled(&direct.db, id, enabled).await?;
+                    rate[usize::from(enabled)] =
+                        http_load(&server, &webinar.slug, &client, &next_email, connections, round).await?;
+                }
+                kept.push(rate[1] / rate[0]);
+            }
+            let kept = median(&mut kept);
+            println!(
+                "  with the event written: median {:.0} % of the HTTP rate without it (target ≥ 90 %)",
+                kept * 100.0
+            );
+            kept >= 0.9
+        }
+        None => true,
+    };
+    Ok(ratio >= 0.6 && p99 < 20.0 && latency.errors == 0 && webhook_cost_met)
+}
+
+/// Turns the bench's webhook endpoint on (each registration writes its event) or off.
+async fn set_enabled(db: &DatabaseConnection, id: i64, enabled: bool) -> Result<(), Failure> {
+    let change = webinar::webhook::endpoint::Change { enabled: Some(enabled), ..Default::default() };
+    webinar::webhook::endpoint::update(db, id, change, SystemClock.now()).await?;
+    Ok(())
 }
 
 /// The registration transaction without the server: bare SQL on a pool

@@ -1,5 +1,5 @@
-//! The admin API's resources: what `/api/v1` answers with, and what a
-//! webhook will carry. Their fields are the API's contract: rename none.
+//! The resources: what the admin API (`/api/v1`) answers with, and what a
+//! webhook carries. Their fields are the API's contract: rename none.
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -8,6 +8,9 @@ use crate::deliverability::{event, suppression};
 use crate::email::Kind;
 use crate::email::copy as email_copy;
 use crate::email::links::Links;
+use crate::webhook::EventType;
+use crate::webhook::delivery::{self, DeliveryLog};
+use crate::webhook::endpoint::Endpoint;
 use crate::webinar::{self, AgendaItem, Speaker, Status, icp_variant};
 use crate::{queue, registration};
 
@@ -55,6 +58,14 @@ pub struct EmailCopyResource {
 }
 
 impl WebinarResource {
+    /// Webinar `webinar` with its count, variants and email copy.
+    pub async fn load<C: sea_orm::ConnectionTrait>(db: &C, webinar: webinar::Model) -> Result<Self, sea_orm::DbErr> {
+        let registrations = registration::count::for_webinar(db, webinar.id).await?;
+        let variants = icp_variant::for_webinar(db, webinar.id).await?;
+        let copies = email_copy::for_webinars(db, [webinar.id]).await?;
+        Ok(Self::new(webinar, registrations, variants, copies))
+    }
+
     pub fn new(
         webinar: webinar::Model,
         registrations: u64,
@@ -207,4 +218,112 @@ pub struct Page<T> {
     pub next_cursor: String,
     /// More rows exist after this page right now.
     pub has_more: bool,
+}
+
+/// A webhook endpoint. `secret` is there only in the answer that created it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+pub struct WebhookResource {
+    pub id: i64,
+    pub url: String,
+    pub events: Vec<EventType>,
+    pub enabled: bool,
+    /// The first failure since the last success; an endpoint failing for 24 hours is disabled.
+    pub failing_since: Option<DateTime<Utc>>,
+    pub disabled_at: Option<DateTime<Utc>>,
+    /// Why it was disabled (by an admin, or automatically after a day of failures).
+    pub disabled_reason: Option<String>,
+    /// `whsec_…`: verify the `webhook-signature` header with it (Standard Webhooks).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl WebhookResource {
+    /// The endpoint as lists show it: without its secret.
+    pub fn new(endpoint: Endpoint) -> Self {
+        let webhook = endpoint.webhook;
+        Self {
+            id: webhook.id,
+            url: webhook.url,
+            events: endpoint.events,
+            enabled: webhook.enabled,
+            failing_since: webhook.failing_since,
+            disabled_at: webhook.disabled_at,
+            disabled_reason: webhook.disabled_reason,
+            secret: None,
+            created_at: webhook.created_at,
+            updated_at: webhook.updated_at,
+        }
+    }
+
+    /// The endpoint just created, with its secret.
+    pub fn created(endpoint: Endpoint) -> Self {
+        let secret = Some(endpoint.webhook.secret.clone());
+        Self { secret, ..Self::new(endpoint) }
+    }
+}
+
+/// One event sent to one endpoint, with each attempt.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+pub struct DeliveryResource {
+    pub id: i64,
+    /// The event's name, e.g. `registration.created`.
+    pub event: String,
+    /// The `webhook-id` header: the same on every attempt.
+    pub message_id: String,
+    pub status: delivery::Status,
+    pub attempts: i32,
+    /// When the next attempt is due, while it is pending.
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub last_status_code: Option<i32>,
+    pub last_error: Option<String>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    /// The body sent (the same on every attempt).
+    pub payload: Option<String>,
+    /// Newest first.
+    pub log: Vec<AttemptResource>,
+}
+
+/// What one attempt got back.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+pub struct AttemptResource {
+    pub at: DateTime<Utc>,
+    /// `null` when there was no answer (refused, timed out).
+    pub status_code: Option<i32>,
+    pub duration_ms: i32,
+    /// The answer's first 1,024 bytes.
+    pub response: String,
+    pub error: Option<String>,
+}
+
+impl From<DeliveryLog> for DeliveryResource {
+    fn from(entry: DeliveryLog) -> Self {
+        let delivery = entry.delivery;
+        Self {
+            id: delivery.id,
+            event: entry.event_type,
+            message_id: entry.message_id,
+            next_attempt_at: (delivery.status == delivery::Status::Pending).then_some(delivery.run_at),
+            status: delivery.status,
+            attempts: delivery.attempts,
+            last_status_code: delivery.last_status_code,
+            last_error: delivery.last_error,
+            delivered_at: delivery.delivered_at,
+            created_at: delivery.created_at,
+            payload: entry.payload,
+            log: entry
+                .attempts
+                .into_iter()
+                .map(|attempt| AttemptResource {
+                    at: attempt.attempted_at,
+                    status_code: attempt.status_code,
+                    duration_ms: attempt.duration_ms,
+                    response: attempt.response,
+                    error: attempt.error,
+                })
+                .collect(),
+        }
+    }
 }
