@@ -423,10 +423,12 @@ impl Worker {
         match outcome {
             None => report.released += ids.len(),
             Some(Ok(())) => {
-                report.sent += queue::mark_sent(&self.db, lease, &ids, now).await? as usize;
+                // Delivered first, then sent: a reader never sees a sent job
+                // of the outbox without its delivery (the outbox wrote it either way).
                 if self.delivery.is_the_mailbox() {
                     deliverability::record_outbox_delivered(&self.db, &ids, now).await?;
                 }
+                report.sent += queue::mark_sent(&self.db, lease, &ids, now).await? as usize;
             }
             Some(Err(DeliveryError::Reject { reason })) => {
                 tracing::warn!(worker = %self.id, jobs = ids.len(), %reason, "provider rejected a recipient");
