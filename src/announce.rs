@@ -30,13 +30,12 @@ pub async fn webinar_saved<C: ConnectionTrait>(
     webhook::event::announce(txn, vec![Announcement::new(event, after.updated_at, after)]).await
 }
 
-/// Loads the saved webinar `after` and announces it; returns it unchanged.
+/// Loads the saved webinar `after` with its sets and announces it.
 pub async fn webinar_row_saved<C: ConnectionTrait>(
     txn: &C,
     before: &webinar::Model,
-    after: webinar::Model,
-) -> Result<webinar::Model, DbErr> {
+    after: &webinar::Model,
+) -> Result<u64, DbErr> {
     let resource = WebinarResource::load(txn, after.clone()).await?;
-    webinar_saved(txn, before, &resource).await?;
-    Ok(after)
+    webinar_saved(txn, before, &resource).await
 }

@@ -241,12 +241,12 @@ impl Service {
     /// transaction, and tells the endpoints that want `registration.erased`.
     pub async fn erase_registration(&self, registration_id: i64) -> Result<(), DomainError> {
         let txn = crate::store::begin_write(&self.db).await?;
-        let found = registration::by_ids(&txn, [registration_id]).await?.remove(&registration_id);
-        let registration = found.ok_or(DomainError::RegistrationNotFound)?;
         let jobs: Vec<i64> = queue::for_registration(&txn, registration_id).await?.iter().map(|job| job.id).collect();
         crate::deliverability::event::forget_jobs(&txn, &jobs).await?;
         webhook::event::forget_registration(&txn, registration_id).await?;
-        let webinar_id = registration::erase(&txn, registration_id).await?.ok_or(DomainError::RegistrationNotFound)?;
+        let registration =
+            registration::erase(&txn, registration_id).await?.ok_or(DomainError::RegistrationNotFound)?;
+        let webinar_id = registration.webinar_id;
         let webinar = webinar::by_ids(&txn, [webinar_id]).await?.remove(&webinar_id);
         let erased = ErasedRegistration {
             id: registration.id,

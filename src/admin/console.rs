@@ -65,8 +65,8 @@ impl Service {
         let new = form.validate().map_err(DomainError::Invalid)?;
         let current = self.webinar_by_slug(slug).await?;
         let txn = crate::store::begin_write(self.db()).await?;
-        let mut saved = editor::update(&txn, current.id, new, confirmed, self.now()).await?;
-        saved.webinar = announce::webinar_row_saved(&txn, &current, saved.webinar).await?;
+        let saved = editor::update(&txn, current.id, new, confirmed, self.now()).await?;
+        announce::webinar_row_saved(&txn, &current, &saved.webinar).await?;
         txn.commit().await?;
         Ok(saved)
     }
@@ -75,7 +75,7 @@ impl Service {
         let current = self.webinar_by_slug(slug).await?;
         let txn = crate::store::begin_write(self.db()).await?;
         let published = editor::publish(&txn, current.id, self.now()).await?;
-        let published = announce::webinar_row_saved(&txn, &current, published).await?;
+        announce::webinar_row_saved(&txn, &current, &published).await?;
         txn.commit().await?;
         Ok(published)
     }
@@ -231,8 +231,8 @@ impl Service {
     ) -> Result<schedule_change::Rescheduled, DomainError> {
         let webinar = self.webinar_by_slug(slug).await?;
         let txn = crate::store::begin_write(self.db()).await?;
-        let mut done = schedule_change::reschedule(&txn, webinar.id, starts_at, self.now()).await?;
-        done.webinar = announce::webinar_row_saved(&txn, &webinar, done.webinar).await?;
+        let done = schedule_change::reschedule(&txn, webinar.id, starts_at, self.now()).await?;
+        announce::webinar_row_saved(&txn, &webinar, &done.webinar).await?;
         txn.commit().await?;
         Ok(done)
     }
@@ -241,8 +241,8 @@ impl Service {
     pub async fn cancel_webinar(&self, slug: &str) -> Result<schedule_change::Cancelled, DomainError> {
         let webinar = self.webinar_by_slug(slug).await?;
         let txn = crate::store::begin_write(self.db()).await?;
-        let mut done = schedule_change::cancel(&txn, webinar.id, self.now()).await?;
-        done.webinar = announce::webinar_row_saved(&txn, &webinar, done.webinar).await?;
+        let done = schedule_change::cancel(&txn, webinar.id, self.now()).await?;
+        announce::webinar_row_saved(&txn, &webinar, &done.webinar).await?;
         txn.commit().await?;
         Ok(done)
     }

@@ -95,6 +95,26 @@ impl Service {
     pub async fn webhook_deliveries(&self, id: i64) -> Result<Vec<DeliveryLog>, DomainError> {
         self.webhook(id).await?;
         let log = delivery::log(self.db(), id, DELIVERIES_SHOWN).await?;
+        self.with_events(log).await
+    }
+
+    /// Sends a delivery again, as it was, with fresh attempts and the same `webhook-id`.
+    pub async fn redeliver_webhook(&self, id: i64, delivery_id: i64) -> Result<DeliveryLog, DomainError> {
+        if !self.webhook(id).await?.webhook.enabled {
+            return Err(DomainError::WebhookDisabled);
+        }
+        let queued = delivery::redeliver(self.db(), id, delivery_id, self.now()).await?;
+        let queued = queued.ok_or(DomainError::DeliveryNotFound)?;
+        tracing::info!(webhook = id, delivery = delivery_id, "webhook delivery queued again");
+        let log = delivery::with_attempts(self.db(), vec![queued]).await?;
+        self.with_events(log).await?.pop().ok_or(DomainError::DeliveryNotFound)
+    }
+
+    /// Deliveries with their attempts, each beside the event it sends.
+    async fn with_events(
+        &self,
+        log: Vec<(delivery::Model, Vec<crate::webhook::attempt::Model>)>,
+    ) -> Result<Vec<DeliveryLog>, DomainError> {
         let event_ids: Vec<i64> = log.iter().map(|(delivery, _)| delivery.event_id).collect();
         let events = crate::webhook::event::by_ids(self.db(), event_ids).await?;
         Ok(log
@@ -110,17 +130,6 @@ impl Service {
                 })
             })
             .collect())
-    }
-
-    /// Sends a delivery again, as it was, with fresh attempts and the same `webhook-id`.
-    pub async fn redeliver_webhook(&self, id: i64, delivery_id: i64) -> Result<DeliveryLog, DomainError> {
-        if !self.webhook(id).await?.webhook.enabled {
-            return Err(DomainError::WebhookDisabled);
-        }
-        delivery::redeliver(self.db(), id, delivery_id, self.now()).await?.ok_or(DomainError::DeliveryNotFound)?;
-        tracing::info!(webhook = id, delivery = delivery_id, "webhook delivery queued again");
-        let log = self.webhook_deliveries(id).await?;
-        log.into_iter().find(|entry| entry.delivery.id == delivery_id).ok_or(DomainError::DeliveryNotFound)
     }
 
     /// The URL, if the guard lets it through (its host resolved and checked).

@@ -47,11 +47,7 @@ impl Service {
         let rows = events.iter().zip(&keys).map(|(event, key)| event::row(event, key.clone(), now)).collect();
         let txn = crate::store::begin_write(self.db()).await?;
         let new: HashSet<String> = event::record(&txn, rows).await?.into_iter().collect();
-        let mut unseen = new.clone();
-        // A batch may carry one event twice: it is announced once.
-        let fresh: Vec<&SendGridEvent> =
-            events.iter().filter(|event| unseen.remove(&event.provider_event_id())).collect();
-        notice::announce(&txn, &fresh, now).await?;
+        notice::announce_new(&txn, &events, &new, now).await?;
         let mut suppress: BTreeMap<&str, suppression::ActiveModel> = BTreeMap::new();
         for (event, key) in events.iter().zip(&keys) {
             if new.contains(&event.provider_event_id()) && event.verdict() == Verdict::Suppress {
@@ -136,17 +132,16 @@ pub async fn record_outbox_delivered(
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
     let txn = crate::store::begin_write(db).await?;
-    let db = &txn;
     let jobs: Vec<(i64, i64)> = queue::job::Entity::find()
         .select_only()
         .column(queue::job::Column::Id)
         .column(queue::job::Column::RegistrationId)
-        .filter(crate::store::is_one_of(db.get_database_backend(), queue::job::Column::Id, job_ids.iter().copied()))
+        .filter(crate::store::is_one_of(txn.get_database_backend(), queue::job::Column::Id, job_ids.iter().copied()))
         .into_tuple()
-        .all(db)
+        .all(&txn)
         .await?;
     let registration_ids: BTreeSet<i64> = jobs.iter().map(|(_, registration)| *registration).collect();
-    let keys = registration::email_keys(db, registration_ids).await?;
+    let keys = registration::email_keys(&txn, registration_ids).await?;
     let events: Vec<SendGridEvent> = jobs
         .into_iter()
         .filter_map(|(job, registration)| {
@@ -162,8 +157,7 @@ pub async fn record_outbox_delivered(
         })
         .collect();
     let rows = events.iter().map(|event| event::row(event, event.email.clone(), now)).collect();
-    let new: HashSet<String> = event::record(db, rows).await?.into_iter().collect();
-    let fresh: Vec<&SendGridEvent> = events.iter().filter(|event| new.contains(&event.provider_event_id())).collect();
-    notice::announce(db, &fresh, now).await?;
+    let new: HashSet<String> = event::record(&txn, rows).await?.into_iter().collect();
+    notice::announce_new(&txn, &events, &new, now).await?;
     txn.commit().await
 }

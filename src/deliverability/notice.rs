@@ -1,7 +1,7 @@
 //! What the provider's events tell the webhooks: `email.delivered` and
 //! `email.bounced`, each carrying an [`EmailNotice`], written in the
 //! transaction that stores the events.
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbErr};
@@ -38,15 +38,22 @@ fn event_type(event: &SendGridEvent) -> Option<EventType> {
     }
 }
 
-/// Announces the delivered and bounced emails among `events` (each new) to
-/// the endpoints that want them; an event of no job of ours is not announced.
-pub async fn announce<C: ConnectionTrait>(
+/// Announces the delivered and bounced emails among `events` that were `new`
+/// (their provider ids, just stored) to the endpoints that want them, each
+/// once however often a batch carries it; an event of no job of ours is not
+/// announced.
+pub async fn announce_new<C: ConnectionTrait>(
     db: &C,
-    events: &[&SendGridEvent],
+    events: &[SendGridEvent],
+    new: &HashSet<String>,
     received_at: DateTime<Utc>,
 ) -> Result<u64, DbErr> {
-    let telling: Vec<(&SendGridEvent, EventType, i64)> =
-        events.iter().filter_map(|event| Some((*event, event_type(event)?, event.job_id()?))).collect();
+    let mut unseen = new.clone();
+    let telling: Vec<(&SendGridEvent, EventType, i64)> = events
+        .iter()
+        .filter(|event| unseen.remove(&event.provider_event_id()))
+        .filter_map(|event| Some((event, event_type(event)?, event.job_id()?)))
+        .collect();
     if telling.is_empty() {
         return Ok(0);
     }

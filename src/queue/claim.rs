@@ -47,12 +47,7 @@ pub async fn claim_due(
         .limit(limit)
         .all(&claim)
         .await?;
-    if jobs.is_empty() {
-        claim.rollback().await?;
-        return Ok(None);
-    }
     let ids: Vec<i64> = jobs.iter().map(|job| job.job_id).collect();
-    let lease = lease::create(&claim, Channel::Email, worker, &ids, now + lease_for, now).await?;
-    claim.commit().await?;
-    Ok(Some(Claim { lease, jobs }))
+    let lease = lease::finish_claim(claim, Channel::Email, worker, &ids, now + lease_for, now).await?;
+    Ok(lease.map(|lease| Claim { lease, jobs }))
 }

@@ -85,8 +85,28 @@ pub async fn begin_claim(
     Ok(claim)
 }
 
+/// Ends a claim [`begin_claim`] opened: with a lease on `job_ids` for
+/// `worker` until `locked_until`, committed; or, when the claim found
+/// nothing, with `None` and nothing written.
+pub async fn finish_claim(
+    claim: sea_orm::DatabaseTransaction,
+    channel: Channel,
+    worker: &str,
+    job_ids: &[i64],
+    locked_until: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Option<Held>, DbErr> {
+    if job_ids.is_empty() {
+        claim.rollback().await?;
+        return Ok(None);
+    }
+    let lease = create(&claim, channel, worker, job_ids, locked_until, now).await?;
+    claim.commit().await?;
+    Ok(Some(lease))
+}
+
 /// Writes a lease on `job_ids` (of `channel`) for `worker` until `locked_until`.
-pub async fn create<C: ConnectionTrait>(
+async fn create<C: ConnectionTrait>(
     db: &C,
     channel: Channel,
     worker: &str,

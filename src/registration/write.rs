@@ -114,7 +114,8 @@ pub async fn write_together<C: TransactionTrait + ConnectionTrait>(
 
 /// `registration.created` for the registrations just written. On Postgres
 /// each registration's own statement wrote it; elsewhere (SQLite) the group
-/// writes them together, in its transaction.
+/// writes them together, in its transaction: one lookup and two statements
+/// however many it holds.
 async fn announce_written<C: ConnectionTrait>(
     txn: &C,
     group: &[NewRegistration],
@@ -123,12 +124,10 @@ async fn announce_written<C: ConnectionTrait>(
     if txn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
         return Ok(());
     }
-    let created: Vec<(i64, DateTime<Utc>)> = group
-        .iter()
-        .zip(written)
-        .filter_map(|(new, written)| written.map(|(id, _)| (id, new.row.created_at)))
-        .collect();
-    webhook::event::announce_registrations(txn, &created).await
+    let created = group.iter().zip(written).filter_map(|(new, written)| {
+        written.map(|(id, _)| webhook::Announcement::registration_created(id, new.row.created_at))
+    });
+    webhook::event::announce(txn, created.collect()).await.map(drop)
 }
 
 /// The outcome of a write: the new registration with its count, or, when the
@@ -245,14 +244,14 @@ pub struct ErasedRegistration {
 
 /// Erases a registrant (a GDPR request): the row goes, and with it (cascade)
 /// every email job, sent or not; the webinar's count goes down with it.
-/// Returns the webinar's id, or `None` if there was no such registration.
-pub async fn erase<C: TransactionTrait>(db: &C, registration_id: i64) -> Result<Option<i64>, DbErr> {
+/// Returns the registration as it was, or `None` if there was no such registration.
+pub async fn erase<C: TransactionTrait>(db: &C, registration_id: i64) -> Result<Option<Model>, DbErr> {
     let txn = crate::store::begin_write(db).await?;
     let Some(found) = Entity::find_by_id(registration_id).one(&txn).await? else { return Ok(None) };
     Entity::delete_by_id(found.id).exec(&txn).await?;
     count::add(&txn, found.webinar_id, found.id, -1).await?;
     txn.commit().await?;
-    Ok(Some(found.webinar_id))
+    Ok(Some(found))
 }
 
 /// Stops every further email to a registrant; doing it twice changes nothing.

@@ -144,14 +144,9 @@ pub async fn claim_due(
         .limit(limit)
         .all(&claim)
         .await?;
-    if deliveries.is_empty() {
-        claim.rollback().await?;
-        return Ok(None);
-    }
     let ids: Vec<i64> = deliveries.iter().map(|delivery| delivery.id).collect();
-    let lease = lease::create(&claim, Channel::Webhook, worker, &ids, now + lease_for, now).await?;
-    claim.commit().await?;
-    Ok(Some(Claim { lease, deliveries }))
+    let lease = lease::finish_claim(claim, Channel::Webhook, worker, &ids, now + lease_for, now).await?;
+    Ok(lease.map(|lease| Claim { lease, deliveries }))
 }
 
 /// What one attempt got back.
@@ -262,8 +257,11 @@ pub async fn set_aside(
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<u64, DbErr> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
     let txn = crate::store::begin_write(db).await?;
-    if ids.is_empty() || !lease::hold(&txn, lease).await? {
+    if !lease::hold(&txn, lease).await? {
         txn.rollback().await?;
         return Ok(0);
     }
@@ -351,7 +349,15 @@ pub async fn log<C: ConnectionTrait>(
 ) -> Result<Vec<(Model, Vec<attempt::Model>)>, DbErr> {
     let deliveries =
         Entity::find().filter(Column::WebhookId.eq(webhook_id)).order_by_desc(Column::Id).limit(limit).all(db).await?;
-    let ids = deliveries.iter().map(|delivery| delivery.id);
+    with_attempts(db, deliveries).await
+}
+
+/// Each of `deliveries` with its attempts (newest first).
+pub async fn with_attempts<C: ConnectionTrait>(
+    db: &C,
+    deliveries: Vec<Model>,
+) -> Result<Vec<(Model, Vec<attempt::Model>)>, DbErr> {
+    let ids: Vec<i64> = deliveries.iter().map(|delivery| delivery.id).collect();
     let attempts = attempt::Entity::find()
         .filter(crate::store::is_one_of(db.get_database_backend(), attempt::Column::DeliveryId, ids))
         .order_by_desc(attempt::Column::Id)

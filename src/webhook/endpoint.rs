@@ -97,8 +97,23 @@ async fn subscribe<C: ConnectionTrait>(db: &C, webhook_id: i64, events: &[EventT
 /// Every endpoint, oldest first.
 pub async fn all<C: ConnectionTrait>(db: &C) -> Result<Vec<Endpoint>, DbErr> {
     let webhooks = Entity::find().order_by_asc(Column::Id).all(db).await?;
+    with_events(db, webhooks).await
+}
+
+pub async fn find<C: ConnectionTrait>(db: &C, id: i64) -> Result<Option<Endpoint>, DbErr> {
+    let webhooks = Entity::find_by_id(id).all(db).await?;
+    Ok(with_events(db, webhooks).await?.pop())
+}
+
+/// Each of `webhooks` with the events it wants, in their order.
+async fn with_events<C: ConnectionTrait>(db: &C, webhooks: Vec<Model>) -> Result<Vec<Endpoint>, DbErr> {
+    let ids: Vec<i64> = webhooks.iter().map(|webhook| webhook.id).collect();
+    let rows = subscription::Entity::find()
+        .filter(crate::store::is_one_of(db.get_database_backend(), subscription::Column::WebhookId, ids))
+        .all(db)
+        .await?;
     let mut events: BTreeMap<i64, Vec<EventType>> = BTreeMap::new();
-    for row in subscription::Entity::find().all(db).await? {
+    for row in rows {
         if let Some(event) = EventType::parse(&row.event_type) {
             events.entry(row.webhook_id).or_default().push(event);
         }
@@ -111,19 +126,6 @@ pub async fn all<C: ConnectionTrait>(db: &C) -> Result<Vec<Endpoint>, DbErr> {
             Endpoint { webhook, events }
         })
         .collect())
-}
-
-pub async fn find<C: ConnectionTrait>(db: &C, id: i64) -> Result<Option<Endpoint>, DbErr> {
-    let Some(webhook) = Entity::find_by_id(id).one(db).await? else { return Ok(None) };
-    let mut events: Vec<EventType> = subscription::Entity::find()
-        .filter(subscription::Column::WebhookId.eq(id))
-        .all(db)
-        .await?
-        .iter()
-        .filter_map(|row| EventType::parse(&row.event_type))
-        .collect();
-    events.sort();
-    Ok(Some(Endpoint { webhook, events }))
 }
 
 /// What a change to an endpoint sets; `None` keeps a field as it is.

@@ -61,13 +61,25 @@ pub struct Announcement {
     pub event_type: EventType,
     pub occurred_at: DateTime<Utc>,
     pub registration_id: Option<i64>,
-    /// The body ([`body`]).
-    pub payload: String,
+    /// The body ([`body`]); `None` for the worker to render ([`Model::payload`]).
+    pub payload: Option<String>,
 }
 
 impl Announcement {
     pub fn new(event_type: EventType, occurred_at: DateTime<Utc>, data: &impl serde::Serialize) -> Self {
-        Self { event_type, occurred_at, registration_id: None, payload: body(event_type, occurred_at, data) }
+        let payload = Some(body(event_type, occurred_at, data));
+        Self { event_type, occurred_at, registration_id: None, payload }
+    }
+
+    /// `registration.created`, its body left for the worker to render (as
+    /// the registration's one statement on Postgres leaves it).
+    pub fn registration_created(registration_id: i64, created_at: DateTime<Utc>) -> Self {
+        Self {
+            event_type: EventType::RegistrationCreated,
+            occurred_at: created_at,
+            registration_id: Some(registration_id),
+            payload: None,
+        }
     }
 
     pub fn about(self, registration_id: i64) -> Self {
@@ -132,7 +144,7 @@ pub async fn announce<C: ConnectionTrait>(db: &C, announcements: Vec<Announcemen
                 event_type: Set(event.event_type.name().to_owned()),
                 occurred_at: Set(event.occurred_at),
                 registration_id: Set(event.registration_id),
-                payload: Set(Some(event.payload.clone())),
+                payload: Set(event.payload.clone()),
                 ..Default::default()
             });
         }
@@ -183,32 +195,6 @@ pub fn postgres_ctes(values: &mut Vec<Value>, registered: &str, created_at: &str
             SELECT wanting.webhook_id, announced.id, {pending}, {created_at}, 0, {created_at}, {created_at} \
             FROM wanting, announced)"
     )
-}
-
-/// Writes `registration.created` for each of `registrations` (id and time;
-/// SQLite, inside their transaction), the bodies left for the worker to
-/// render as on Postgres. One lookup and two statements for the group,
-/// however many registrations it holds.
-pub async fn announce_registrations<C: ConnectionTrait>(
-    db: &C,
-    registrations: &[(i64, DateTime<Utc>)],
-) -> Result<(), DbErr> {
-    let Some(&(_, now)) = registrations.first() else { return Ok(()) };
-    let wanted = subscribers(db, [EventType::RegistrationCreated]).await?;
-    let Some(endpoints) = wanted.get(EventType::RegistrationCreated.name()) else { return Ok(()) };
-    let rows = registrations.iter().map(|&(registration_id, created_at)| ActiveModel {
-        message_id: Set(new_message_id()),
-        event_type: Set(EventType::RegistrationCreated.name().to_owned()),
-        occurred_at: Set(created_at),
-        registration_id: Set(Some(registration_id)),
-        payload: Set(None),
-        ..Default::default()
-    });
-    let written = Entity::insert_many(rows).exec_with_returning(db).await?;
-    let pairs: Vec<(i64, i64)> =
-        written.iter().flat_map(|event| endpoints.iter().map(move |webhook_id| (*webhook_id, event.id))).collect();
-    delivery::create_pending(db, pairs, now).await?;
-    Ok(())
 }
 
 /// Events by id.
