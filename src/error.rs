@@ -44,6 +44,16 @@ pub enum DomainError {
     WebinarNotFound,
     #[error("{}", .0.message())]
     Closed(ClosedReason),
+    /// The webinar has no session with the id a request named (a session of
+    /// another webinar is none of this one's).
+    #[error("This webinar has no session with this id. Pick one of the times on its page.")]
+    SessionNotFound,
+    /// A session with registrants is cancelled, not deleted: they must hear of it.
+    #[error("This session has registrants: cancel it instead, and they are emailed a link to pick another time.")]
+    SessionHasRegistrants,
+    /// A webinar without a session would have no time to show or to register for.
+    #[error("This is the webinar's only session: add another first, or cancel the webinar instead.")]
+    LastSession,
     /// A link named a registration that no longer exists.
     #[error("This registration no longer exists.")]
     RegistrationNotFound,
@@ -107,6 +117,9 @@ impl DomainError {
             DomainError::Closed(ClosedReason::Cancelled) => "cancelled",
             DomainError::Closed(ClosedReason::Ended) => "ended",
             DomainError::Closed(ClosedReason::Full) => "full",
+            DomainError::SessionNotFound => "session_not_found",
+            DomainError::SessionHasRegistrants => "session_has_registrants",
+            DomainError::LastSession => "last_session",
             DomainError::RegistrationNotFound => "registration_not_found",
             DomainError::NeedsConfirmation(_) => "needs_confirmation",
             DomainError::IdempotencyKeyReused => "idempotency_key_reused",

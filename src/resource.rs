@@ -12,9 +12,52 @@ use crate::webhook::EventType;
 use crate::webhook::delivery::{self, DeliveryLog};
 use crate::webhook::endpoint::Endpoint;
 use crate::webinar::{self, AgendaItem, Speaker, Status, icp_variant};
-use crate::{queue, registration};
+use crate::{queue, registration, session};
 
-/// A webinar with everything the admin editor edits.
+/// One occurrence of a webinar.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+pub struct SessionResource {
+    pub id: i64,
+    pub starts_at: DateTime<Utc>,
+    pub duration_minutes: i32,
+    /// The meeting link registrants are sent to (through their own `/j/` link).
+    pub join_url: String,
+    /// Seats; `null` for no limit.
+    pub capacity: Option<i32>,
+    pub status: session::Status,
+    pub registrations: u64,
+}
+
+impl SessionResource {
+    pub fn new(session: session::Model, registrations: u64) -> Self {
+        Self {
+            id: session.id,
+            starts_at: session.starts_at,
+            duration_minutes: session.duration_minutes,
+            join_url: session.join_url,
+            capacity: session.capacity,
+            status: session.status,
+            registrations,
+        }
+    }
+
+    /// A webinar's sessions, each with its count.
+    pub async fn of_webinar<C: sea_orm::ConnectionTrait>(db: &C, webinar_id: i64) -> Result<Vec<Self>, sea_orm::DbErr> {
+        let counts = registration::count::by_session(db, [webinar_id]).await?;
+        let sessions = session::of_webinar(db, webinar_id).await?;
+        Ok(sessions.into_iter().map(|session| Self::with_count(session, &counts)).collect())
+    }
+
+    fn with_count(session: session::Model, counts: &std::collections::HashMap<i64, u64>) -> Self {
+        let registrations = counts.get(&session.id).copied().unwrap_or(0);
+        Self::new(session, registrations)
+    }
+}
+
+/// A webinar with everything the admin editor edits. `starts_at`,
+/// `duration_minutes`, `join_url` and `capacity` are those of its next
+/// session (its only one, for a webinar that runs once); `sessions` lists
+/// every one.
 #[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
 pub struct WebinarResource {
     pub slug: String,
@@ -32,11 +75,21 @@ pub struct WebinarResource {
     /// Seats; `null` for no limit.
     pub capacity: Option<i32>,
     pub status: Status,
+    /// Over every session.
     pub registrations: u64,
+    /// In start order.
+    pub sessions: Vec<SessionResource>,
     pub icp_variants: Vec<VariantResource>,
     pub email_copy: Vec<EmailCopyResource>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// A webinar's sessions with their counts, and when they are looked at.
+pub struct Timetable {
+    pub sessions: Vec<session::Model>,
+    pub counts: std::collections::HashMap<i64, u64>,
+    pub now: DateTime<Utc>,
 }
 
 /// The landing page's headline and intro for visitors from one ICP (`?icp=`).
@@ -58,20 +111,28 @@ pub struct EmailCopyResource {
 }
 
 impl WebinarResource {
-    /// Webinar `webinar` with its count, variants and email copy.
-    pub async fn load<C: sea_orm::ConnectionTrait>(db: &C, webinar: webinar::Model) -> Result<Self, sea_orm::DbErr> {
-        let registrations = registration::count::for_webinar(db, webinar.id).await?;
+    /// Webinar `webinar` with its sessions, counts, variants and email copy,
+    /// as it stands at `now` (which session is next).
+    pub async fn load<C: sea_orm::ConnectionTrait>(
+        db: &C,
+        webinar: webinar::Model,
+        now: DateTime<Utc>,
+    ) -> Result<Self, sea_orm::DbErr> {
+        let sessions = session::of_webinar(db, webinar.id).await?;
+        let counts = registration::count::by_session(db, [webinar.id]).await?;
         let variants = icp_variant::for_webinar(db, webinar.id).await?;
         let copies = email_copy::for_webinars(db, [webinar.id]).await?;
-        Ok(Self::new(webinar, registrations, variants, copies))
+        Ok(Self::new(webinar, Timetable { sessions, counts, now }, variants, copies))
     }
 
     pub fn new(
         webinar: webinar::Model,
-        registrations: u64,
+        timetable: Timetable,
         variants: Vec<icp_variant::Model>,
         copies: Vec<email_copy::Model>,
     ) -> Self {
+        let Timetable { sessions, counts, now } = timetable;
+        let next = session::representative(&sessions, now).cloned();
         Self {
             speakers: webinar.speakers(),
             agenda: webinar.agenda(),
@@ -79,13 +140,14 @@ impl WebinarResource {
             title: webinar.title,
             subtitle: webinar.subtitle,
             description: webinar.description,
-            starts_at: webinar.starts_at,
-            duration_minutes: webinar.duration_minutes,
+            starts_at: next.as_ref().map(|next| next.starts_at).unwrap_or(webinar.created_at),
+            duration_minutes: next.as_ref().map(|next| next.duration_minutes).unwrap_or_default(),
             timezone: webinar.timezone,
-            join_url: webinar.join_url,
-            capacity: webinar.capacity,
+            join_url: next.as_ref().map(|next| next.join_url.clone()).unwrap_or_default(),
+            capacity: next.as_ref().and_then(|next| next.capacity),
             status: webinar.status,
-            registrations,
+            registrations: counts.values().sum(),
+            sessions: sessions.into_iter().map(|session| SessionResource::with_count(session, &counts)).collect(),
             icp_variants: variants
                 .into_iter()
                 .map(|variant| VariantResource { icp: variant.icp, headline: variant.headline, intro: variant.intro })
@@ -111,6 +173,8 @@ pub struct RegistrationResource {
     pub id: i64,
     /// The webinar's slug.
     pub webinar: String,
+    /// The id of the session they are in.
+    pub session: i64,
     pub name: String,
     pub email: String,
     pub company: Option<String>,
@@ -134,6 +198,7 @@ impl RegistrationResource {
             unsubscribe_url: links.unsubscribe_url(registration.id),
             id: registration.id,
             webinar: webinar_slug.to_owned(),
+            session: registration.session_id,
             name: registration.name,
             email: registration.email,
             company: registration.company,

@@ -12,7 +12,7 @@ use crate::registration::writer::RegistrationWriter;
 use crate::registration::{self, RegistrationOutcome, RegistrationRequest};
 use crate::webhook::{self, Announcement, EventType};
 use crate::webinar::icp_variant;
-use crate::{Clock, ClosedReason, CountPublisher, DomainError, queue, webinar};
+use crate::{Clock, ClosedReason, CountPublisher, DomainError, queue, session, webinar};
 
 #[derive(Clone)]
 pub struct Service {
@@ -32,12 +32,21 @@ pub struct Service {
 #[derive(Clone, Debug)]
 pub struct Landing {
     pub webinar: webinar::Model,
+    /// Over every session.
     pub registrations: u64,
-    /// Why registration is closed; `None` while it is open.
+    /// The sessions a visitor may pick (in start order, at most
+    /// [`SESSIONS_OFFERED`]), each with its count; full ones included.
+    pub sessions: Vec<(session::Model, u64)>,
+    /// The session preselected: the next one with a seat (or the next one).
+    pub session: Option<session::Model>,
+    /// Why registration is closed; `None` while a session is open.
     pub closed: Option<ClosedReason>,
     /// The headline and intro for the visitor's ICP, when the webinar has them.
     pub variant: Option<icp_variant::Model>,
 }
+
+/// How many sessions a landing page lists, the next ones first.
+pub const SESSIONS_OFFERED: usize = 12;
 
 /// The public registration count.
 #[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
@@ -46,9 +55,66 @@ pub struct Stats {
     #[schema(ignore)]
     pub webinar_id: i64,
     pub webinar: String,
+    /// Over every session.
     pub registrations: u64,
+    /// The session asked for (`?session=`), with its own count.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session: Option<SessionStats>,
     pub updated_at: DateTime<Utc>,
     pub stale: bool,
+}
+
+/// One session's public count.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct SessionStats {
+    pub id: i64,
+    pub registrations: u64,
+    pub full: bool,
+    /// Kept so a cached view can tell `full` again when its count moves.
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub capacity: Option<i32>,
+}
+
+impl SessionStats {
+    pub fn set_registrations(&mut self, registrations: u64) {
+        self.registrations = registrations;
+        self.full = session::fills(self.capacity, registrations);
+    }
+}
+
+/// The sessions a visitor may pick at `now` (open ones, full ones
+/// included, in start order), and why registration is closed when none has
+/// a seat: full if some are only full, else cancelled if every one was
+/// cancelled, else ended.
+fn open_choice<'a>(
+    sessions: &'a [session::Model],
+    counts: &std::collections::HashMap<i64, u64>,
+    now: DateTime<Utc>,
+) -> (Vec<&'a session::Model>, Option<ClosedReason>) {
+    let offered: Vec<&session::Model> = sessions.iter().filter(|session| session.is_offered(now)).collect();
+    let has_seat = |session: &&session::Model| !session.is_full(counts.get(&session.id).copied().unwrap_or(0));
+    let closed = match (offered.iter().any(has_seat), offered.is_empty()) {
+        (true, _) => None,
+        (false, false) => Some(ClosedReason::Full),
+        (false, true) if !sessions.is_empty() && sessions.iter().all(|s| s.status == session::Status::Cancelled) => {
+            Some(ClosedReason::Cancelled)
+        }
+        (false, true) => Some(ClosedReason::Ended),
+    };
+    (offered, closed)
+}
+
+/// The session a visitor's form starts on: the next open one with a seat,
+/// else the next open one.
+fn preselected<'a>(
+    sessions: &'a [session::Model],
+    counts: &std::collections::HashMap<i64, u64>,
+    now: DateTime<Utc>,
+) -> Option<&'a session::Model> {
+    let (offered, _) = open_choice(sessions, counts, now);
+    let with_seat = offered.iter().find(|session| !session.is_full(counts.get(&session.id).copied().unwrap_or(0)));
+    with_seat.or(offered.first()).copied()
 }
 
 impl Service {
@@ -107,17 +173,66 @@ impl Service {
         let valid = request.validate().map_err(DomainError::Invalid)?;
         let now = self.clock.now();
         let webinar = webinar::resolve(&self.db, request.webinar.as_deref(), now).await?;
+        webinar.check_open()?;
+        let session = self.session_to_register_for(&webinar, request.session, now).await?;
         let masked_email = valid.email.masked();
-        let new = registration::NewRegistration::new(webinar, valid, now)?;
+        let new = registration::NewRegistration::new(webinar, session, valid, now)?;
         let outcome = match &self.writer {
             Some(writer) => writer.register(new).await?,
             None => registration::write_alone(&self.db, new).await?,
         };
         if outcome.created {
-            tracing::info!(webinar = %outcome.webinar.slug, email = %masked_email, count = outcome.registrations, "registered");
-            self.counts.publish(outcome.webinar.id, outcome.registrations);
+            tracing::info!(webinar = %outcome.webinar.slug, session = outcome.session.id, email = %masked_email,
+                count = outcome.registrations, "registered");
+        }
+        if outcome.created || outcome.moved {
+            self.publish_counts(&outcome).await;
         }
         Ok(outcome)
+    }
+
+    /// Tells the pages following the webinar its new counts. A new
+    /// registration moved its own session's count, which the write returned;
+    /// a switch moved two, read afresh. The registration stands either way:
+    /// a count not published now is the next page load's.
+    async fn publish_counts(&self, outcome: &RegistrationOutcome) {
+        let sessions = match outcome.moved {
+            false => [(outcome.session.id, outcome.session_registrations)].into(),
+            true => match registration_count::by_session(&self.db, [outcome.webinar.id]).await {
+                Ok(counts) => counts.into_iter().collect(),
+                Err(error) => {
+                    tracing::warn!(webinar = outcome.webinar.id, %error, "session counts not published");
+                    return;
+                }
+            },
+        };
+        let count = crate::LiveCount { registrations: outcome.registrations, sessions };
+        self.counts.publish(outcome.webinar.id, count);
+    }
+
+    /// The session a registration goes to: the one asked for (a session of
+    /// another webinar is not found; a past, cancelled or full one is refused
+    /// when written), else the next open one with a seat.
+    async fn session_to_register_for(
+        &self,
+        webinar: &webinar::Model,
+        requested: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> Result<session::Model, DomainError> {
+        if let Some(id) = requested {
+            return session::find_of_webinar(&self.db, webinar.id, id).await;
+        }
+        let sessions = session::of_webinar(&self.db, webinar.id).await?;
+        let counts = match sessions.iter().any(|session| session.capacity.is_some()) {
+            true => registration_count::by_session(&self.db, [webinar.id]).await?,
+            false => Default::default(),
+        };
+        // A full session is still picked: it refuses a new registrant when
+        // written, while someone registered already gets their registration.
+        match preselected(&sessions, &counts, now) {
+            Some(session) => Ok(session.clone()),
+            None => Err(DomainError::Closed(open_choice(&sessions, &counts, now).1.unwrap_or(ClosedReason::Ended))),
+        }
     }
 
     /// A public landing page, in the copy for `icp` when there is one.
@@ -138,21 +253,37 @@ impl Service {
             Some(icp) => icp_variant::find(&self.db, webinar.id, icp).await?,
             None => None,
         };
-        let registrations = registration_count::for_webinar(&self.db, webinar.id).await?;
-        let closed = match webinar.check_open(now) {
+        let sessions = session::of_webinar(&self.db, webinar.id).await?;
+        let counts = registration_count::by_session(&self.db, [webinar.id]).await?;
+        let registrations = counts.values().sum();
+        let (offered, session_closed) = open_choice(&sessions, &counts, now);
+        let closed = match webinar.check_open() {
             Err(DomainError::Closed(reason)) => Some(reason),
-            _ if webinar.is_full(registrations) => Some(ClosedReason::Full),
-            _ => None,
+            _ => session_closed,
         };
-        Ok(Landing { webinar, registrations, closed, variant })
+        let session = preselected(&sessions, &counts, now).cloned();
+        let count_of = |session: &session::Model| counts.get(&session.id).copied().unwrap_or(0);
+        let sessions = offered.into_iter().take(SESSIONS_OFFERED).map(|session| (session.clone(), count_of(session)));
+        Ok(Landing { webinar, registrations, sessions: sessions.collect(), session, closed, variant })
     }
 
-    pub async fn stats(&self, slug: Option<&str>) -> Result<Stats, DomainError> {
-        let landing = self.landing(slug, None).await?;
+    /// The public count: the webinar's, and with `session`, that session's too.
+    pub async fn stats(&self, slug: Option<&str>, session: Option<i64>) -> Result<Stats, DomainError> {
+        let webinar = webinar::resolve(&self.db, slug, self.clock.now()).await?;
+        let session = match session {
+            Some(id) => {
+                let session = session::find_of_webinar(&self.db, webinar.id, id).await?;
+                let registrations = registration_count::for_session(&self.db, session.id).await?;
+                let full = session.is_full(registrations);
+                Some(SessionStats { id: session.id, registrations, full, capacity: session.capacity })
+            }
+            None => None,
+        };
         Ok(Stats {
-            webinar_id: landing.webinar.id,
-            webinar: landing.webinar.slug,
-            registrations: landing.registrations,
+            webinar_id: webinar.id,
+            registrations: registration_count::for_webinar(&self.db, webinar.id).await?,
+            webinar: webinar.slug,
+            session,
             updated_at: self.clock.now(),
             stale: false,
         })
@@ -179,12 +310,12 @@ impl Service {
         Ok(totals)
     }
 
-    /// Where a registrant's join link leads now (the webinar's current meeting URL).
+    /// Where a registrant's join link leads now (their session's current meeting URL).
     pub async fn join_url(&self, token: &str) -> Result<String, DomainError> {
         let registration =
             registration::find_by_token(&self.db, token).await?.ok_or(DomainError::RegistrationNotFound)?;
-        let webinar = webinar::Entity::find_by_id(registration.webinar_id).one(&self.db).await?;
-        webinar.map(|webinar| webinar.join_url).ok_or(DomainError::RegistrationNotFound)
+        let session = session::Entity::find_by_id(registration.session_id).one(&self.db).await?;
+        session.map(|session| session.join_url).ok_or(DomainError::RegistrationNotFound)
     }
 
     /// Stops a registrant's emails; returns the webinar's title for the page.

@@ -27,7 +27,7 @@ use crate::email::{calendar, copy as email_copy};
 use crate::queue::lease::{self, Held};
 use crate::queue::retry::{AfterFailure, RetryPolicy};
 use crate::queue::{self, Kind, SetAside};
-use crate::{Clock, DomainError, registration, webinar};
+use crate::{Clock, DomainError, registration, session, webinar};
 
 #[derive(Clone, Debug)]
 pub struct WorkerConfig {
@@ -469,22 +469,25 @@ impl Worker {
         // Jobs share registrations (four kinds each) and webinars: look each up once.
         let registration_ids: BTreeSet<i64> = jobs.iter().map(|job| job.registration_id).collect();
         let webinar_ids: BTreeSet<i64> = jobs.iter().map(|job| job.webinar_id).collect();
+        let session_ids: BTreeSet<i64> = jobs.iter().map(|job| job.session_id).collect();
         let registrations = registration::addressees(&self.db, registration_ids).await?;
         let copies = email_copy::for_webinars(&self.db, webinar_ids.iter().copied()).await?;
         let webinars = webinar::by_ids(&self.db, webinar_ids).await?;
+        let sessions = session::by_ids(&self.db, session_ids).await?;
         let keys: Vec<String> = registrations.values().map(|registration| registration.email_key.clone()).collect();
         let suppressed = suppression::among(&self.db, &keys).await?;
 
         let mut skipped: BTreeMap<SetAside, Vec<i64>> = BTreeMap::new();
         let mut groups: BTreeMap<BatchKey, Vec<(queue::pending::Model, &registration::Addressee)>> = BTreeMap::new();
         for job in jobs {
-            let (Some(registration), Some(webinar)) =
-                (registrations.get(&job.registration_id), webinars.get(&job.webinar_id))
+            let (Some(registration), Some(webinar), Some(session)) =
+                (registrations.get(&job.registration_id), webinars.get(&job.webinar_id), sessions.get(&job.session_id))
             else {
-                skipped.entry(SetAside::Cancelled("registration or webinar deleted")).or_default().push(job.job_id);
+                let reason = SetAside::Cancelled("registration, webinar or session deleted");
+                skipped.entry(reason).or_default().push(job.job_id);
                 continue;
             };
-            if let Some(reason) = skip_reason(&job, registration, webinar, now) {
+            if let Some(reason) = skip_reason(&job, registration, webinar, session, now) {
                 skipped.entry(SetAside::Cancelled(reason)).or_default().push(job.job_id);
                 continue;
             }
@@ -492,20 +495,22 @@ impl Worker {
                 skipped.entry(SetAside::Suppressed).or_default().push(job.job_id);
                 continue;
             }
-            groups.entry((job.webinar_id, job.kind, registration.icp.clone())).or_default().push((job, registration));
+            groups.entry((job.session_id, job.kind, registration.icp.clone())).or_default().push((job, registration));
         }
 
         let mut batches = Vec::new();
-        for ((webinar_id, kind, icp), members) in groups {
-            let Some(webinar) = webinars.get(&webinar_id) else { continue };
-            let links = WebinarLinks::new(webinar, self.links.base_url());
-            let custom = email_copy::effective(&copies, webinar_id, kind, icp.as_deref());
-            let content = self.emails.render(kind, icp.as_deref(), webinar, &links, custom.as_ref())?;
+        for ((session_id, kind, icp), members) in groups {
+            let Some(session) = sessions.get(&session_id) else { continue };
+            let Some(webinar) = webinars.get(&session.webinar_id) else { continue };
+            let links = WebinarLinks::new(webinar, session, self.links.base_url());
+            let custom = email_copy::effective(&copies, webinar.id, kind, icp.as_deref());
+            let content = self.emails.render(kind, icp.as_deref(), webinar, session, &links, custom.as_ref())?;
             let attachments = match kind {
                 Kind::Confirmation | Kind::TimeChanged | Kind::Cancelled => vec![Attachment {
                     filename: "invite.ics".into(),
                     mime_type: "text/calendar; charset=utf-8; method=PUBLISH".into(),
-                    content: calendar::ics(webinar, &links.landing_url, &host_of(self.links.base_url())).into_bytes(),
+                    content: calendar::ics(webinar, session, &links.landing_url, &host_of(self.links.base_url()))
+                        .into_bytes(),
                 }],
                 _ => Vec::new(),
             };
@@ -547,22 +552,28 @@ fn skip_reason(
     job: &queue::pending::Model,
     registration: &registration::Addressee,
     webinar: &webinar::Model,
+    session: &session::Model,
     now: DateTime<Utc>,
 ) -> Option<&'static str> {
     if registration.unsubscribed_at.is_some() {
         return Some("unsubscribed");
     }
-    if webinar.status == webinar::Status::Cancelled && job.kind != Kind::Cancelled {
-        return Some("webinar cancelled");
+    // The move withdrew this job; one claimed meanwhile must not go out either.
+    if registration.session_id != job.session_id {
+        return Some("moved to another session");
     }
-    if job.kind == Kind::TimeChanged && job.schedule_version < webinar.schedule_version {
+    let cancelled = webinar.status == webinar::Status::Cancelled || session.status == session::Status::Cancelled;
+    if cancelled && job.kind != Kind::Cancelled {
+        return Some("session cancelled");
+    }
+    if job.kind == Kind::TimeChanged && job.schedule_version < session.schedule_version {
         return Some("superseded by a later time change");
     }
     // A reminder late by more than a quarter of its lead would tell a lie
     // ("starts in 24 hours" when it starts in 2): better none than that.
     let lead = REMINDERS.iter().find(|(kind, _)| *kind == job.kind).map(|(_, lead)| *lead);
     match lead {
-        Some(lead) if now > job.run_at + lead / 4 || now >= webinar.starts_at => Some("too late to be true"),
+        Some(lead) if now > job.run_at + lead / 4 || now >= session.starts_at => Some("too late to be true"),
         _ => None,
     }
 }

@@ -186,10 +186,15 @@ async fn the_job_table_has_no_index_that_reads_status(database: TestDatabase) {
     let names: Vec<(&str, &str)> = indexes.iter().map(|(table, name, _)| (table.as_str(), name.as_str())).collect();
     assert_eq!(
         names,
-        [("email_jobs", "uq_email_jobs_registration_kind_version"), ("email_queue", "idx_email_queue_due")]
+        [
+            ("email_jobs", "idx_email_jobs_registration_session_kind"),
+            ("email_jobs", "idx_email_jobs_session_kind"),
+            ("email_queue", "idx_email_queue_due"),
+            ("email_queue", "idx_email_queue_session_kind"),
+        ]
     );
     assert!(indexes.iter().all(|(_, _, definition)| !definition.contains("status")), "{indexes:?}");
-    assert!(indexes[1].2.contains("(run_at, webinar_id, kind, job_id)"), "claim order: {}", indexes[1].2);
+    assert!(indexes[2].2.contains("(run_at, webinar_id, kind, job_id)"), "claim order: {}", indexes[2].2);
     if backend == DbBackend::Postgres {
         let options = "SELECT array_to_string(reloptions, ',') FROM pg_class WHERE relname = 'email_jobs'";
         let row = db.query_one_raw(Statement::from_string(backend, options)).await.expect("options").expect("a row");

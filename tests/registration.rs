@@ -6,14 +6,26 @@ use sea_orm::{DatabaseConnection, EntityTrait, PaginatorTrait};
 use test_support::TestDatabase;
 use webinar::queue::{self, Kind};
 use webinar::webinar::{NewWebinar, Status};
-use webinar::{ClosedReason, CountPublisher, DomainError, ManualClock, RegistrationRequest, Service, registration};
+use webinar::{
+    ClosedReason, CountPublisher, DomainError, LiveCount, ManualClock, RegistrationRequest, Service, registration,
+};
 
 #[derive(Default)]
-struct RecordedCounts(Mutex<Vec<(i64, u64)>>);
+struct RecordedCounts(Mutex<Vec<(i64, LiveCount)>>);
+
+impl RecordedCounts {
+    fn totals(&self) -> Vec<(i64, u64)> {
+        self.0.lock().expect("lock").iter().map(|(webinar, count)| (*webinar, count.registrations)).collect()
+    }
+
+    fn last(&self) -> Option<(i64, LiveCount)> {
+        self.0.lock().expect("lock").last().cloned()
+    }
+}
 
 impl CountPublisher for RecordedCounts {
-    fn publish(&self, webinar_id: i64, registrations: u64) {
-        self.0.lock().expect("lock").push((webinar_id, registrations));
+    fn publish(&self, webinar_id: i64, count: LiveCount) {
+        self.0.lock().expect("lock").push((webinar_id, count));
     }
 }
 
@@ -82,7 +94,7 @@ async fn same_email_returns_the_existing_registration(database: TestDatabase) {
     assert_eq!(again.registration.id, first.registration.id);
     assert_eq!(again.registrations, 1);
     assert_eq!(row_counts(&f.db).await, (1, 4), "no new row, no new email job");
-    assert_eq!(*f.counts.0.lock().expect("lock"), [(w.id, 1)], "only the new registration is published");
+    assert_eq!(f.counts.totals(), [(w.id, 1)], "only the new registration is published");
 }
 
 async fn jobs_are_written_with_the_registration(database: TestDatabase) {
@@ -163,13 +175,11 @@ async fn no_slug_means_the_next_upcoming_webinar(database: TestDatabase) {
 /// get a seat each time, the rest hear it is full, nothing of theirs is
 /// written, and a seat holder who registers again still gets their registration.
 async fn a_full_webinar_takes_no_more_registrations(database: TestDatabase) {
-    use sea_orm::{ActiveModelTrait, ActiveValue::Set, IntoActiveModel};
     let f = fixture(database).await;
     for round in 0..5 {
         let slug = format!("small{round}");
-        let mut small = webinar(&f.db, &slug, Status::Published, Duration::days(2)).await.into_active_model();
-        small.capacity = Set(Some(5));
-        small.update(&f.db).await.expect("set a capacity");
+        let small = webinar(&f.db, &slug, Status::Published, Duration::days(2)).await;
+        test_support::set_capacity(&f.db, small.id, Some(5)).await.expect("set a capacity");
         let landing = f.service.landing(Some(&slug), None).await.expect("landing");
         assert_eq!(landing.closed, None, "seats left");
 
@@ -227,31 +237,6 @@ async fn the_kept_count_matches_the_registrations(database: TestDatabase) {
     assert_eq!((ids.len(), total), (45, 42));
 }
 
-/// A database that had registrations before the counter rows existed gets
-/// them counted by the migration that adds them.
-async fn registrations_before_the_counter_migration_are_counted(database: TestDatabase) {
-    use migration::{Migrator, MigratorTrait};
-    use sea_orm::ActiveValue::Set;
-    let db = sea_orm::Database::connect(&database.url).await.expect("connect");
-    Migrator::up(&db, Some(3)).await.expect("the migrations before the counters");
-    let w = webinar(&db, "old", Status::Published, Duration::days(2)).await;
-    let rows = (0..7).map(|n| registration::ActiveModel {
-        webinar_id: Set(w.id),
-        name: Set(format!("Early {n}")),
-        email: Set(format!("e{n}@example.com")),
-        email_key: Set(format!("e{n}@example.com")),
-        token: Set(format!("early-token-{n}")),
-        created_at: Set(now()),
-        ..Default::default()
-    });
-    registration::Entity::insert_many(rows).exec_without_returning(&db).await.expect("old registrations");
-    Migrator::up(&db, None).await.expect("the rest");
-    assert_eq!(webinar::registration::count::for_webinar(&db, w.id).await.expect("count"), 7);
-    let f = fixture(database).await;
-    let outcome = f.service.register(request("old", "new@example.com")).await.expect("register");
-    assert_eq!(outcome.registrations, 8);
-}
-
 /// The registration writer (SQLite's) writes the registrations waiting at
 /// once in one transaction; one that cannot be written (its webinar was
 /// deleted after it was checked) fails alone, the others are written and each
@@ -262,9 +247,12 @@ async fn a_group_commit_fails_only_the_registration_at_fault(database: TestDatab
     let f = fixture(database).await;
     let kept = webinar(&f.db, "kept", Status::Published, Duration::days(2)).await;
     let gone = webinar(&f.db, "gone", Status::Published, Duration::days(2)).await;
+    let kept_session = test_support::the_session(&f.db, kept.id).await.expect("session");
+    let gone_session = test_support::the_session(&f.db, gone.id).await.expect("session");
     let new = |w: &webinar::webinar::Model, email: String| {
         let valid = request(&w.slug, &email).validate().expect("valid");
-        NewRegistration::new(w.clone(), valid, now()).expect("open")
+        let session = if w.id == kept.id { kept_session.clone() } else { gone_session.clone() };
+        NewRegistration::new(w.clone(), session, valid, now()).expect("open")
     };
     let mut group: Vec<NewRegistration> = (0..10).map(|n| new(&kept, format!("k{n}@example.com"))).collect();
     group.insert(4, new(&gone, "late@example.com".into()));
@@ -283,10 +271,125 @@ async fn a_group_commit_fails_only_the_registration_at_fault(database: TestDatab
     assert_eq!(webinar::registration::count::for_webinar(&f.db, kept.id).await.expect("count"), 10);
 }
 
+/// A second session of `webinar`, `starts_in` from now, with `capacity` seats.
+async fn another_session(
+    db: &DatabaseConnection,
+    webinar: &webinar::webinar::Model,
+    starts_in: Duration,
+    capacity: Option<i32>,
+) -> webinar::session::Model {
+    let new = webinar::session::NewSession {
+        starts_at: now() + starts_in,
+        duration_minutes: 60,
+        join_url: "https://meet.example.com/thursday".into(),
+        capacity,
+    };
+    webinar::session::create(db, webinar.id, new, now()).await.expect("session")
+}
+
+fn for_session(slug: &str, email: &str, session: i64) -> RegistrationRequest {
+    RegistrationRequest { session: Some(session), ..request(slug, email) }
+}
+
+/// "Switch me to Thursday": the same address registering for another
+/// session moves its one registration there, with the new session's
+/// emails; the old session's emails are withdrawn; asking again changes
+/// nothing; another webinar's, a cancelled and a past session are refused.
+async fn registering_for_another_session_moves_the_registration(database: TestDatabase) {
+    let f = fixture(database).await;
+    let w = webinar(&f.db, "series", Status::Published, Duration::days(2)).await;
+    let tuesday = test_support::the_session(&f.db, w.id).await.expect("first session");
+    let thursday = another_session(&f.db, &w, Duration::days(4), None).await;
+    let first = f.service.register(request("series", "ada@example.com")).await.expect("register");
+    assert_eq!(
+        (first.created, first.moved, first.session.id),
+        (true, false, tuesday.id),
+        "the next session by default"
+    );
+
+    let moved = f.service.register(for_session("series", "Ada@example.com", thursday.id)).await.expect("move");
+    assert_eq!((moved.created, moved.moved, moved.session.id), (false, true, thursday.id));
+    assert_eq!(moved.registration.id, first.registration.id, "one registration");
+    assert_eq!((moved.registrations, moved.session_registrations), (1, 1));
+    let published = LiveCount { registrations: 1, sessions: [(tuesday.id, 0), (thursday.id, 1)].into() };
+    assert_eq!(f.counts.last(), Some((w.id, published)), "the pages see both sessions' counts move");
+    let count = |session: i64| webinar::registration::count::for_session(&f.db, session);
+    assert_eq!((count(tuesday.id).await.expect("count"), count(thursday.id).await.expect("count")), (0, 1));
+    let jobs = queue::for_registration(&f.db, first.registration.id).await.expect("jobs");
+    let on = |session: i64, status: queue::Status| {
+        let mut kinds: Vec<Kind> =
+            jobs.iter().filter(|job| job.session_id == session && job.status == status).map(|job| job.kind).collect();
+        kinds.sort_by_key(|kind| format!("{kind:?}"));
+        kinds
+    };
+    let every = [Kind::Confirmation, Kind::Reminder15m, Kind::Reminder24h, Kind::Reminder3h];
+    assert_eq!(on(tuesday.id, queue::Status::Cancelled), every, "the left session's emails are withdrawn");
+    assert!(
+        jobs.iter()
+            .filter(|job| job.session_id == tuesday.id)
+            .all(|job| job.last_error.as_deref() == Some("moved to another session"))
+    );
+    assert_eq!(on(thursday.id, queue::Status::Pending), every, "a new confirmation and the new reminders");
+    let (queued, pending) = test_support::queue_and_pending_jobs(&f.db).await.expect("queue");
+    assert_eq!(queued, pending);
+
+    let again = f.service.register(for_session("series", "ada@example.com", thursday.id)).await.expect("again");
+    assert_eq!((again.created, again.moved), (false, false), "the same session again is the idempotent answer");
+    assert_eq!(row_counts(&f.db).await, (1, 8), "nothing new written");
+
+    let other = webinar(&f.db, "other", Status::Published, Duration::days(2)).await;
+    let elsewhere = test_support::the_session(&f.db, other.id).await.expect("session");
+    let refused = f.service.register(for_session("series", "grace@example.com", elsewhere.id)).await;
+    assert!(matches!(refused, Err(DomainError::SessionNotFound)), "{refused:?}");
+    let missing = f.service.register(for_session("series", "grace@example.com", 999_999)).await;
+    assert!(matches!(missing, Err(DomainError::SessionNotFound)), "{missing:?}");
+    let past = another_session(&f.db, &w, -Duration::hours(3), None).await;
+    let late = f.service.register(for_session("series", "grace@example.com", past.id)).await;
+    assert!(matches!(late, Err(DomainError::Closed(ClosedReason::Ended))), "{late:?}");
+    webinar::session::schedule_change::cancel_session(&f.db, thursday.id, now()).await.expect("cancel");
+    let cancelled = f.service.register(for_session("series", "grace@example.com", thursday.id)).await;
+    assert!(matches!(cancelled, Err(DomainError::Closed(ClosedReason::Cancelled))), "{cancelled:?}");
+    assert_eq!(row_counts(&f.db).await.0, 1, "no refused registration was written");
+}
+
+/// Two capped sessions of one webinar, 30 people at once for each: exactly
+/// five seats taken in each, never more, and the webinar counts ten.
+async fn each_session_keeps_its_own_seats(database: TestDatabase) {
+    let f = fixture(database).await;
+    let w = webinar(&f.db, "capped", Status::Published, Duration::days(2)).await;
+    let first = test_support::set_capacity(&f.db, w.id, Some(5)).await.expect("capacity");
+    let second = another_session(&f.db, &w, Duration::days(7), Some(5)).await;
+    let attempts = [first.id, second.id].into_iter().flat_map(|session| {
+        let service = f.service.clone();
+        (0..30).map(move |n| {
+            let service = service.clone();
+            let request = for_session("capped", &format!("p{session}-{n}@example.com"), session);
+            tokio::spawn(async move { service.register(request).await })
+        })
+    });
+    let mut seated: std::collections::BTreeMap<i64, usize> = Default::default();
+    for attempt in attempts.collect::<Vec<_>>() {
+        match attempt.await.expect("task") {
+            Ok(outcome) => *seated.entry(outcome.session.id).or_default() += 1,
+            Err(DomainError::Closed(ClosedReason::Full)) => {}
+            Err(other) => panic!("unexpected: {other:?}"),
+        }
+    }
+    assert_eq!(seated, [(first.id, 5), (second.id, 5)].into_iter().collect());
+    let count = |session: i64| webinar::registration::count::for_session(&f.db, session);
+    assert_eq!((count(first.id).await.expect("count"), count(second.id).await.expect("count")), (5, 5));
+    assert_eq!(webinar::registration::count::for_webinar(&f.db, w.id).await.expect("count"), 10);
+    assert_eq!(row_counts(&f.db).await.0, 10);
+    let landing = f.service.landing(Some("capped"), None).await.expect("landing");
+    assert_eq!(landing.closed, Some(ClosedReason::Full), "both sessions full");
+    assert_eq!(landing.sessions.len(), 2, "full sessions are still listed");
+}
+
 test_support::on_both_databases!(
+    registering_for_another_session_moves_the_registration,
+    each_session_keeps_its_own_seats,
     a_group_commit_fails_only_the_registration_at_fault,
     the_kept_count_matches_the_registrations,
-    registrations_before_the_counter_migration_are_counted,
     a_full_webinar_takes_no_more_registrations,
     same_email_returns_the_existing_registration,
     jobs_are_written_with_the_registration,

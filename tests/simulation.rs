@@ -14,7 +14,7 @@ use tokio::sync::watch;
 use webinar::delivery::{Delivery, DeliveryError, Outgoing};
 use webinar::email::links::Links;
 use webinar::queue;
-use webinar::webinar::schedule_change as schedule;
+use webinar::session::schedule_change as schedule;
 use webinar::webinar::{NewWebinar, Status as WebinarStatus};
 use webinar::worker::{Worker, WorkerConfig};
 use webinar::{Clock, ManualClock, RegistrationRequest, Service, registration};
@@ -56,10 +56,94 @@ fn t0() -> DateTime<Utc> {
 }
 
 enum Event {
-    Register { webinar: &'static str, email: String },
-    Unsubscribe { email: String },
-    Reschedule { to: DateTime<Utc> },
-    Cancel,
+    /// With a session, for that one (another one than theirs: a switch).
+    Register {
+        webinar: &'static str,
+        email: String,
+        session: Option<i64>,
+    },
+    Unsubscribe {
+        email: String,
+    },
+    Reschedule {
+        session: i64,
+        to: DateTime<Utc>,
+    },
+    CancelSession {
+        session: i64,
+    },
+    CancelWebinar {
+        webinar: i64,
+    },
+}
+
+/// Plays `events` (in time order) on the virtual clock in 1-minute ticks,
+/// skipping stretches where nothing is due, with the worker sending what
+/// is due each tick, until nothing is left to do by `end`. Answers when
+/// each address first registered and when each unsubscribed.
+async fn play(
+    db: &DatabaseConnection,
+    clock: &Arc<ManualClock>,
+    worker: &Worker,
+    events: &[(DateTime<Utc>, Event)],
+    end: DateTime<Utc>,
+) -> (HashMap<String, DateTime<Utc>>, HashMap<String, DateTime<Utc>>) {
+    let service = Service::new(db.clone(), clock.clone(), Arc::new(NoCounts));
+    let (_stop_sender, stop) = watch::channel(false);
+    let mut registered: HashMap<String, DateTime<Utc>> = HashMap::new();
+    let mut unsubscribed: HashMap<String, DateTime<Utc>> = HashMap::new();
+    let mut done = 0;
+    while let Some(next) = next_due(db, events, done).await.filter(|next| *next <= end) {
+        let now = clock.now().max(next);
+        let elapsed = u64::try_from((now - t0()).num_seconds()).expect("after t0");
+        let ticks = elapsed.div_ceil(TICK.num_seconds().unsigned_abs());
+        clock.set(t0() + TICK * i32::try_from(ticks).expect("ticks fit"));
+        while let Some((at, event)) = events.get(done).filter(|(at, _)| *at <= clock.now()) {
+            let at = *at;
+            match event {
+                Event::Register { webinar, email, session } => {
+                    let request = RegistrationRequest {
+                        webinar: Some((*webinar).into()),
+                        session: *session,
+                        name: "Sim".into(),
+                        email: email.clone(),
+                        ..Default::default()
+                    };
+                    let outcome = service.register(request).await.expect("register");
+                    registered.entry(email.clone()).or_insert(outcome.registration.created_at);
+                }
+                Event::Unsubscribe { email } => {
+                    let found = registration::Entity::find()
+                        .filter(registration::Column::Email.eq(email.as_str()))
+                        .one(db)
+                        .await
+                        .expect("query");
+                    let registrant = found.expect("registered before unsubscribing");
+                    registration::unsubscribe(db, registrant.id, clock.now()).await.expect("unsubscribe");
+                    unsubscribed.insert(email.clone(), clock.now());
+                }
+                Event::Reschedule { session, to } => {
+                    schedule::reschedule(db, *session, *to, clock.now()).await.expect("reschedule");
+                }
+                Event::CancelSession { session } => {
+                    schedule::cancel_session(db, *session, clock.now()).await.expect("cancel the session");
+                }
+                Event::CancelWebinar { webinar } => {
+                    schedule::cancel_webinar(db, *webinar, clock.now()).await.expect("cancel");
+                }
+            }
+            assert!(clock.now() - at < TICK, "events are applied within their tick");
+            done += 1;
+        }
+        while worker.tick(&stop).await.expect("tick").claimed > 0 {}
+        let (queued, pending) = queue_and_pending_jobs(db).await.expect("queue and jobs");
+        assert_eq!(queued, pending, "the queue holds exactly the pending jobs");
+        if done == events.len() && next_due(db, events, done).await.is_none() {
+            break;
+        }
+    }
+    assert_eq!(done, events.len(), "every event happened");
+    (registered, unsubscribed)
 }
 
 async fn create(db: &DatabaseConnection, slug: &str, starts_at: DateTime<Utc>) -> webinar::webinar::Model {
@@ -80,6 +164,17 @@ async fn create(db: &DatabaseConnection, slug: &str, starts_at: DateTime<Utc>) -
     webinar::webinar::create(db, new, t0()).await.expect("webinar")
 }
 
+/// A worker claiming up to 2,000 jobs at once, to a provider that records
+/// what it was sent and takes no time.
+fn sending_in_big_batches(db: &DatabaseConnection, clock: &Arc<ManualClock>, name: &str) -> (Worker, Arc<Recorder>) {
+    let recorder =
+        Arc::new(Recorder { clock: clock.clone(), delivered: Mutex::new(Vec::new()), takes: Duration::zero() });
+    let config = WorkerConfig { batch_size: 2000, ..WorkerConfig::default() };
+    let links = Links::new("https://events.example.com", b"simulation");
+    let worker = Worker::new(name, db.clone(), clock.clone(), recorder.clone(), links, config).expect("worker");
+    (worker, recorder)
+}
+
 /// The earliest instant something is due: an event or a pending job.
 async fn next_due(db: &DatabaseConnection, events: &[(DateTime<Utc>, Event)], done: usize) -> Option<DateTime<Utc>> {
     let job = queue::job::Entity::find()
@@ -96,13 +191,7 @@ async fn next_due(db: &DatabaseConnection, events: &[(DateTime<Utc>, Event)], do
 async fn reminders_stay_true_through_reschedules_cancels_and_unsubscribes(database: TestDatabase) {
     let db = database.connect().await.expect("connect");
     let clock = Arc::new(ManualClock::new(t0()));
-    let recorder =
-        Arc::new(Recorder { clock: clock.clone(), delivered: Mutex::new(Vec::new()), takes: Duration::zero() });
-    let config = WorkerConfig { batch_size: 2000, ..WorkerConfig::default() };
-    let links = Links::new("https://events.example.com", b"simulation");
-    let worker = Worker::new("sim", db.clone(), clock.clone(), recorder.clone(), links, config).expect("worker");
-    let service = Service::new(db.clone(), clock.clone(), Arc::new(NoCounts));
-    let (_stop_sender, stop) = watch::channel(false);
+    let (worker, recorder) = sending_in_big_batches(&db, &clock, "sim");
 
     // Webinar A moves three times; webinar B is cancelled.
     let starts = [
@@ -123,7 +212,7 @@ async fn reminders_stay_true_through_reschedules_cancels_and_unsubscribes(databa
     };
     for n in 0..1000 {
         let at = span(t0(), starts[3] - Duration::minutes(1), &mut rng);
-        events.push((at, Event::Register { webinar: "a", email: format!("a{n}@example.com") }));
+        events.push((at, Event::Register { webinar: "a", email: format!("a{n}@example.com"), session: None }));
         if n % 33 == 0 {
             let until = span(at + Duration::minutes(1), starts[3], &mut rng);
             events.push((until, Event::Unsubscribe { email: format!("a{n}@example.com") }));
@@ -132,66 +221,17 @@ async fn reminders_stay_true_through_reschedules_cancels_and_unsubscribes(databa
     for n in 0..100 {
         events.push((
             span(t0(), cancel_at, &mut rng),
-            Event::Register { webinar: "b", email: format!("b{n}@example.com") },
+            Event::Register { webinar: "b", email: format!("b{n}@example.com"), session: None },
         ));
     }
+    let a_session = test_support::the_session(&db, a.id).await.expect("its session").id;
     for (at, to) in changes.iter().zip(&starts[1..]) {
-        events.push((*at, Event::Reschedule { to: *to }));
+        events.push((*at, Event::Reschedule { session: a_session, to: *to }));
     }
-    events.push((cancel_at, Event::Cancel));
+    events.push((cancel_at, Event::CancelWebinar { webinar: b.id }));
     events.sort_by_key(|(at, _)| *at);
 
-    // Run: 1-minute ticks, skipping stretches where nothing is due.
-    let mut registered: HashMap<String, DateTime<Utc>> = HashMap::new();
-    let mut unsubscribed: HashMap<String, DateTime<Utc>> = HashMap::new();
-    let mut done = 0;
-    let end = starts[3] + Duration::hours(1);
-    while let Some(next) = next_due(&db, &events, done).await.filter(|next| *next <= end) {
-        let now = clock.now().max(next);
-        let elapsed = u64::try_from((now - t0()).num_seconds()).expect("after t0");
-        let ticks = elapsed.div_ceil(TICK.num_seconds().unsigned_abs());
-        clock.set(t0() + TICK * i32::try_from(ticks).expect("ticks fit"));
-        while let Some((at, event)) = events.get(done).filter(|(at, _)| *at <= clock.now()) {
-            let at = *at;
-            match event {
-                Event::Register { webinar, email } => {
-                    let request = RegistrationRequest {
-                        webinar: Some((*webinar).into()),
-                        name: "Sim".into(),
-                        email: email.clone(),
-                        ..Default::default()
-                    };
-                    let outcome = service.register(request).await.expect("register");
-                    registered.insert(email.clone(), outcome.registration.created_at);
-                }
-                Event::Unsubscribe { email } => {
-                    let found = registration::Entity::find()
-                        .filter(registration::Column::Email.eq(email.as_str()))
-                        .one(&db)
-                        .await
-                        .expect("query");
-                    let registrant = found.expect("registered before unsubscribing");
-                    registration::unsubscribe(&db, registrant.id, clock.now()).await.expect("unsubscribe");
-                    unsubscribed.insert(email.clone(), clock.now());
-                }
-                Event::Reschedule { to } => {
-                    schedule::reschedule(&db, a.id, *to, clock.now()).await.expect("reschedule");
-                }
-                Event::Cancel => {
-                    schedule::cancel(&db, b.id, clock.now()).await.expect("cancel");
-                }
-            }
-            assert!(clock.now() - at < TICK, "events are applied within their tick");
-            done += 1;
-        }
-        while worker.tick(&stop).await.expect("tick").claimed > 0 {}
-        let (queued, pending) = queue_and_pending_jobs(&db).await.expect("queue and jobs");
-        assert_eq!(queued, pending, "the queue holds exactly the pending jobs");
-        if done == events.len() && next_due(&db, &events, done).await.is_none() {
-            break;
-        }
-    }
-    assert_eq!(done, events.len(), "every event happened");
+    let (registered, unsubscribed) = play(&db, &clock, &worker, &events, starts[3] + Duration::hours(1)).await;
 
     // What each registrant received, by kind.
     let delivered = recorder.delivered.lock().expect("lock").clone();
@@ -204,9 +244,7 @@ async fn reminders_stay_true_through_reschedules_cancels_and_unsubscribes(databa
         starts[index]
     };
     let shows = |webinar: &webinar::webinar::Model, start: DateTime<Utc>| {
-        let mut then = webinar.clone();
-        then.starts_at = start;
-        then.start_local()
+        start.with_timezone(&webinar.tz()).format("%A, %-d %B %Y, %H:%M %Z (UTC%:z)").to_string()
     };
     let on_time = |got: DateTime<Utc>, due: DateTime<Utc>| got >= due && got - due <= TICK;
     let leads = [
@@ -272,6 +310,117 @@ async fn reminders_stay_true_through_reschedules_cancels_and_unsubscribes(databa
     }
     let total = delivered.len();
     assert!(total > 4000, "a full run delivers thousands of emails ({total})");
+}
+
+/// An email a registrant should get: its kind, when it is due, and the start it shows.
+type Expected = (String, DateTime<Utc>, Option<DateTime<Utc>>);
+
+/// A webinar with three sessions a week apart and 1,000 registrants spread
+/// over them; 100 switch from the first to the second, the second is
+/// rescheduled and the third cancelled. Each registrant gets every email of
+/// each session they were in while they were in it, exactly once, on time,
+/// showing that session's start as it then was, and nothing of a session
+/// they left after they left it.
+async fn every_registrant_gets_the_emails_of_their_session_and_no_other(database: TestDatabase) {
+    let db = database.connect().await.expect("connect");
+    let clock = Arc::new(ManualClock::new(t0()));
+    let (worker, recorder) = sending_in_big_batches(&db, &clock, "sessions");
+
+    let series = create(&db, "series", t0() + Duration::days(7)).await;
+    let first = test_support::the_session(&db, series.id).await.expect("its session");
+    let mut sessions = vec![first.clone()];
+    for weeks in [2, 3] {
+        let new =
+            webinar::session::NewSession { starts_at: first.starts_at + Duration::weeks(weeks), ..(&first).into() };
+        sessions.push(webinar::session::create(&db, series.id, new, t0()).await.expect("a session"));
+    }
+    let ids: Vec<i64> = sessions.iter().map(|session| session.id).collect();
+    let (rescheduled_at, moved_to) = (t0() + Duration::days(3), sessions[1].starts_at + Duration::hours(26));
+    let cancelled_at = t0() + Duration::days(10);
+    // A session's start as shown at `at`, and its last.
+    let start_of = |index: usize, at: DateTime<Utc>| match index {
+        1 if at >= rescheduled_at => moved_to,
+        _ => sessions[index].starts_at,
+    };
+    let last_start = |index: usize| start_of(index, DateTime::<Utc>::MAX_UTC);
+
+    let mut rng = StdRng::seed_from_u64(20261202);
+    let span = |from: DateTime<Utc>, to: DateTime<Utc>, rng: &mut StdRng| {
+        from + Duration::seconds(rng.random_range(0..(to - from).num_seconds()))
+    };
+    let mut events: Vec<(DateTime<Utc>, Event)> = Vec::new();
+    // Each registrant's sessions: (since, session index).
+    let mut timeline: HashMap<String, Vec<(DateTime<Utc>, usize)>> = HashMap::new();
+    for n in 0..1000 {
+        let index = n % 3;
+        let email = format!("r{n}@example.com");
+        let open_until = match index {
+            2 => cancelled_at,
+            _ => last_start(index).min(sessions[index].starts_at),
+        } - Duration::minutes(5);
+        let at = span(t0(), open_until, &mut rng);
+        events.push((at, Event::Register { webinar: "series", email: email.clone(), session: Some(ids[index]) }));
+        let mut sessions_of = vec![(at, index)];
+        // The first 100 of the first session's switch to the second before the first starts.
+        if index == 0 && n < 300 {
+            let switched = span(at + Duration::minutes(1), sessions[0].starts_at - Duration::minutes(1), &mut rng);
+            events.push((switched, Event::Register { webinar: "series", email: email.clone(), session: Some(ids[1]) }));
+            sessions_of.push((switched, 1));
+        }
+        timeline.insert(email, sessions_of);
+    }
+    events.push((rescheduled_at, Event::Reschedule { session: ids[1], to: moved_to }));
+    events.push((cancelled_at, Event::CancelSession { session: ids[2] }));
+    events.sort_by_key(|(at, _)| *at);
+    assert_eq!(timeline.values().filter(|sessions| sessions.len() == 2).count(), 100, "100 switch");
+
+    let (registered, _) = play(&db, &clock, &worker, &events, moved_to + Duration::hours(1)).await;
+    assert_eq!(registered.len(), 1000);
+
+    let shows =
+        |start: DateTime<Utc>| start.with_timezone(&series.tz()).format("%A, %-d %B %Y, %H:%M %Z (UTC%:z)").to_string();
+    let leads = [
+        ("reminder_24h", Duration::hours(24)),
+        ("reminder_3h", Duration::hours(3)),
+        ("reminder_15m", Duration::minutes(15)),
+    ];
+    let delivered = recorder.delivered.lock().expect("lock").clone();
+    let mut inbox: HashMap<String, Vec<Delivered>> = HashMap::new();
+    for email in &delivered {
+        inbox.entry(email.to.clone()).or_default().push(email.clone());
+    }
+    for (email, sessions_of) in &timeline {
+        let mut expected: Vec<Expected> = Vec::new();
+        for (position, (since, index)) in sessions_of.iter().enumerate() {
+            let until = sessions_of.get(position + 1).map_or(DateTime::<Utc>::MAX_UTC, |(at, _)| *at);
+            let during = |at: DateTime<Utc>| *since <= at && at < until;
+            expected.push(("confirmation".into(), *since, Some(start_of(*index, *since))));
+            if *index == 2 {
+                expected.extend(during(cancelled_at).then(|| ("cancelled".into(), cancelled_at, None)));
+                continue;
+            }
+            for (kind, lead) in leads {
+                let due = last_start(*index) - lead;
+                expected.extend(during(due).then(|| (kind.into(), due, Some(last_start(*index)))));
+            }
+            if *index == 1 && during(rescheduled_at) {
+                expected.push(("time_changed".into(), rescheduled_at, Some(moved_to)));
+            }
+        }
+        expected.sort_by_key(|(kind, due, _)| (*due, kind.clone()));
+        let mut got = inbox.remove(email).unwrap_or_default();
+        got.sort_by_key(|email| (email.at, email.kind.clone()));
+        let got_kinds: Vec<&str> = got.iter().map(|email| email.kind.as_str()).collect();
+        let expected_kinds: Vec<&str> = expected.iter().map(|(kind, _, _)| kind.as_str()).collect();
+        assert_eq!(got_kinds, expected_kinds, "{email} in {sessions_of:?}");
+        for (received, (kind, due, start)) in got.iter().zip(&expected) {
+            assert!(received.at >= *due && received.at - *due <= TICK, "{email}: {kind} at {} for {due}", received.at);
+            if let Some(start) = start {
+                assert!(received.text.contains(&shows(*start)), "{email}: {kind} shows {start}: {}", received.text);
+            }
+        }
+    }
+    assert!(inbox.is_empty(), "nobody else was emailed: {:?}", inbox.keys().collect::<Vec<_>>());
 }
 
 /// A batch that waited in the worker past half its lease goes back to the
@@ -414,6 +563,7 @@ async fn a_claim_that_cannot_be_prepared_gives_its_jobs_back(database: TestDatab
 }
 
 test_support::on_both_databases!(
+    every_registrant_gets_the_emails_of_their_session_and_no_other,
     a_claim_that_cannot_be_prepared_gives_its_jobs_back,
     reminders_stay_true_through_reschedules_cancels_and_unsubscribes,
     a_batch_that_waited_past_half_its_lease_is_given_back,

@@ -77,11 +77,7 @@ impl World {
             webinar: Some("launch".into()),
             name: "Ada Lovelace".into(),
             email: email.into(),
-            company: None,
-            icp: None,
-            utm_source: None,
-            utm_medium: None,
-            utm_campaign: None,
+            ..Default::default()
         };
         self.service.register(request).await.expect("registered").registration.id
     }
@@ -217,7 +213,7 @@ async fn webinar_and_email_events_carry_their_resources(database: TestDatabase) 
     world.subscribe(&["webinar.rescheduled", "webinar.cancelled", "email.delivered", "email.bounced"]).await;
     let id = world.register("ada@example.com").await;
     let moved_to = world.clock.now() + Duration::days(9);
-    world.service.reschedule_webinar("launch", moved_to).await.expect("rescheduled");
+    world.service.reschedule_session("launch", None, moved_to).await.expect("rescheduled");
     let jobs = webinar::queue::for_registration(&world.db, id).await.expect("jobs");
     let now = world.clock.now();
     webinar::deliverability::record_outbox_delivered(&world.db, &[jobs[0].id], now).await.expect("delivered");
@@ -231,7 +227,7 @@ async fn webinar_and_email_events_carry_their_resources(database: TestDatabase) 
         reason: Some("550 no such user".into()),
     };
     world.service.ingest_provider_events(vec![bounce.clone(), bounce]).await.expect("ingested");
-    world.service.cancel_webinar("launch").await.expect("cancelled");
+    world.service.cancel_session("launch", None).await.expect("cancelled");
     assert_eq!(world.sender.tick().await.expect("tick").delivered, 4, "a repeated provider event counts once");
 
     let mut bodies: Vec<serde_json::Value> = world.receiver.received().iter().map(Received::json).collect();

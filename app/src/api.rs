@@ -37,11 +37,16 @@ pub struct LandingView {
     pub description_html: String,
     pub speakers: Vec<SpeakerView>,
     pub agenda: Vec<AgendaItemView>,
-    /// The start in the webinar's zone, with zone name and UTC offset.
+    /// The next session's start in the webinar's zone, with zone name and UTC offset.
     pub start_local: String,
     /// RFC 3339, UTC.
     pub starts_at: String,
+    /// Over every session.
     pub registrations: u64,
+    /// The sessions a visitor may pick, the next first (one: nothing to pick).
+    pub sessions: Vec<SessionChoiceView>,
+    /// The session the form starts on.
+    pub session: Option<i64>,
     /// Why registration is closed, in words; `None` while open.
     pub closed: Option<String>,
     /// After a form post without JavaScript succeeded: the name the visitor
@@ -51,10 +56,24 @@ pub struct LandingView {
     pub form_errors: Vec<FieldErrorView>,
 }
 
+/// One session a visitor may pick.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SessionChoiceView {
+    pub id: i64,
+    pub start_local: String,
+    /// RFC 3339, UTC.
+    pub starts_at: String,
+    pub registrations: u64,
+    pub full: bool,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RegisteredView {
     pub name: String,
     pub registrations: u64,
+    /// The session registered for, and its count.
+    pub session: i64,
+    pub session_registrations: u64,
 }
 
 /// The server functions' error, shown to a person as it is.
@@ -141,6 +160,7 @@ pub async fn get_landing(
 #[server(prefix = "/api/fn", endpoint = "register")]
 pub async fn register(
     webinar: Option<String>,
+    session: Option<String>,
     name: String,
     email: String,
     company: Option<String>,
@@ -149,9 +169,19 @@ pub async fn register(
     utm_medium: Option<String>,
     utm_campaign: Option<String>,
 ) -> Result<RegisteredView, AppError> {
-    let request =
-        webinar::RegistrationRequest { webinar, name, email, company, icp, utm_source, utm_medium, utm_campaign };
-    ssr::answered(ssr::register(request).await)
+    let session = ssr::session_id(session.as_deref());
+    let request = webinar::RegistrationRequest {
+        webinar,
+        session: None,
+        name,
+        email,
+        company,
+        icp,
+        utm_source,
+        utm_medium,
+        utm_campaign,
+    };
+    ssr::answered(ssr::register(request, session).await)
 }
 
 #[cfg(feature = "ssr")]
@@ -174,6 +204,10 @@ pub(crate) mod ssr {
                 | DomainError::RegistrationNotFound
                 | DomainError::WebhookNotFound
                 | DomainError::DeliveryNotFound => AppError::NotFound,
+                // The visitor's form named a time that is not the webinar's: say so where they can act.
+                error @ DomainError::SessionNotFound => {
+                    AppError::Invalid(vec![FieldErrorView { field: "session".into(), message: error.to_string() }])
+                }
                 error @ DomainError::NotSuppressed => {
                     AppError::Invalid(vec![FieldErrorView { field: "email".into(), message: error.to_string() }])
                 }
@@ -184,9 +218,10 @@ pub(crate) mod ssr {
                 }
                 DomainError::NeedsConfirmation(message) => AppError::NeedsConfirmation(message),
                 error @ DomainError::DeliveryFailed(_) => AppError::DeliveryFailed(error.to_string()),
-                error @ (DomainError::IdempotencyKeyReused | DomainError::WebhookDisabled) => {
-                    AppError::BadRequest(error.to_string())
-                }
+                error @ (DomainError::IdempotencyKeyReused
+                | DomainError::WebhookDisabled
+                | DomainError::SessionHasRegistrants
+                | DomainError::LastSession) => AppError::BadRequest(error.to_string()),
                 error @ (DomainError::Internal(_) | DomainError::Rendering(_) | DomainError::MailUnavailable) => {
                     tracing::error!(%error, "internal error in a server function");
                     AppError::Server
@@ -223,9 +258,16 @@ pub(crate) mod ssr {
     /// Answers the same way whether or not the address was registered before:
     /// the same status, the name the visitor typed, the same redirect. The
     /// registrant's links travel by email only.
-    pub async fn register(request: RegistrationRequest) -> Result<RegisteredView, AppError> {
+    pub async fn register(
+        request: RegistrationRequest,
+        session: Result<Option<i64>, DomainError>,
+    ) -> Result<RegisteredView, AppError> {
         let typed_name = request.typed_name();
-        let result = service()?.register(request).await;
+        let service = service()?;
+        let result = match session {
+            Ok(session) => service.register(RegistrationRequest { session, ..request }).await,
+            Err(error) => Err(error),
+        };
         if is_plain_form_post() {
             // Without JavaScript the page reloads: the outcome goes in its URL
             // as fixed words only, and the typed name in a cookie of our own.
@@ -238,12 +280,18 @@ pub(crate) mod ssr {
                     let names: Vec<&str> = fields.iter().map(|f| f.field.as_str()).collect();
                     (None, format!("invalid={}", names.join(",")))
                 }
+                Err(DomainError::SessionNotFound) => (None, "invalid=session".to_owned()),
                 Err(_) => (None, String::new()),
             };
             leptos_axum::redirect(&back_to_page(slug, &query));
         }
         let outcome = result?;
-        Ok(RegisteredView { name: typed_name, registrations: outcome.registrations })
+        Ok(RegisteredView {
+            name: typed_name,
+            registrations: outcome.registrations,
+            session: outcome.session.id,
+            session_registrations: outcome.session_registrations,
+        })
     }
 
     /// Where a plain form post goes back to: the webinar registered for, or
@@ -296,9 +344,30 @@ pub(crate) mod ssr {
         Ok(LandingView { registered_name, form_errors, ..landing_view(landing) })
     }
 
+    /// The session a form picked: empty is none (the next open one); anything
+    /// but an id names no session of the webinar.
+    pub fn session_id(raw: Option<&str>) -> Result<Option<i64>, DomainError> {
+        match raw.map(str::trim).filter(|raw| !raw.is_empty()) {
+            None => Ok(None),
+            Some(raw) => raw.parse().map(Some).map_err(|_| DomainError::SessionNotFound),
+        }
+    }
+
     /// A landing page's view, in the visitor's ICP copy when it has one.
     pub(crate) fn landing_view(landing: webinar::Landing) -> LandingView {
         let webinar = landing.webinar;
+        let zone = webinar.tz();
+        let sessions = landing
+            .sessions
+            .into_iter()
+            .map(|(session, registrations)| SessionChoiceView {
+                id: session.id,
+                start_local: session.start_local(zone),
+                starts_at: session.starts_at.to_rfc3339(),
+                full: session.is_full(registrations),
+                registrations,
+            })
+            .collect();
         let (title, subtitle) = match landing.variant {
             Some(variant) => (variant.headline, variant.intro),
             None => (webinar.title.clone(), webinar.subtitle.clone()),
@@ -317,8 +386,10 @@ pub(crate) mod ssr {
                 .map(|item| AgendaItemView { at: item.at, title: item.title })
                 .collect(),
             description_html: webinar::email::markdown::to_safe_html(&webinar.description),
-            start_local: webinar.start_local(),
-            starts_at: webinar.starts_at.to_rfc3339(),
+            start_local: landing.session.as_ref().map(|session| session.start_local(zone)).unwrap_or_default(),
+            starts_at: landing.session.as_ref().map(|session| session.starts_at.to_rfc3339()).unwrap_or_default(),
+            session: landing.session.map(|session| session.id),
+            sessions,
             registrations: landing.registrations,
             closed: landing.closed.map(|reason| reason.message().to_owned()),
             slug: webinar.slug,
@@ -338,6 +409,7 @@ pub(crate) mod ssr {
                     "name" => NAME_MESSAGE.to_owned(),
                     "email" => webinar::email_address::InvalidEmail.to_string(),
                     "company" => COMPANY_MESSAGE.to_owned(),
+                    "session" => DomainError::SessionNotFound.to_string(),
                     _ => return None,
                 };
                 Some(FieldErrorView { field: field.to_owned(), message })

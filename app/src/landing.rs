@@ -1,11 +1,13 @@
 //! The public landing page: details, registration form and live count.
+use std::collections::BTreeMap;
+
 use leptos::prelude::*;
 use leptos_meta::{Meta, Title};
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::NotFound;
-use crate::api::{AppError, LandingView, Register, get_landing};
-use crate::live::follow_count;
+use crate::api::{AppError, LandingView, Register, SessionChoiceView, get_landing};
+use crate::live::{SessionCounts, follow_count};
 
 #[component]
 pub fn LandingPage() -> impl IntoView {
@@ -36,8 +38,11 @@ pub fn LandingPage() -> impl IntoView {
 #[component]
 pub(crate) fn Landing(view: LandingView, preview: bool) -> impl IntoView {
     let count = RwSignal::new(view.registrations);
+    let session_counts = RwSignal::new(
+        view.sessions.iter().map(|session| (session.id, session.registrations)).collect::<BTreeMap<i64, u64>>(),
+    );
     if !preview {
-        follow_count(view.slug.clone(), count);
+        follow_count(view.slug.clone(), count, session_counts);
     }
     // Effects run only in the browser: the marker says the page is interactive.
     let hydrated = RwSignal::new(false);
@@ -48,6 +53,10 @@ pub(crate) fn Landing(view: LandingView, preview: bool) -> impl IntoView {
     Effect::new(move |_| {
         if let Some(Ok(registered)) = register.value().get() {
             count.update(|current| *current = (*current).max(registered.registrations));
+            session_counts.update(|counts| {
+                let current = counts.entry(registered.session).or_default();
+                *current = (*current).max(registered.session_registrations);
+            });
         }
     });
     let no_js_name = view.registered_name.clone();
@@ -76,6 +85,9 @@ pub(crate) fn Landing(view: LandingView, preview: bool) -> impl IntoView {
     let carried = move |key: &'static str| query.read().get(key).unwrap_or_default();
     let closed = view.closed.clone();
     let slug = view.slug.clone();
+    let sessions = view.sessions.clone();
+    let preselected = view.session;
+    let session_error = error_for("session");
 
     view! {
         <Title text=crate::raw_text_safe(&view.title)/>
@@ -157,10 +169,13 @@ pub(crate) fn Landing(view: LandingView, preview: bool) -> impl IntoView {
                         (None, None) => {
                             let error_for = error_for.clone();
                             let slug = slug.clone();
+                            let sessions = sessions.clone();
+                            let session_error = session_error.clone();
                             view! {
                                 <h2>"Save your seat"</h2>
                                 <ActionForm action=register attr:novalidate=true>
                                     <input type="hidden" name="webinar" value=slug/>
+                                    <SessionChoice sessions counts=session_counts preselected error=session_error/>
                                     <input type="hidden" name="icp" value=carried("icp")/>
                                     <input type="hidden" name="utm_source" value=carried("utm_source")/>
                                     <input type="hidden" name="utm_medium" value=carried("utm_medium")/>
@@ -187,6 +202,61 @@ pub(crate) fn Landing(view: LandingView, preview: bool) -> impl IntoView {
             </div>
         </article>
     }
+}
+
+/// The times a visitor may pick, as radio buttons that work without
+/// JavaScript; a full one is shown and cannot be picked. A webinar with one
+/// session shows no choice (its time is in the header).
+#[component]
+fn SessionChoice<E>(
+    sessions: Vec<SessionChoiceView>,
+    counts: SessionCounts,
+    preselected: Option<i64>,
+    error: E,
+) -> impl IntoView
+where
+    E: Fn() -> Option<String> + Clone + Send + Sync + 'static,
+{
+    (sessions.len() > 1).then(|| {
+        view! {
+            <fieldset class="sessions" aria-describedby="session-error">
+                <legend>"Pick a time"</legend>
+                {sessions
+                    .into_iter()
+                    .map(|session| {
+                        let id = format!("session-{}", session.id);
+                        let (session_id, rendered) = (session.id, session.registrations);
+                        let registered = move || {
+                            let live = counts.with(|counts| counts.get(&session_id).copied());
+                            format!("{} registered", live.unwrap_or(rendered))
+                        };
+                        view! {
+                            <label class="session-choice" for=id.clone() data-testid=id.clone()>
+                                <input
+                                    type="radio"
+                                    id=id.clone()
+                                    name="session"
+                                    value=session.id.to_string()
+                                    checked=preselected == Some(session.id)
+                                    disabled=session.full
+                                />
+                                <time datetime=session.starts_at>{session.start_local}</time>
+                                <span class="session-count" data-testid=format!("{id}-count")>
+                                    {match session.full {
+                                        true => "full".into_any(),
+                                        false => registered.into_any(),
+                                    }}
+                                </span>
+                            </label>
+                        }
+                    })
+                    .collect_view()}
+                <span class="field-error" id="session-error" data-testid="session-error">
+                    {error}
+                </span>
+            </fieldset>
+        }
+    })
 }
 
 /// A labelled input with its error message beside it.

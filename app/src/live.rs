@@ -1,20 +1,26 @@
-//! Follows a webinar's registration count over the server's websocket, and
-//! reconnects with backoff when the socket closes (a server restart, a
-//! network blip); the server sends the current count on every connect.
+//! Follows a webinar's registration counts (its total and its sessions')
+//! over the server's websocket, and reconnects with backoff when the socket
+//! closes (a server restart, a network blip); the server sends the current
+//! counts on every connect.
+use std::collections::BTreeMap;
+
 use leptos::prelude::*;
 
-/// On the server there is no socket: the rendered count is the current one.
+/// Session id → its count.
+pub type SessionCounts = RwSignal<BTreeMap<i64, u64>>;
+
+/// On the server there is no socket: the rendered counts are the current ones.
 #[cfg(not(feature = "hydrate"))]
-pub fn follow_count(_slug: String, _count: RwSignal<u64>) {}
+pub fn follow_count(_slug: String, _count: RwSignal<u64>, _sessions: SessionCounts) {}
 
 #[cfg(feature = "hydrate")]
-pub fn follow_count(slug: String, count: RwSignal<u64>) {
+pub fn follow_count(slug: String, count: RwSignal<u64>, sessions: SessionCounts) {
     Effect::new(move |_| {
         let location = window().location();
         let scheme = if location.protocol().as_deref() == Ok("https:") { "wss" } else { "ws" };
         let host = location.host().unwrap_or_default();
         let url = format!("{scheme}://{host}/api/webinar/live?webinar={slug}");
-        socket::connect(std::rc::Rc::new(url), count, 0);
+        socket::connect(std::rc::Rc::new(url), (count, sessions), 0);
     });
 }
 
@@ -23,14 +29,19 @@ mod socket {
     use std::rc::Rc;
     use std::time::Duration;
 
+    use std::collections::BTreeMap;
+
     use leptos::prelude::*;
     use wasm_bindgen::JsCast;
     use wasm_bindgen::closure::Closure;
     use web_sys::{MessageEvent, WebSocket};
 
     #[derive(serde::Deserialize)]
-    struct Update {
+    struct Counts {
         registrations: u64,
+        /// The sessions whose count moved (every open one on connect).
+        #[serde(default)]
+        sessions: BTreeMap<i64, u64>,
     }
 
     /// 0.5 s, 1 s, 2 s … up to 15 s, each with up to 50 % random extra so a
@@ -42,11 +53,11 @@ mod socket {
     }
 
     /// `failures`: connections in a row that closed without a message.
-    pub fn connect(url: Rc<String>, count: RwSignal<u64>, failures: u32) {
+    pub fn connect(url: Rc<String>, counts: (RwSignal<u64>, super::SessionCounts), failures: u32) {
         let retry = {
             let url = Rc::clone(&url);
             move |failures: u32| {
-                set_timeout(move || connect(url, count, failures + 1), backoff(failures));
+                set_timeout(move || connect(url, counts, failures + 1), backoff(failures));
             }
         };
         let Ok(socket) = WebSocket::new(&url) else {
@@ -57,10 +68,11 @@ mod socket {
         let on_message = {
             let received = Rc::clone(&received);
             Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-                let update = event.data().as_string().and_then(|text| serde_json::from_str::<Update>(&text).ok());
+                let update = event.data().as_string().and_then(|text| serde_json::from_str::<Counts>(&text).ok());
                 if let Some(update) = update {
                     received.set(true);
-                    count.set(update.registrations);
+                    counts.0.set(update.registrations);
+                    counts.1.update(|sessions| sessions.extend(update.sessions));
                 }
             })
         };

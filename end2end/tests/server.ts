@@ -53,6 +53,19 @@ export class OwnServer {
     if (result.status !== 0) throw new Error(`create-admin failed: ${result.stdout}${result.stderr}`);
   }
 
+  /** `server create-token` on this server's database: the token's secret. */
+  createToken(name: string, scope: 'read' | 'write'): string {
+    const result = spawnSync(serverBin, ['create-token', '--name', name, '--scope', scope], {
+      cwd: root,
+      env: { ...process.env, DATABASE_URL: this.databaseUrl, RUST_LOG: 'error' },
+    });
+    const secret = result.stdout.toString().trim().split('\n').pop() ?? '';
+    if (result.status !== 0 || !secret.startsWith('wbt_')) {
+      throw new Error(`create-token failed: ${result.stdout}${result.stderr}`);
+    }
+    return secret;
+  }
+
   /** Starts the process (again) on the same port and database; resolves once it answers. */
   async restart(): Promise<void> {
     this.process = spawn(serverBin, ['serve'], {

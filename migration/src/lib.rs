@@ -12,6 +12,7 @@ mod m20261202_000008_secrets;
 mod m20261202_000009_api_tokens;
 mod m20261202_000010_email_events;
 mod m20261203_000011_webhooks;
+mod m20261204_000012_sessions;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000009_api_tokens::Migration),
             Box::new(m20261202_000010_email_events::Migration),
             Box::new(m20261203_000011_webhooks::Migration),
+            Box::new(m20261204_000012_sessions::Migration),
         ]
     }
 }

@@ -71,7 +71,7 @@ impl Application {
         if config.seed_demo
             && let Some(demo) = service.seed_demo().await?
         {
-            tracing::info!(slug = %demo.slug, starts_at = %demo.starts_at, "seeded the demo webinar");
+            tracing::info!(slug = %demo.slug, "seeded the demo webinar");
         }
         let limits = Arc::new(RateLimits::new(config.quotas(), config.trusted_proxies.clone(), redis.clone()));
         let connections = Arc::new(Tracker::new(connection_limits, config.trusted_proxies.clone()));

@@ -33,13 +33,21 @@ async fn service(config: &Config) -> Result<Service, Failure> {
     Ok(Service::new(db, Arc::new(SystemClock), Arc::new(NoCounts)))
 }
 
-/// Moves a webinar's start; prints what happened to its emails.
-pub async fn reschedule(config: Config, slug: &str, starts_at: chrono::DateTime<chrono::Utc>) -> Result<(), Failure> {
-    let done = service(&config).await?.reschedule_webinar(slug, starts_at).await.map_err(|error| named(error, slug))?;
+/// Moves a session's start; prints what happened to its emails.
+pub async fn reschedule(
+    config: Config,
+    slug: &str,
+    session: Option<i64>,
+    starts_at: chrono::DateTime<chrono::Utc>,
+) -> Result<(), Failure> {
+    let service = service(&config).await?;
+    let (webinar, done) =
+        service.reschedule_session(slug, session, starts_at).await.map_err(|error| named(error, slug))?;
     println!(
-        "rescheduled {} to {}: {} reminders due at the new time, {} dropped as past, {} registrants will be emailed",
-        done.webinar.slug,
-        done.webinar.start_local(),
+        "rescheduled {} session {} to {}: {} reminders due at the new time, {} dropped as past, {} registrants will be emailed",
+        webinar.slug,
+        done.session.id,
+        done.session.start_local(webinar.tz()),
         done.moved,
         done.dropped,
         done.notified
@@ -47,12 +55,17 @@ pub async fn reschedule(config: Config, slug: &str, starts_at: chrono::DateTime<
     Ok(())
 }
 
-/// Cancels a webinar; prints what happened to its emails.
-pub async fn cancel(config: Config, slug: &str) -> Result<(), Failure> {
-    let done = service(&config).await?.cancel_webinar(slug).await.map_err(|error| named(error, slug))?;
+/// Cancels a session, or the whole webinar; prints what happened to its emails.
+pub async fn cancel(config: Config, slug: &str, session: Option<i64>) -> Result<(), Failure> {
+    let (webinar, done) =
+        service(&config).await?.cancel_session(slug, session).await.map_err(|error| named(error, slug))?;
+    let what = match session {
+        Some(id) => format!("{} session {id}", webinar.slug),
+        None => webinar.slug.clone(),
+    };
     println!(
-        "cancelled {}: {} queued emails withdrawn, {} registrants will be emailed",
-        done.webinar.slug, done.withdrawn, done.notified
+        "cancelled {what}: {} queued emails withdrawn, {} registrants will be emailed",
+        done.withdrawn, done.notified
     );
     Ok(())
 }

@@ -87,6 +87,11 @@ impl ApiError {
             ApiError::Domain(DomainError::WebhookNotFound) => (StatusCode::NOT_FOUND, "webhook_not_found", None),
             ApiError::Domain(DomainError::DeliveryNotFound) => (StatusCode::NOT_FOUND, "delivery_not_found", None),
             ApiError::Domain(DomainError::WebhookDisabled) => (StatusCode::CONFLICT, "webhook_disabled", None),
+            ApiError::Domain(DomainError::SessionNotFound) => (StatusCode::NOT_FOUND, "session_not_found", None),
+            ApiError::Domain(DomainError::SessionHasRegistrants) => {
+                (StatusCode::CONFLICT, "session_has_registrants", None)
+            }
+            ApiError::Domain(DomainError::LastSession) => (StatusCode::CONFLICT, "last_session", None),
             ApiError::Domain(DomainError::Closed(_)) => (StatusCode::CONFLICT, "registration_closed", None),
             ApiError::Domain(DomainError::Unavailable(_)) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable", None)

@@ -43,18 +43,24 @@ enum Command {
 
 #[derive(Subcommand)]
 enum WebinarAction {
-    /// Move the start: reminders follow, every registrant gets a "time changed" email.
+    /// Move a session's start: reminders follow, each of its registrants gets a "time changed" email.
     Reschedule {
         #[arg(long)]
         slug: String,
+        /// The session's id (see `GET /api/v1/webinars/{slug}/sessions`); needed when the webinar has several.
+        #[arg(long)]
+        session: Option<i64>,
         /// The new start, RFC 3339 (e.g. 2026-12-01T16:00:00Z).
         #[arg(long)]
         starts_at: chrono::DateTime<chrono::Utc>,
     },
-    /// Cancel: queued emails are withdrawn, every registrant gets a cancellation email.
+    /// Cancel one session (`--session`) or the whole webinar: queued emails are withdrawn, every
+    /// registrant concerned gets a cancellation email.
     Cancel {
         #[arg(long)]
         slug: String,
+        #[arg(long)]
+        session: Option<i64>,
     },
 }
 
@@ -73,10 +79,12 @@ async fn main() -> std::process::ExitCode {
         Command::Migrate => commands::migrate(config).await,
         Command::CreateAdmin { email } => commands::create_admin(config, &email).await,
         Command::CreateToken { name, scope } => commands::create_token(config, &name, &scope).await,
-        Command::Webinar { action: WebinarAction::Reschedule { slug, starts_at } } => {
-            commands::reschedule(config, &slug, starts_at).await
+        Command::Webinar { action: WebinarAction::Reschedule { slug, session, starts_at } } => {
+            commands::reschedule(config, &slug, session, starts_at).await
         }
-        Command::Webinar { action: WebinarAction::Cancel { slug } } => commands::cancel(config, &slug).await,
+        Command::Webinar { action: WebinarAction::Cancel { slug, session } } => {
+            commands::cancel(config, &slug, session).await
+        }
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use axum::body::Bytes;
 use axum::http::HeaderValue;
 use chrono::{DateTime, Utc};
-use webinar::{DomainError, Service, Stats};
+use webinar::{DomainError, LiveCount, Service, Stats};
 
 use crate::error::ApiError;
 
@@ -55,7 +55,8 @@ impl StatsCache {
     fn entry(&self, stats: Stats) -> Entry {
         // A weak tag: `updated_at` may differ while the count, which is what matters, does not.
         let stale = if stats.stale { "-stale" } else { "" };
-        let etag = format!("W/\"{}-{}{stale}\"", stats.webinar, stats.registrations);
+        let session = stats.session.as_ref().map(|session| format!("-{}-{}", session.id, session.registrations));
+        let etag = format!("W/\"{}-{}{}{stale}\"", stats.webinar, stats.registrations, session.unwrap_or_default());
         let rendered = Rendered {
             body: serde_json::to_vec(&stats).map(Bytes::from).unwrap_or_default(),
             etag: HeaderValue::from_str(&etag).unwrap_or(HeaderValue::from_static("W/\"unknown\"")),
@@ -67,13 +68,19 @@ impl StatsCache {
         Entry { stats, rendered, fetched: Instant::now() }
     }
 
-    pub async fn get(&self, service: &Service, slug: Option<&str>) -> Result<Rendered, ApiError> {
+    /// The count of a webinar (`slug`; the next upcoming one when `None`),
+    /// and with `session`, that session's too.
+    pub async fn get(&self, service: &Service, slug: Option<&str>, session: Option<i64>) -> Result<Rendered, ApiError> {
         let slug = webinar::webinar::canonical_slug(slug);
-        let key = slug.unwrap_or_default();
+        let key = match session {
+            Some(session) => format!("{}#{session}", slug.unwrap_or_default()),
+            None => slug.unwrap_or_default().to_owned(),
+        };
+        let key = key.as_str();
         if let Some(entry) = self.entries().get(key).filter(|entry| entry.fetched.elapsed() < self.ttl) {
             return Ok(entry.rendered.clone());
         }
-        match service.stats(slug).await {
+        match service.stats(slug, session).await {
             Ok(stats) => {
                 let entry = self.entry(stats);
                 let rendered = entry.rendered.clone();
@@ -110,14 +117,23 @@ impl StatsCache {
         self.entries().len()
     }
 
-    /// A registration happened: every cached view of that webinar moves on.
-    /// Counts only grow here, so a late or echoed message cannot move one back.
-    pub fn record(&self, webinar_id: i64, registrations: u64, at: DateTime<Utc>) {
+    /// A registration happened: every cached view of that webinar moves on,
+    /// its total and the sessions the change names. The total only grows
+    /// here, so a late or echoed message cannot move one back.
+    pub fn record(&self, webinar_id: i64, count: &LiveCount, at: DateTime<Utc>) {
         let mut entries = self.entries();
         for entry in entries.values_mut() {
-            if entry.stats.webinar_id == webinar_id && registrations > entry.stats.registrations {
+            if entry.stats.webinar_id != webinar_id || count.registrations < entry.stats.registrations {
+                continue;
+            }
+            let mut moved = Stats { registrations: count.registrations, updated_at: at, ..entry.stats.clone() };
+            if let Some(session) = moved.session.as_mut()
+                && let Some(registrations) = count.sessions.get(&session.id)
+            {
+                session.set_registrations(*registrations);
+            }
+            if moved.registrations != entry.stats.registrations || moved.session != entry.stats.session {
                 let fetched = entry.fetched;
-                let moved = Stats { registrations, updated_at: at, ..entry.stats.clone() };
                 *entry = Entry { fetched, ..self.entry(moved) };
             }
         }
@@ -142,12 +158,12 @@ mod tests {
         let cache = StatsCache::new(Duration::from_secs(60));
         for spelling in 0..2_000 {
             let typed = format!("{}{slug}{}", " ".repeat(spelling % 40), "\t".repeat(spelling / 40));
-            cache.get(&service, Some(&typed)).await.expect("the demo's count");
+            cache.get(&service, Some(&typed), None).await.expect("the demo's count");
             let unknown = format!("{slug}-{spelling}");
-            assert!(cache.get(&service, Some(&unknown)).await.is_err());
-            assert!(cache.get(&service, Some(&format!("{slug}\u{0}{spelling}"))).await.is_err());
+            assert!(cache.get(&service, Some(&unknown), None).await.is_err());
+            assert!(cache.get(&service, Some(&format!("{slug}\u{0}{spelling}")), None).await.is_err());
         }
-        cache.get(&service, None).await.expect("the next webinar's count");
+        cache.get(&service, None, None).await.expect("the next webinar's count");
         assert_eq!(cache.len(), 2, "the slug and the next upcoming webinar");
     }
 }

@@ -147,6 +147,8 @@ async fn the_registrations_csv_is_complete_quoted_and_formula_safe(database: Tes
     let names: Vec<&str> = rows.iter().map(|row| &row[1]).collect();
     assert_eq!(&names[..4], ["Ada, \"the\" Countess", "'=HYPERLINK(\"http://evil.example\")", "'+1 555", "'@SUM(A1)"]);
     assert_eq!(&rows[0][5], "'-news", "every column is made safe");
+    let session = test_support::the_session(&server.db, launch.id).await.expect("its session");
+    assert_eq!((&rows[0][9], &rows[0][10]), (session.id.to_string().as_str(), session.starts_at.to_rfc3339().as_str()));
     assert_eq!(names[4 + 1099], "Bulk 1099");
     assert!(!names.contains(&"Elsewhere"));
     let missing = client()

@@ -82,7 +82,11 @@ fn webinar_body(slug: &str) -> Value {
 
 /// Every operation the OpenAPI description lists under `/api/v1`, with its
 /// path parameters filled in.
-async fn v1_operations(server: &TestServer, slug: &str, registration: i64, webhook: i64) -> Vec<(Method, String)> {
+async fn v1_operations(
+    server: &TestServer,
+    slug: &str,
+    (registration, session, webhook): (i64, i64, i64),
+) -> Vec<(Method, String)> {
     let (_, description) = call(server, None, Method::GET, "/api/openapi.json", None).await;
     assert!(description["components"]["securitySchemes"]["token"].is_object(), "{description}");
     let paths = description["paths"].as_object().expect("paths");
@@ -91,9 +95,10 @@ async fn v1_operations(server: &TestServer, slug: &str, registration: i64, webho
         for method in item.as_object().expect("operations").keys() {
             let operation = &item[method];
             assert_eq!(operation["security"][0]["token"], json!([]), "{method} {path} names the token scheme");
-            let id = match path.starts_with("/api/v1/webhooks/") {
-                true => webhook,
-                false => registration,
+            let id = match path {
+                _ if path.starts_with("/api/v1/webhooks/") => webhook,
+                _ if path.starts_with("/api/v1/sessions/") => session,
+                _ => registration,
             };
             let concrete = path.replace("{slug}", slug).replace("{id}", &id.to_string()).replace("{delivery_id}", "1");
             operations.push((Method::from_bytes(method.to_uppercase().as_bytes()).expect("method"), concrete));
@@ -104,7 +109,8 @@ async fn v1_operations(server: &TestServer, slug: &str, registration: i64, webho
 
 async fn every_route_wants_a_live_token_and_a_write_token_to_write(database: TestDatabase) {
     let server = TestServer::start(database).await;
-    server.webinar("launch", Status::Published, Span::days(2)).await;
+    let launch = server.webinar("launch", Status::Published, Span::days(2)).await;
+    let session = test_support::the_session(&server.db, launch.id).await.expect("its session").id;
     register(&server, "launch", "ada@example.com", None, None).await;
     let registration = server.registrant("ada@example.com").await.id;
     let write = create_token(&server, "CRM sync", "write").await;
@@ -122,7 +128,7 @@ async fn every_route_wants_a_live_token_and_a_write_token_to_write(database: Tes
 
     let hook = webinar::webhook::endpoint::create(&server.db, "https://hooks.example.com/", &[], support::now());
     let webhook = hook.await.expect("a webhook").webhook.id;
-    let operations = v1_operations(&server, "launch", registration, webhook).await;
+    let operations = v1_operations(&server, "launch", (registration, session, webhook)).await;
     let methods: BTreeSet<String> = operations.iter().map(|(method, _)| method.to_string()).collect();
     assert!(operations.len() >= 8, "{operations:?}");
     assert_eq!(methods, ["DELETE", "GET", "PATCH", "POST"].map(String::from).into(), "{operations:?}");

@@ -116,11 +116,9 @@ async fn unknown_hidden_and_closed_webinars_are_refused(database: TestDatabase) 
 }
 
 async fn a_full_webinar_answers_409_and_its_page_says_so(database: TestDatabase) {
-    use sea_orm::{ActiveModelTrait, ActiveValue::Set, IntoActiveModel};
     let server = TestServer::start(database).await;
-    let mut small = server.webinar("small", Status::Published, Span::days(2)).await.into_active_model();
-    small.capacity = Set(Some(1));
-    small.update(&server.db).await.expect("set a capacity");
+    let small = server.webinar("small", Status::Published, Span::days(2)).await;
+    test_support::set_capacity(&server.db, small.id, Some(1)).await.expect("set a capacity");
     let first = json!({"webinar": "small", "name": "Ada", "email": "ada@example.com"}).to_string();
     assert_eq!(post_json(&server, &first).await.0, StatusCode::CREATED);
     let second = json!({"webinar": "small", "name": "Grace", "email": "grace@example.com"}).to_string();
@@ -147,7 +145,8 @@ async fn a_body_over_16_kib_is_413(database: TestDatabase) {
 
 async fn the_websocket_pushes_every_new_count(database: TestDatabase) {
     let server = TestServer::start(database).await;
-    server.webinar("launch", Status::Published, Span::days(2)).await;
+    let launch = server.webinar("launch", Status::Published, Span::days(2)).await;
+    let session = test_support::the_session(&server.db, launch.id).await.expect("its session").id.to_string();
     let ws_url = server.url("/api/webinar/live?webinar=launch").replacen("http", "ws", 1);
     let (mut socket, _) = tokio_tungstenite::connect_async(ws_url).await.expect("connect");
     let mut next_count = async || {
@@ -155,11 +154,11 @@ async fn the_websocket_pushes_every_new_count(database: TestDatabase) {
         let text = message.expect("open").expect("a frame").into_text().expect("text");
         serde_json::from_str::<Value>(&text).expect("JSON")
     };
-    assert_eq!(next_count().await, json!({"registrations": 0}));
+    assert_eq!(next_count().await, json!({"registrations": 0, "sessions": {session.clone(): 0}}));
     for (n, email) in ["ada@example.com", "grace@example.com"].into_iter().enumerate() {
         let body = json!({"webinar": "launch", "name": "A", "email": email}).to_string();
         assert_eq!(post_json(&server, &body).await.0, StatusCode::CREATED);
-        assert_eq!(next_count().await, json!({"registrations": n + 1}));
+        assert_eq!(next_count().await, json!({"registrations": n + 1, "sessions": {session.clone(): n + 1}}));
     }
     let refused =
         tokio_tungstenite::connect_async(server.url("/api/webinar/live?webinar=nope").replacen("http", "ws", 1)).await;
@@ -175,7 +174,8 @@ async fn the_landing_page_is_rendered_on_the_server(database: TestDatabase) {
         assert_eq!(response.status(), StatusCode::OK, "{path}");
         let html = response.text().await.expect("body");
         assert!(html.contains("<h1>Growth webinar launch</h1>"), "{path}: title");
-        assert!(html.contains(&webinar.start_local()), "{path}: local start time");
+        let session = test_support::the_session(&server.db, webinar.id).await.expect("its session");
+        assert!(html.contains(&session.start_local(webinar.tz())), "{path}: local start time");
         assert!(html.contains("Grace Hopper"), "{path}: speakers");
         assert!(html.contains("Second paragraph."), "{path}: description");
         assert!(html.contains(r#"name="email""#), "{path}: the form");

@@ -100,7 +100,8 @@ async fn marketing_creates_publishes_varies_and_reschedules(database: TestDataba
     assert_eq!(asked.0, StatusCode::CONFLICT, "{asked:?}");
     assert!(asked.1["NeedsConfirmation"].as_str().is_some_and(|message| message.contains("2 registrant")), "{asked:?}");
     let stored = webinar::webinar::find_by_slug(&server.db, "spring-launch").await.expect("query").expect("exists");
-    assert_eq!(stored.starts_at.to_rfc3339(), "2031-03-04T16:00:00+00:00", "nothing changed before confirming");
+    let session = test_support::the_session(&server.db, stored.id).await.expect("its session");
+    assert_eq!(session.starts_at.to_rfc3339(), "2031-03-04T16:00:00+00:00", "nothing changed before confirming");
 
     let mut confirmed = moved.clone();
     confirmed.push(("confirm", "yes"));
@@ -108,7 +109,8 @@ async fn marketing_creates_publishes_varies_and_reschedules(database: TestDataba
     assert_eq!(saved.0, StatusCode::OK, "{saved:?}");
     assert!(saved.1.as_str().is_some_and(|message| message.contains("2 registrant(s) will be emailed")), "{saved:?}");
     let stored = webinar::webinar::find_by_slug(&server.db, "spring-launch").await.expect("query").expect("exists");
-    assert_eq!(stored.starts_at.to_rfc3339(), "2031-03-05T17:30:00+00:00");
+    let session = test_support::the_session(&server.db, stored.id).await.expect("its session");
+    assert_eq!(session.starts_at.to_rfc3339(), "2031-03-05T17:30:00+00:00");
     let notices = queue::job::Entity::find()
         .filter(queue::job::Column::WebinarId.eq(stored.id))
         .filter(queue::job::Column::Kind.eq(Kind::TimeChanged))

@@ -85,6 +85,7 @@ async fn with_everything_failing_in_turn_every_registration_and_email_is_account
     // A process of its own: the test kills it.
     let mut server = TestServer::spawn_with(database, &env).await;
     let webinar = server.webinar("launch", WebinarStatus::Published, Span::days(2)).await;
+    let session = test_support::the_session(&server.db, webinar.id).await.expect("its session");
     let mut told = Told::default();
     told.register(&server, "steady", 20, false).await;
 
@@ -149,7 +150,7 @@ async fn with_everything_failing_in_turn_every_registration_and_email_is_account
         let mut kinds: Vec<Kind> =
             by_registration.get(&registration.id).into_iter().flatten().map(|j| j.kind).collect();
         kinds.sort_by_key(|kind| format!("{kind:?}"));
-        let mut expected: Vec<Kind> = webinar::email::schedule::schedule(registration.created_at, webinar.starts_at)
+        let mut expected: Vec<Kind> = webinar::email::schedule::schedule(registration.created_at, session.starts_at)
             .into_iter()
             .map(|(kind, _)| kind)
             .collect();

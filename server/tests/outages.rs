@@ -42,24 +42,34 @@ async fn a_websocket_on_instance_b_sees_a_registration_made_through_a_within_500
     let redis = RedisNamespace::new();
     // A process of its own: an outage test.
     let a = TestServer::spawn_with(TestDatabase::postgres().await.expect("database"), &redis.env()).await;
-    a.webinar("launch", Status::Published, Span::days(2)).await;
-    a.webinar("warm-up", Status::Published, Span::days(2)).await;
+    let launch = a.webinar("launch", Status::Published, Span::days(2)).await;
+    let warm = a.webinar("warm-up", Status::Published, Span::days(2)).await;
+    // The webinar's total and its one session's count, as the websocket sends them.
+    let session_of = async |webinar: &webinar::webinar::Model| {
+        test_support::the_session(&a.db, webinar.id).await.expect("its session").id.to_string()
+    };
+    let (launch, warm) = (session_of(&launch).await, session_of(&warm).await);
+    let counts = |session: &str, n: u64| json!({"registrations": n, "sessions": {session: n}});
     let b = a.second_instance(&redis.env()).await;
     // Warm up untimed: B's Redis subscription is live once a count crosses
     // over, and both fresh processes have paid their first-request costs
     // (pool connections, statement preparation, the rate-limit script).
     let mut warm_up = follow_webinar(&b, "warm-up").await;
-    assert_eq!(next_count(&mut warm_up, Duration::from_secs(5)).await, json!({"registrations": 0}));
+    assert_eq!(next_count(&mut warm_up, Duration::from_secs(5)).await, counts(&warm, 0));
     let body = json!({"webinar": "warm-up", "name": "Ada", "email": "warm@example.com"});
     let warmed = reqwest::Client::new().post(a.url("/api/webinar/register")).json(&body).send().await.expect("post");
     assert_eq!(warmed.status(), StatusCode::CREATED);
-    assert_eq!(next_count(&mut warm_up, Duration::from_secs(5)).await, json!({"registrations": 1}));
+    assert_eq!(
+        next_count(&mut warm_up, Duration::from_secs(5)).await,
+        counts(&warm, 1),
+        "over Redis, with its session"
+    );
     let mut on_b = follow(&b).await;
-    assert_eq!(next_count(&mut on_b, Duration::from_secs(5)).await, json!({"registrations": 0}));
+    assert_eq!(next_count(&mut on_b, Duration::from_secs(5)).await, counts(&launch, 0));
     for n in 1..=3 {
         let sent = Instant::now();
         assert_eq!(register(&a, &format!("person{n}@example.com")).await.status(), StatusCode::CREATED);
-        assert_eq!(next_count(&mut on_b, Duration::from_millis(500)).await, json!({"registrations": n}));
+        assert_eq!(next_count(&mut on_b, Duration::from_millis(500)).await, counts(&launch, n));
         assert!(sent.elapsed() < Duration::from_millis(500), "took {:?}", sent.elapsed());
     }
     // B's cached stats moved on too, without waiting for its TTL.

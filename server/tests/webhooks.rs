@@ -7,32 +7,14 @@ mod support;
 
 use std::time::Duration;
 
-use reqwest::header::AUTHORIZATION;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use support::{TestServer, client, create_token};
+use support::{TestServer, call_api, client, create_token};
 use test_support::TestDatabase;
 use tools::webhook_receiver::Receiver;
 use webinar::webinar::Status;
 
 const ALLOW_PRIVATE: (&str, &str) = ("WEBHOOK_ALLOW_PRIVATE", "true");
-
-async fn call(
-    server: &TestServer,
-    token: &str,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut request = client().request(method, server.url(path)).header(AUTHORIZATION, format!("Bearer {token}"));
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.expect("request");
-    let status = response.status();
-    let text = response.text().await.expect("body");
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
-}
 
 async fn register(server: &TestServer, email: &str) {
     let body = json!({"webinar": "launch", "name": "Ada Lovelace", "email": email});
@@ -55,7 +37,7 @@ async fn webhooks_refuse_urls_that_point_inside(database: TestDatabase) {
         "gopher://hooks.example.com/",
     ] {
         let body = json!({"url": url, "events": ["registration.created"]});
-        let (status, answer) = call(&server, &token, Method::POST, "/api/v1/webhooks", Some(body)).await;
+        let (status, answer) = call_api(&server, &token, Method::POST, "/api/v1/webhooks", Some(body)).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {answer}");
         assert_eq!(answer["error"]["fields"][0]["field"], "url", "{url}: {answer}");
     }
@@ -64,12 +46,12 @@ async fn webhooks_refuse_urls_that_point_inside(database: TestDatabase) {
         (json!({"url": "https://hooks.example.com/", "events": []}), "events"),
         (json!({"events": ["registration.created"]}), "url"),
     ] {
-        let (status, answer) = call(&server, &token, Method::POST, "/api/v1/webhooks", Some(body)).await;
+        let (status, answer) = call_api(&server, &token, Method::POST, "/api/v1/webhooks", Some(body)).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
         let fields = answer["error"]["fields"].as_array().cloned().unwrap_or_default();
         assert!(fields.iter().any(|error| error["field"] == field), "{field}: {answer}");
     }
-    let (status, _) = call(
+    let (status, _) = call_api(
         &server,
         &token,
         Method::POST,
@@ -78,10 +60,10 @@ async fn webhooks_refuse_urls_that_point_inside(database: TestDatabase) {
     )
     .await;
     assert!(status.is_client_error(), "an unknown field is refused, not ignored: {status}");
-    let (status, listed) = call(&server, &token, Method::GET, "/api/v1/webhooks", None).await;
+    let (status, listed) = call_api(&server, &token, Method::GET, "/api/v1/webhooks", None).await;
     assert_eq!((status, listed["data"].clone()), (StatusCode::OK, json!([])), "nothing was written");
     for path in ["/api/v1/webhooks/abc", "/api/v1/webhooks/99", "/api/v1/webhooks/99/deliveries"] {
-        let (status, answer) = call(&server, &token, Method::GET, path, None).await;
+        let (status, answer) = call_api(&server, &token, Method::GET, path, None).await;
         assert_eq!((status, answer["error"]["code"].clone()), (StatusCode::NOT_FOUND, json!("webhook_not_found")));
     }
 }
@@ -93,20 +75,20 @@ async fn deliveries_are_signed_logged_and_redelivered(database: TestDatabase) {
     let reader = create_token(&server, "reports", "read").await;
     let receiver = Receiver::start(Duration::ZERO).await.expect("receiver");
     let body = json!({"url": receiver.url("/crm"), "events": ["registration.created", "webinar.updated"]});
-    let (status, created) = call(&server, &token, Method::POST, "/api/v1/webhooks", Some(body.clone())).await;
+    let (status, created) = call_api(&server, &token, Method::POST, "/api/v1/webhooks", Some(body.clone())).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let secret = created["secret"].as_str().expect("the secret, once").to_owned();
     assert!(secret.starts_with("whsec_"));
     let id = created["id"].as_i64().expect("id");
-    let (_, listed) = call(&server, &reader, Method::GET, "/api/v1/webhooks", None).await;
+    let (_, listed) = call_api(&server, &reader, Method::GET, "/api/v1/webhooks", None).await;
     assert_eq!(listed["data"][0]["events"], json!(["registration.created", "webinar.updated"]));
     assert!(listed["data"][0].get("secret").is_none(), "never shown again: {listed}");
-    let (status, _) = call(&server, &reader, Method::POST, "/api/v1/webhooks", Some(body)).await;
+    let (status, _) = call_api(&server, &reader, Method::POST, "/api/v1/webhooks", Some(body)).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "a read token makes no webhook");
 
     register(&server, "ada@example.com").await;
     let patch = json!({"title": "Spring launch"});
-    let (status, _) = call(&server, &token, Method::PATCH, "/api/v1/webinars/launch", Some(patch)).await;
+    let (status, _) = call_api(&server, &token, Method::PATCH, "/api/v1/webinars/launch", Some(patch)).await;
     assert_eq!(status, StatusCode::OK);
     let received = receiver.wait_for(2, Duration::from_secs(10)).await;
     assert_eq!(received.len(), 2, "{received:?}");
@@ -122,28 +104,28 @@ async fn deliveries_are_signed_logged_and_redelivered(database: TestDatabase) {
     assert_eq!(updated.json()["data"]["title"], "Spring launch");
 
     let path = format!("/api/v1/webhooks/{id}/deliveries");
-    let (status, log) = call(&server, &reader, Method::GET, &path, None).await;
+    let (status, log) = call_api(&server, &reader, Method::GET, &path, None).await;
     assert_eq!(status, StatusCode::OK);
     let first = &log["data"][1];
     assert_eq!((first["status"].clone(), first["log"][0]["status_code"].clone()), (json!("delivered"), json!(200)));
     let delivery = first["id"].as_i64().expect("delivery id");
     let again = format!("/api/v1/webhooks/{id}/deliveries/{delivery}/redeliver");
-    let (status, _) = call(&server, &reader, Method::POST, &again, None).await;
+    let (status, _) = call_api(&server, &reader, Method::POST, &again, None).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, queued) = call(&server, &token, Method::POST, &again, None).await;
+    let (status, queued) = call_api(&server, &token, Method::POST, &again, None).await;
     assert_eq!((status, queued["status"].clone()), (StatusCode::ACCEPTED, json!("pending")), "{queued}");
     let received = receiver.wait_for(3, Duration::from_secs(10)).await;
     assert_eq!(received[2].id(), first["message_id"].as_str().expect("message id"), "the same webhook-id");
     let missing = format!("/api/v1/webhooks/{id}/deliveries/999999/redeliver");
-    let (status, _) = call(&server, &token, Method::POST, &missing, None).await;
+    let (status, _) = call_api(&server, &token, Method::POST, &missing, None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
-    let (status, _) = call(&server, &token, Method::DELETE, &format!("/api/v1/webhooks/{id}"), None).await;
+    let (status, _) = call_api(&server, &token, Method::DELETE, &format!("/api/v1/webhooks/{id}"), None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     register(&server, "grace@example.com").await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(receiver.received().len(), 3, "nothing goes to a deleted endpoint");
-    let (status, _) = call(&server, &token, Method::GET, &format!("/api/v1/webhooks/{id}"), None).await;
+    let (status, _) = call_api(&server, &token, Method::GET, &format!("/api/v1/webhooks/{id}"), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
@@ -153,7 +135,7 @@ async fn an_endpoint_is_checked_again_at_delivery(database: TestDatabase) {
     let token = create_token(&server, "crm", "write").await;
     let receiver = Receiver::start(Duration::ZERO).await.expect("receiver");
     let body = json!({"url": receiver.url("/crm"), "events": ["registration.created"]});
-    let (status, created) = call(&server, &token, Method::POST, "/api/v1/webhooks", Some(body)).await;
+    let (status, created) = call_api(&server, &token, Method::POST, "/api/v1/webhooks", Some(body)).await;
     assert_eq!(status, StatusCode::CREATED);
     // The same endpoint, now served by a server that allows neither plain
     // http nor private addresses (its resolver's check is a unit test).
@@ -162,7 +144,7 @@ async fn an_endpoint_is_checked_again_at_delivery(database: TestDatabase) {
     let path = format!("/api/v1/webhooks/{}/deliveries", created["id"]);
     let mut log = Value::Null;
     for _ in 0..100 {
-        (_, log) = call(&server, &token, Method::GET, &path, None).await;
+        (_, log) = call_api(&server, &token, Method::GET, &path, None).await;
         if log["data"][0]["attempts"] == json!(1) {
             break;
         }
@@ -181,7 +163,7 @@ async fn a_kill_between_commit_and_delivery_loses_nothing(database: TestDatabase
     let token = create_token(&server, "crm", "write").await;
     let receiver = Receiver::start(Duration::ZERO).await.expect("receiver");
     let body = json!({"url": receiver.url("/crm"), "events": ["registration.created"]});
-    let (status, created) = call(&server, &token, Method::POST, "/api/v1/webhooks", Some(body)).await;
+    let (status, created) = call_api(&server, &token, Method::POST, "/api/v1/webhooks", Some(body)).await;
     assert_eq!(status, StatusCode::CREATED);
     receiver.hang_next(1);
     register(&server, "ada@example.com").await;

@@ -1,7 +1,10 @@
 //! What the admin pages do, as [`Service`] methods: edit webinars and their
 //! ICP copy, write email copy (preview, test send), look after registrations
 //! and the email queue. The pages and server functions only translate.
+use std::collections::HashMap;
 use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
 
 use crate::admin::AdminError;
 use crate::announce;
@@ -10,9 +13,10 @@ use crate::email::copy as email_copy;
 use crate::email::links::Links;
 use crate::email::render::{CustomCopy, Emails, Rendered, WebinarLinks};
 use crate::queue::{self, Kind};
+use crate::session::schedule_change;
+use crate::webhook::EventType;
 use crate::webinar::editor::{self, Saved, WebinarForm};
 use crate::webinar::icp_variant::{self, Variant};
-use crate::webinar::schedule_change;
 use crate::{DomainError, FieldError, Service, deliverability, registration, webinar};
 
 /// Email rendering and delivery outside the worker: previews and test sends.
@@ -56,6 +60,14 @@ impl Service {
         Ok((webinar, variants))
     }
 
+    /// The webinar's form as the editor opens it: its schedule fields are
+    /// those of its next session ([`crate::session::representative`]).
+    pub async fn webinar_form(&self, webinar: &webinar::Model) -> Result<WebinarForm, DomainError> {
+        let sessions = crate::session::of_webinar(self.db(), webinar.id).await?;
+        let shown = crate::session::representative(&sessions, self.now()).ok_or(DomainError::SessionNotFound)?;
+        Ok(WebinarForm::of(webinar, shown))
+    }
+
     pub async fn create_webinar(&self, form: &WebinarForm) -> Result<Saved, DomainError> {
         let new = form.validate().map_err(DomainError::Invalid)?;
         editor::create(self.db(), new, self.now()).await
@@ -66,7 +78,7 @@ impl Service {
         let current = self.webinar_by_slug(slug).await?;
         let txn = crate::store::begin_write(self.db()).await?;
         let saved = editor::update(&txn, current.id, new, confirmed, self.now()).await?;
-        announce::webinar_row_saved(&txn, &current, &saved.webinar).await?;
+        announce::webinar_row_saved(&txn, saved.event, &saved.webinar, self.now()).await?;
         txn.commit().await?;
         Ok(saved)
     }
@@ -75,7 +87,7 @@ impl Service {
         let current = self.webinar_by_slug(slug).await?;
         let txn = crate::store::begin_write(self.db()).await?;
         let published = editor::publish(&txn, current.id, self.now()).await?;
-        announce::webinar_row_saved(&txn, &current, &published).await?;
+        announce::webinar_row_saved(&txn, EventType::WebinarUpdated, &published, self.now()).await?;
         txn.commit().await?;
         Ok(published)
     }
@@ -111,7 +123,7 @@ impl Service {
     /// The email as the sample registrant would get it.
     pub async fn preview_email(&self, slug: &str, kind: Kind, copy: &CustomCopy) -> Result<Rendered, DomainError> {
         let webinar = self.webinar_by_slug(slug).await?;
-        self.render_sample(&webinar, kind, copy, SAMPLE_NAME)
+        self.render_sample(&webinar, kind, copy, SAMPLE_NAME).await
     }
 
     pub async fn save_email_copy(
@@ -123,7 +135,7 @@ impl Service {
     ) -> Result<(), DomainError> {
         let webinar = self.webinar_by_slug(slug).await?;
         let icp = copy_icp(icp)?;
-        self.render_sample(&webinar, kind, &copy, SAMPLE_NAME)?;
+        self.render_sample(&webinar, kind, &copy, SAMPLE_NAME).await?;
         email_copy::save(self.db(), webinar.id, kind, &icp, copy, self.now()).await?;
         tracing::info!(webinar = %webinar.slug, kind = ?kind, icp, "email copy saved");
         Ok(())
@@ -145,7 +157,7 @@ impl Service {
     ) -> Result<(), DomainError> {
         let webinar = self.webinar_by_slug(slug).await?;
         let mail = self.mail()?;
-        let content = self.render_sample(&webinar, kind, copy, &to.name)?;
+        let content = self.render_sample(&webinar, kind, copy, &to.name).await?;
         let unsubscribe_url = format!("{}/admin", mail.links.base_url());
         let message = Outgoing {
             from: mail.from.clone(),
@@ -165,7 +177,8 @@ impl Service {
         Ok(())
     }
 
-    fn render_sample(
+    /// Renders about the webinar's next session (the preview shows its time).
+    async fn render_sample(
         &self,
         webinar: &webinar::Model,
         kind: Kind,
@@ -173,9 +186,11 @@ impl Service {
         name: &str,
     ) -> Result<Rendered, DomainError> {
         let mail = self.mail()?;
-        let links = WebinarLinks::new(webinar, mail.links.base_url());
+        let sessions = crate::session::of_webinar(self.db(), webinar.id).await?;
+        let session = crate::session::representative(&sessions, self.now()).ok_or(DomainError::SessionNotFound)?;
+        let links = WebinarLinks::new(webinar, session, mail.links.base_url());
         mail.emails.check(copy).map_err(DomainError::Invalid)?;
-        let rendered = mail.emails.render(kind, None, webinar, &links, Some(copy))?;
+        let rendered = mail.emails.render(kind, None, webinar, session, &links, Some(copy))?;
         Ok(rendered.personalize(&crate::email::render::substitutions(
             name,
             &mail.links.join_url(SAMPLE_TOKEN),
@@ -193,6 +208,12 @@ impl Service {
         let webinar = self.webinar_by_slug(slug).await?;
         let (rows, total) = registration::search(self.db(), webinar.id, search, offset, limit).await?;
         Ok((webinar, rows, total))
+    }
+
+    /// When each of a webinar's sessions starts, by id (for its registrations' lists).
+    pub async fn session_starts(&self, webinar_id: i64) -> Result<HashMap<i64, DateTime<Utc>>, DomainError> {
+        let sessions = crate::session::of_webinar(self.db(), webinar_id).await?;
+        Ok(sessions.into_iter().map(|session| (session.id, session.starts_at)).collect())
     }
 
     pub async fn email_queue(&self, slug: &str) -> Result<(webinar::Model, QueueView), DomainError> {
@@ -223,28 +244,67 @@ impl Service {
 
 /// What the command line does, through the same service as the pages.
 impl Service {
-    /// Moves a webinar's start: reminders follow, registrants get a "time changed" email.
-    pub async fn reschedule_webinar(
+    /// Moves a webinar's session's start (`session`: its id; `None` for a
+    /// webinar's only session): reminders follow, registrants get a "time
+    /// changed" email.
+    pub async fn reschedule_session(
         &self,
         slug: &str,
+        session: Option<i64>,
         starts_at: chrono::DateTime<chrono::Utc>,
-    ) -> Result<schedule_change::Rescheduled, DomainError> {
+    ) -> Result<(webinar::Model, schedule_change::Rescheduled), DomainError> {
         let webinar = self.webinar_by_slug(slug).await?;
         let txn = crate::store::begin_write(self.db()).await?;
-        let done = schedule_change::reschedule(&txn, webinar.id, starts_at, self.now()).await?;
-        announce::webinar_row_saved(&txn, &webinar, &done.webinar).await?;
+        let session = self.session_of(&txn, &webinar, session).await?;
+        let done = schedule_change::reschedule(&txn, session.id, starts_at, self.now()).await?;
+        announce::webinar_row_saved(&txn, EventType::WebinarRescheduled, &webinar, self.now()).await?;
         txn.commit().await?;
-        Ok(done)
+        Ok((webinar, done))
     }
 
-    /// Cancels a webinar: queued emails are withdrawn, registrants get a cancellation email.
-    pub async fn cancel_webinar(&self, slug: &str) -> Result<schedule_change::Cancelled, DomainError> {
+    /// Cancels one session (`Some(id)`) or the whole webinar (`None`): queued
+    /// emails are withdrawn, registrants get a cancellation email.
+    pub async fn cancel_session(
+        &self,
+        slug: &str,
+        session: Option<i64>,
+    ) -> Result<(webinar::Model, schedule_change::Cancelled), DomainError> {
         let webinar = self.webinar_by_slug(slug).await?;
         let txn = crate::store::begin_write(self.db()).await?;
-        let done = schedule_change::cancel(&txn, webinar.id, self.now()).await?;
-        announce::webinar_row_saved(&txn, &webinar, &done.webinar).await?;
+        let (webinar, done) = match session {
+            Some(id) => {
+                let session = crate::session::find_of_webinar(&txn, webinar.id, id).await?;
+                (webinar, schedule_change::cancel_session(&txn, session.id, self.now()).await?)
+            }
+            None => schedule_change::cancel_webinar(&txn, webinar.id, self.now()).await?,
+        };
+        let event = match session {
+            Some(_) => EventType::WebinarUpdated,
+            None => EventType::WebinarCancelled,
+        };
+        announce::webinar_row_saved(&txn, event, &webinar, self.now()).await?;
         txn.commit().await?;
-        Ok(done)
+        Ok((webinar, done))
+    }
+
+    /// Session `id` of the webinar, or its only one; a webinar with several
+    /// needs the id.
+    async fn session_of<C: sea_orm::ConnectionTrait>(
+        &self,
+        db: &C,
+        webinar: &webinar::Model,
+        id: Option<i64>,
+    ) -> Result<crate::session::Model, DomainError> {
+        if let Some(id) = id {
+            return crate::session::find_of_webinar(db, webinar.id, id).await;
+        }
+        match crate::session::of_webinar(db, webinar.id).await?.as_slice() {
+            [only] => Ok(only.clone()),
+            _ => Err(DomainError::Invalid(vec![FieldError::new(
+                "session",
+                "This webinar has several sessions: name the one to change by its id.",
+            )])),
+        }
     }
 
     /// A new marketing account.

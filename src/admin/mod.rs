@@ -180,6 +180,10 @@ pub async fn log_out<C: ConnectionTrait>(db: &C, token: &str, now: DateTime<Utc>
 #[derive(Clone, Debug)]
 pub struct WebinarSummary {
     pub webinar: webinar::Model,
+    /// In start order.
+    pub sessions: Vec<crate::session::Model>,
+    /// Registrations per session id (absent: none).
+    pub session_registrations: std::collections::HashMap<i64, u64>,
     pub registrations: u64,
     pub emails_sent: u64,
     /// Pending or being sent.
@@ -187,21 +191,46 @@ pub struct WebinarSummary {
     pub emails_dead: u64,
 }
 
-/// Every webinar, newest start first, with its registrations and email states.
+impl WebinarSummary {
+    /// The webinar's next start in its zone, and how many more sessions it has.
+    pub fn next_start_local(&self, now: DateTime<Utc>) -> String {
+        let Some(next) = crate::session::representative(&self.sessions, now) else { return String::new() };
+        let start = next.start_local(self.webinar.tz());
+        match self.sessions.len() {
+            0 | 1 => start,
+            sessions => format!("{start} (+{} more sessions)", sessions - 1),
+        }
+    }
+}
+
+/// Every webinar, the one with the latest session first, with its sessions,
+/// registrations and email states.
 pub async fn overview<C: ConnectionTrait>(db: &C) -> Result<Vec<WebinarSummary>, DbErr> {
-    use sea_orm::QueryOrder;
-    let webinars = webinar::Entity::find().order_by_desc(webinar::Column::StartsAt).all(db).await?;
-    let registrations = registration_count::by_webinar(db).await?;
+    let webinars = webinar::Entity::find().all(db).await?;
+    let ids: Vec<i64> = webinars.iter().map(|webinar| webinar.id).collect();
+    let mut sessions = crate::session::of_webinars(db, ids.iter().copied()).await?;
+    let per_session = registration_count::by_session(db, ids).await?;
     let mut summaries: Vec<WebinarSummary> = webinars
         .into_iter()
-        .map(|webinar| WebinarSummary {
-            registrations: registrations.get(&webinar.id).copied().unwrap_or(0),
-            webinar,
-            emails_sent: 0,
-            emails_pending: 0,
-            emails_dead: 0,
+        .map(|webinar| {
+            let sessions = sessions.remove(&webinar.id).unwrap_or_default();
+            let session_registrations: std::collections::HashMap<i64, u64> = sessions
+                .iter()
+                .filter_map(|session| per_session.get(&session.id).map(|count| (session.id, *count)))
+                .collect();
+            WebinarSummary {
+                registrations: session_registrations.values().sum(),
+                session_registrations,
+                sessions,
+                webinar,
+                emails_sent: 0,
+                emails_pending: 0,
+                emails_dead: 0,
+            }
         })
         .collect();
+    let latest = |summary: &WebinarSummary| summary.sessions.last().map(|session| session.starts_at);
+    summaries.sort_by(|a, b| latest(b).cmp(&latest(a)).then(b.webinar.id.cmp(&a.webinar.id)));
     for (webinar_id, status, count) in queue::counts_by_webinar_and_status(db).await? {
         let Some(summary) = summaries.iter_mut().find(|summary| summary.webinar.id == webinar_id) else { continue };
         match status {

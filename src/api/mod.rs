@@ -5,6 +5,7 @@
 //! handlers call.
 pub mod idempotency;
 pub mod registrations;
+pub mod sessions;
 pub mod token;
 pub mod webhooks;
 pub mod webinars;

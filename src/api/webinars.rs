@@ -14,11 +14,11 @@ use crate::announce;
 use crate::email::Kind;
 use crate::email::copy as email_copy;
 use crate::email::render::CustomCopy;
-use crate::resource::WebinarResource;
+use crate::resource::{Timetable, WebinarResource};
 use crate::webinar::editor::{self, WebinarForm};
 use crate::webinar::icp_variant::{self, Variant};
 use crate::webinar::{self, AgendaItem, Speaker};
-use crate::{DomainError, FieldError, Service};
+use crate::{DomainError, FieldError, Service, session};
 
 /// A webinar as a program sends it. On create, `slug`, `title`, `starts_at`
 /// and `join_url` are needed; on update, a field left out keeps its value.
@@ -75,7 +75,9 @@ pub struct EmailCopyInput {
 }
 
 /// `Some(None)` for an explicit `null`, `None` for a field left out.
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Option<Option<T>>, D::Error> {
+pub(super) fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(deserializer).map(Some)
 }
 
@@ -161,6 +163,7 @@ fn as_lines<'a>(rows: impl Iterator<Item = Vec<&'a str>>) -> Option<String> {
 impl Service {
     /// Every webinar, newest start first.
     pub async fn api_webinars(&self) -> Result<Vec<WebinarResource>, DomainError> {
+        let now = self.now();
         let webinars = crate::admin::overview(self.db()).await?;
         let ids: Vec<i64> = webinars.iter().map(|summary| summary.webinar.id).collect();
         let mut variants = group(icp_variant::Entity::find().all(self.db()).await?, |variant| variant.webinar_id);
@@ -171,14 +174,15 @@ impl Service {
                 let id = summary.webinar.id;
                 let variants = variants.remove(&id).unwrap_or_default();
                 let copies = copies.remove(&id).unwrap_or_default();
-                WebinarResource::new(summary.webinar, summary.registrations, variants, copies)
+                let timetable = Timetable { sessions: summary.sessions, counts: summary.session_registrations, now };
+                WebinarResource::new(summary.webinar, timetable, variants, copies)
             })
             .collect())
     }
 
     pub async fn api_webinar(&self, slug: &str) -> Result<WebinarResource, DomainError> {
         let webinar = self.webinar_by_slug(slug).await?;
-        Ok(WebinarResource::load(self.db(), webinar).await?)
+        Ok(WebinarResource::load(self.db(), webinar, self.now()).await?)
     }
 
     /// Creates a webinar; with a key, a repeated request gets the first answer.
@@ -215,10 +219,12 @@ impl Service {
         let now = self.now();
         let txn = crate::store::begin_write(self.db()).await?;
         let current = webinar::find_by_slug(&txn, slug).await?.ok_or(DomainError::WebinarNotFound)?;
-        let checked = self.check(input, WebinarForm::of(&current))?;
+        let sessions = session::of_webinar(&txn, current.id).await?;
+        let shown = session::representative(&sessions, now).ok_or(DomainError::SessionNotFound)?;
+        let checked = self.check(input, WebinarForm::of(&current, shown))?;
         let saved = editor::update(&txn, current.id, checked.webinar, input.notify, now).await?;
         let updated = save_sets(&txn, saved.webinar, checked.variants, checked.copies, now).await?;
-        announce::webinar_saved(&txn, &current, &updated).await?;
+        announce::webinar_saved(&txn, saved.event, &updated).await?;
         txn.commit().await?;
         Ok(updated)
     }
@@ -288,7 +294,7 @@ async fn save_sets(
     if let Some(copies) = copies {
         email_copy::replace(txn, webinar.id, copies, now).await?;
     }
-    Ok(WebinarResource::load(txn, webinar).await?)
+    Ok(WebinarResource::load(txn, webinar, now).await?)
 }
 
 fn group<T>(rows: Vec<T>, key: impl Fn(&T) -> i64) -> HashMap<i64, Vec<T>> {

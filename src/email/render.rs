@@ -14,7 +14,7 @@ use minijinja::{Environment, HtmlEscape, UndefinedBehavior, Value, context};
 
 use super::Kind;
 use crate::FieldError;
-use crate::webinar;
+use crate::{session, webinar};
 
 /// Per-recipient placeholders. The HTML part gets an escaped name of its own,
 /// because substitution happens after the template engine's escaping.
@@ -57,6 +57,7 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("google_calendar_url", "add to Google Calendar"),
     ("outlook_calendar_url", "add to Outlook"),
     ("unsubscribe_url", "the registrant's unsubscribe link"),
+    ("other_times", "in a cancellation: true while the webinar has other times to pick (at landing_url)"),
 ];
 
 /// Copy written in the admin for one kind (and maybe one ICP).
@@ -101,11 +102,11 @@ pub struct WebinarLinks {
 }
 
 impl WebinarLinks {
-    pub fn new(webinar: &webinar::Model, base_url: &str) -> Self {
+    pub fn new(webinar: &webinar::Model, session: &session::Model, base_url: &str) -> Self {
         let landing_url = format!("{}/webinars/{}", base_url.trim_end_matches('/'), webinar.slug);
         Self {
-            google_calendar_url: super::calendar::google_link(webinar, &landing_url),
-            outlook_calendar_url: super::calendar::outlook_link(webinar, &landing_url),
+            google_calendar_url: super::calendar::google_link(webinar, session, &landing_url),
+            outlook_calendar_url: super::calendar::outlook_link(webinar, session, &landing_url),
             landing_url,
         }
     }
@@ -138,12 +139,13 @@ impl Emails {
         Ok(Self { env, strict })
     }
 
-    /// The built-in copy of `kind`, or `custom` when marketing wrote one.
+    /// The built-in copy of `kind` about one session, or `custom` when marketing wrote one.
     pub fn render(
         &self,
         kind: Kind,
         icp: Option<&str>,
         webinar: &webinar::Model,
+        session: &session::Model,
         links: &WebinarLinks,
         custom: Option<&CustomCopy>,
     ) -> Result<Rendered, minijinja::Error> {
@@ -158,7 +160,7 @@ impl Emails {
             context! {
                 name => name,
                 webinar_title => &webinar.title,
-                start_local => webinar.start_local(),
+                start_local => session.start_local(webinar.tz()),
                 lead => lead,
                 join_url => join_url,
                 unsubscribe_url => unsubscribe_url,
@@ -167,6 +169,8 @@ impl Emails {
                 outlook_calendar_url => &links.outlook_calendar_url,
                 has_invite => matches!(kind, Kind::Confirmation | Kind::TimeChanged),
                 show_join => kind != Kind::Cancelled,
+                // A cancelled session of a webinar that goes on: its registrants may pick another time.
+                other_times => kind == Kind::Cancelled && webinar.status != webinar::Status::Cancelled,
             }
         };
         let plain = values(placeholder::NAME, placeholder::JOIN_URL, placeholder::UNSUBSCRIBE_URL);
@@ -272,12 +276,17 @@ mod tests {
     use chrono::{DateTime, Utc};
 
     use super::*;
+    use crate::session::tests::sample as session;
     use crate::webinar::tests::sample;
 
     fn render(kind: Kind, icp: Option<&str>, webinar: &webinar::Model) -> Rendered {
+        render_session(kind, icp, webinar, &session())
+    }
+
+    fn render_session(kind: Kind, icp: Option<&str>, webinar: &webinar::Model, session: &session::Model) -> Rendered {
         let emails = Emails::new().expect("templates parse");
-        let links = WebinarLinks::new(webinar, "https://events.example.com/");
-        let rendered = emails.render(kind, icp, webinar, &links, None).expect("renders");
+        let links = WebinarLinks::new(webinar, session, "https://events.example.com/");
+        let rendered = emails.render(kind, icp, webinar, session, &links, None).expect("renders");
         rendered.personalize(&substitutions(
             "Ada",
             "https://events.example.com/j/TOKEN",
@@ -285,11 +294,11 @@ mod tests {
         ))
     }
 
-    fn starting(at: &str, timezone: &str) -> webinar::Model {
+    fn starting(at: &str, timezone: &str) -> (webinar::Model, session::Model) {
         let mut webinar = sample();
-        webinar.starts_at = DateTime::parse_from_rfc3339(at).expect("valid").with_timezone(&Utc);
         webinar.timezone = timezone.into();
-        webinar
+        let starts_at = DateTime::parse_from_rfc3339(at).expect("valid").with_timezone(&Utc);
+        (webinar, session::Model { starts_at, ..session() })
     }
 
     #[test]
@@ -329,7 +338,8 @@ mod tests {
             ("2026-11-02T15:00:00Z", "Asia/Tokyo", "Tuesday, 3 November 2026, 00:00 JST (UTC+09:00)"),
         ];
         for (at, zone, shown) in cases {
-            let email = render(Kind::Reminder3h, None, &starting(at, zone));
+            let (webinar, session) = starting(at, zone);
+            let email = render_session(Kind::Reminder3h, None, &webinar, &session);
             assert!(email.text.contains(shown), "{zone} {at}: {}", email.text);
             assert!(email.html.contains(shown), "{zone} {at}");
         }
@@ -337,9 +347,9 @@ mod tests {
 
     #[test]
     fn schedule_notices_show_the_current_time() {
-        let mut moved = sample();
+        let mut moved = session();
         moved.starts_at += chrono::Duration::days(1);
-        let changed = render(Kind::TimeChanged, None, &moved);
+        let changed = render_session(Kind::TimeChanged, None, &sample(), &moved);
         assert_eq!(changed.subject, "New time: Demo");
         assert!(changed.text.contains("Wednesday, 2 December 2026, 17:00 CET (UTC+01:00)"), "{}", changed.text);
         assert!(changed.html.contains("attached invite"));
@@ -348,6 +358,11 @@ mod tests {
         assert!(cancelled.text.contains("is cancelled"));
         assert!(!cancelled.html.contains("Join the webinar"), "no join button for a cancelled webinar");
         assert!(cancelled.html.contains("https://events.example.com/u/SIG"));
+        assert!(cancelled.html.contains("Pick another time"), "one session of a webinar that goes on");
+        assert!(cancelled.text.contains("Pick one that suits you: https://events.example.com/webinars/demo"));
+        let whole = webinar::Model { status: webinar::Status::Cancelled, ..sample() };
+        let everything = render(Kind::Cancelled, None, &whole);
+        assert!(!everything.html.contains("Pick another time") && !everything.text.contains("Pick one"));
     }
 
     #[test]
@@ -366,9 +381,9 @@ mod tests {
         let mut webinar = sample();
         webinar.title = "Q&A <live>".into();
         let emails = Emails::new().expect("templates parse");
-        let links = WebinarLinks::new(&webinar, "https://events.example.com");
+        let links = WebinarLinks::new(&webinar, &session(), "https://events.example.com");
         let email = emails
-            .render(Kind::Confirmation, None, &webinar, &links, None)
+            .render(Kind::Confirmation, None, &webinar, &session(), &links, None)
             .expect("renders")
             .personalize(&substitutions("<script>alert(1)</script>", "https://j", "https://u"));
         assert!(email.html.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;"), "{}", email.html);
@@ -385,14 +400,19 @@ mod tests {
     fn custom_copy_fills_variables_in_both_parts_and_keeps_links_working() {
         let emails = Emails::new().expect("templates parse");
         let webinar = sample();
-        let links = WebinarLinks::new(&webinar, "https://events.example.com");
+        let links = WebinarLinks::new(&webinar, &session(), "https://events.example.com");
         let copy = custom(
             "See you soon, {{ name }}",
             "Hi **{{ name }}**,\n\n[Join here]({{ join_url }}) at {{ start_local }}.\n\n[Unsubscribe]({{unsubscribe_url}})",
         );
-        let email = emails.render(Kind::Reminder3h, None, &webinar, &links, Some(&copy)).expect("renders").personalize(
-            &substitutions("Ada", "https://events.example.com/j/TOKEN", "https://events.example.com/u/SIG"),
-        );
+        let email = emails
+            .render(Kind::Reminder3h, None, &webinar, &session(), &links, Some(&copy))
+            .expect("renders")
+            .personalize(&substitutions(
+                "Ada",
+                "https://events.example.com/j/TOKEN",
+                "https://events.example.com/u/SIG",
+            ));
         assert_eq!(email.subject, "See you soon, Ada");
         assert!(email.text.starts_with("Hi **Ada**,"), "{}", email.text);
         assert!(email.text.contains("Unsubscribe: https://events.example.com/u/SIG"), "the footer stays");
@@ -413,13 +433,13 @@ mod tests {
         let emails = Emails::new().expect("templates parse");
         let mut webinar = sample();
         webinar.title = "<script>alert(1)</script>".into();
-        let links = WebinarLinks::new(&webinar, "https://events.example.com");
+        let links = WebinarLinks::new(&webinar, &session(), "https://events.example.com");
         let copy = custom(
             "{{ webinar_title }}",
             "<script>alert(2)</script>\n\n\"><img src=x onerror=alert(3)>\n\n[x](javascript:alert(4)) {{ name }} {{ webinar_title }}",
         );
         let email = emails
-            .render(Kind::Confirmation, None, &webinar, &links, Some(&copy))
+            .render(Kind::Confirmation, None, &webinar, &session(), &links, Some(&copy))
             .expect("renders")
             .personalize(&substitutions("<img src=x onerror=alert(5)>", "https://j", "https://u"));
         // Tags the sanitizer keeps lose their handlers; typed markup in values stays text.
@@ -444,13 +464,13 @@ mod tests {
     fn the_built_in_copy_is_a_valid_starting_point() {
         let emails = Emails::new().expect("templates parse");
         let webinar = sample();
-        let links = WebinarLinks::new(&webinar, "https://events.example.com");
+        let links = WebinarLinks::new(&webinar, &session(), "https://events.example.com");
         for kind in [Kind::Confirmation, Kind::Reminder24h, Kind::TimeChanged, Kind::Cancelled] {
             let copy = emails.builtin_copy(kind).expect("source");
             assert!(!copy.body.contains("Unsubscribe:"), "the footer is added, not edited: {}", copy.body);
             assert!(emails.check(&copy).is_ok(), "{kind:?}");
             // What passes the check renders for real, with every documented variable.
-            assert!(emails.render(kind, None, &webinar, &links, Some(&copy)).is_ok(), "{kind:?}");
+            assert!(emails.render(kind, None, &webinar, &session(), &links, Some(&copy)).is_ok(), "{kind:?}");
         }
     }
 }

@@ -1,5 +1,5 @@
 //! Cancelling and moving pending jobs: an unsubscribe, a reschedule, a
-//! cancelled webinar. Jobs out on a lease are ended here too; their outcome
+//! cancelled session. Jobs out on a lease are ended here too; their outcome
 //! later leaves a cancelled job as it is.
 use chrono::{DateTime, Utc};
 use sea_orm::entity::prelude::*;
@@ -33,15 +33,15 @@ pub async fn suppress_pending<C: ConnectionTrait>(
     end_pending_where(db, scope, Status::Suppressed, SUPPRESSED, now).await
 }
 
-/// Cancels a webinar's pending jobs of the given kinds, saying why.
-pub async fn cancel_pending_for_webinar<C: ConnectionTrait>(
+/// Cancels a session's pending jobs of the given kinds, saying why.
+pub async fn cancel_pending_for_session<C: ConnectionTrait>(
     db: &C,
-    webinar_id: i64,
+    session_id: i64,
     kinds: &[Kind],
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<u64, DbErr> {
-    let scope = Condition::all().add(Column::WebinarId.eq(webinar_id)).add(Column::Kind.is_in(kinds.iter().copied()));
+    let scope = Condition::all().add(Column::SessionId.eq(session_id)).add(Column::Kind.is_in(kinds.iter().copied()));
     end_pending_where(db, scope, Status::Cancelled, reason, now).await
 }
 
@@ -61,10 +61,10 @@ async fn end_pending_where<C: ConnectionTrait>(
     Ok(updated.rows_affected)
 }
 
-/// Moves a webinar's pending jobs of `kind` to `run_at` (a reschedule).
+/// Moves a session's pending jobs of `kind` to `run_at` (a reschedule).
 pub async fn move_pending<C: ConnectionTrait>(
     db: &C,
-    webinar_id: i64,
+    session_id: i64,
     kind: Kind,
     run_at: DateTime<Utc>,
     now: DateTime<Utc>,
@@ -72,11 +72,11 @@ pub async fn move_pending<C: ConnectionTrait>(
     let moved = ActiveModel { run_at: Set(run_at), updated_at: Set(now), ..Default::default() };
     let updated = Entity::update_many()
         .set(moved)
-        .filter(Column::WebinarId.eq(webinar_id))
+        .filter(Column::SessionId.eq(session_id))
         .filter(Column::Kind.eq(kind))
         .filter(Column::Status.eq(Status::Pending))
         .exec(db)
         .await?;
-    pending::move_to(db, webinar_id, kind, run_at).await?;
+    pending::move_to(db, session_id, kind, run_at).await?;
     Ok(updated.rows_affected)
 }

@@ -10,11 +10,12 @@ use super::pending;
 
 /// The columns a new job is written with, in the order both inserts of
 /// multiple jobs ([`queue_for_registrants`], [`postgres_ctes`]) select them:
-/// registrant, webinar, kind, schedule version, due time, status, attempts,
-/// created, updated.
-const NEW_JOB_COLUMNS: [Column; 9] = [
+/// registrant, webinar, session, kind, schedule version, due time, status,
+/// attempts, created, updated.
+const NEW_JOB_COLUMNS: [Column; 10] = [
     Column::RegistrationId,
     Column::WebinarId,
+    Column::SessionId,
     Column::Kind,
     Column::ScheduleVersion,
     Column::RunAt,
@@ -24,17 +25,20 @@ const NEW_JOB_COLUMNS: [Column; 9] = [
     Column::UpdatedAt,
 ];
 
-/// Writes the pending jobs for one new registration (inside its transaction).
+/// Writes the pending jobs for a registration in a session (inside the
+/// transaction that registered it or moved it there).
 pub async fn create_pending<C: ConnectionTrait>(
     db: &C,
     registration_id: i64,
     webinar_id: i64,
+    session_id: i64,
     jobs: &[(Kind, DateTime<Utc>)],
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
     let rows = jobs.iter().map(|&(kind, run_at)| ActiveModel {
         registration_id: Set(registration_id),
         webinar_id: Set(webinar_id),
+        session_id: Set(session_id),
         kind: Set(kind),
         schedule_version: Set(0),
         run_at: Set(run_at),
@@ -45,20 +49,22 @@ pub async fn create_pending<C: ConnectionTrait>(
         ..Default::default()
     });
     Entity::insert_many(rows).exec_without_returning(db).await?;
-    pending::add_pending(db, Condition::all().add(Column::RegistrationId.eq(registration_id))).await?;
+    let these = Condition::all().add(Column::RegistrationId.eq(registration_id)).add(Column::SessionId.eq(session_id));
+    pending::add_pending(db, these).await?;
     Ok(())
 }
 
 /// The part of a registration's one-statement write on Postgres that is the
 /// queue's: two data-modifying CTEs, `queued` (its jobs) and `enqueued`
 /// (their queue rows), for the registration the CTE `registered` returns.
-/// `webinar_id` and `created_at` are placeholders of the caller's statement;
+/// `webinar_id`, `session_id` and `created_at` are placeholders of the caller's statement;
 /// the jobs' own values are appended to `values`. Both column lists come
 /// from [`pending::COLUMNS`], the list [`pending::add_pending`] uses.
 pub fn postgres_ctes(
     values: &mut Vec<Value>,
     registered: &str,
     webinar_id: &str,
+    session_id: &str,
     created_at: &str,
     jobs: &[(Kind, DateTime<Utc>)],
 ) -> String {
@@ -76,7 +82,8 @@ pub fn postgres_ctes(
     format!(
         "queued AS (\
             INSERT INTO email_jobs ({new_job}) \
-            SELECT {registered}.id, {webinar_id}, job.kind, 0, job.run_at, {status}, 0, {created_at}, {created_at} \
+            SELECT {registered}.id, {webinar_id}, {session_id}, job.kind, 0, job.run_at, {status}, 0, {created_at}, \
+                {created_at} \
             FROM {registered}, (VALUES {job_rows}) AS job (kind, run_at) \
             RETURNING {returned}), \
         enqueued AS (INSERT INTO email_queue ({queued}) SELECT {returned} FROM queued)",
@@ -87,19 +94,28 @@ pub fn postgres_ctes(
     )
 }
 
+/// An email to many registrants: its kind, the schedule version it is
+/// about, and when it is due.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Notice {
+    pub kind: Kind,
+    pub schedule_version: i32,
+    pub run_at: DateTime<Utc>,
+}
+
 /// Queues a `kind` email due at `run_at` for each of `registrants` (a query
-/// of the registration module's yielding `registration_id`, all of
-/// `webinar_id`) that has none of that kind and version yet; returns how
-/// many. One statement, however many registrants.
+/// of the registration module's yielding `registration_id`, all in session
+/// `session_id` of `webinar_id`) that has none of that kind and version for
+/// this session yet; returns how many. One statement, however many registrants.
 pub async fn queue_for_registrants<C: ConnectionTrait>(
     db: &C,
     webinar_id: i64,
+    session_id: i64,
     registrants: SelectStatement,
-    kind: Kind,
-    schedule_version: i32,
-    run_at: DateTime<Utc>,
+    notice: Notice,
     now: DateTime<Utc>,
 ) -> Result<u64, DbErr> {
+    let Notice { kind, schedule_version, run_at } = notice;
     let (registrant, existing) = (Alias::new("registrant"), Alias::new("existing"));
     let registration_id = Alias::new("registration_id");
     let already_queued = Query::select()
@@ -108,12 +124,14 @@ pub async fn queue_for_registrants<C: ConnectionTrait>(
         .and_where(
             Expr::col((existing.clone(), Column::RegistrationId)).equals((registrant.clone(), registration_id.clone())),
         )
+        .and_where(Expr::col((existing.clone(), Column::SessionId)).eq(session_id))
         .and_where(Expr::col((existing.clone(), Column::Kind)).eq(kind))
         .and_where(Expr::col((existing, Column::ScheduleVersion)).eq(schedule_version))
         .to_owned();
     let new_jobs = Query::select()
         .column((registrant.clone(), registration_id))
         .expr(Expr::value(webinar_id))
+        .expr(Expr::value(session_id))
         .expr(Expr::value(kind))
         .expr(Expr::value(schedule_version))
         .expr(Expr::value(run_at))
@@ -132,7 +150,7 @@ pub async fn queue_for_registrants<C: ConnectionTrait>(
         .to_owned();
     let queued = db.execute(&insert).await?.rows_affected();
     let these = Condition::all()
-        .add(Column::WebinarId.eq(webinar_id))
+        .add(Column::SessionId.eq(session_id))
         .add(Column::Kind.eq(kind))
         .add(Column::ScheduleVersion.eq(schedule_version));
     pending::add_pending(db, these).await?;

@@ -33,8 +33,11 @@ pub struct Model {
     pub id: i64,
     pub registration_id: i64,
     pub webinar_id: i64,
+    /// The session the email is about (a registrant who moves to another
+    /// session leaves this one's emails behind).
+    pub session_id: i64,
     pub kind: Kind,
-    /// The webinar's schedule version a notice is about (0 for the
+    /// The session's schedule version a notice is about (0 for the
     /// confirmation and reminders): one "time changed" email per change.
     pub schedule_version: i32,
     pub run_at: DateTimeUtc,

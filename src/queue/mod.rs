@@ -44,9 +44,9 @@ mod rescue;
 pub mod retry;
 mod revive;
 
-pub use cancel::{cancel_pending_for_registration, cancel_pending_for_webinar, move_pending, suppress_pending};
+pub use cancel::{cancel_pending_for_registration, cancel_pending_for_session, move_pending, suppress_pending};
 pub use claim::{Claim, claim_due};
-pub use enqueue::{create_pending, postgres_ctes, queue_for_registrants};
+pub use enqueue::{Notice, create_pending, postgres_ctes, queue_for_registrants};
 pub use job::{Kind, Status, counts_by_webinar_and_status, counts_for_webinar, dead_for_webinar, for_registration};
 pub use lease::Held;
 pub use outcome::{SetAside, mark_failed, mark_sent, mark_set_aside};

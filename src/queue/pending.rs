@@ -1,6 +1,6 @@
 //! The `email_queue` table, the set of pending email jobs: one row per job whose status is
 //! `pending`, holding what a claim reads (due time, webinar and kind, in the
-//! claim's index, and the registrant, schedule version and attempts so far),
+//! claim's index, and the session, registrant, schedule version and attempts so far),
 //! so a claim reads this table alone. Whatever makes a job pending, moves it,
 //! counts an attempt or ends it changes its row here in the same
 //! transaction. Keeping this set out of the job table leaves that table with
@@ -22,6 +22,7 @@ pub struct Model {
     pub job_id: i64,
     pub run_at: DateTimeUtc,
     pub webinar_id: i64,
+    pub session_id: i64,
     pub kind: Kind,
     pub registration_id: i64,
     pub schedule_version: i32,
@@ -44,10 +45,11 @@ impl ActiveModelBehavior for ActiveModel {}
 /// The queued row's columns, each beside the job column it copies: the one
 /// list both [`add_pending`] and the Postgres registration statement
 /// ([`super::enqueue::postgres_statement`]) are built from.
-pub(super) const COLUMNS: [(Column, job::Column); 7] = [
+pub(super) const COLUMNS: [(Column, job::Column); 8] = [
     (Column::JobId, job::Column::Id),
     (Column::RunAt, job::Column::RunAt),
     (Column::WebinarId, job::Column::WebinarId),
+    (Column::SessionId, job::Column::SessionId),
     (Column::Kind, job::Column::Kind),
     (Column::RegistrationId, job::Column::RegistrationId),
     (Column::ScheduleVersion, job::Column::ScheduleVersion),
@@ -61,6 +63,7 @@ impl From<&job::Model> for Model {
             job_id: job.id,
             run_at: job.run_at,
             webinar_id: job.webinar_id,
+            session_id: job.session_id,
             kind: job.kind,
             registration_id: job.registration_id,
             schedule_version: job.schedule_version,
@@ -106,16 +109,16 @@ pub(super) async fn remove<C: ConnectionTrait>(db: &C, ids: &[i64]) -> Result<u6
     Ok(Entity::delete_many().filter(with_ids(db, ids)).exec(db).await?.rows_affected)
 }
 
-/// Moves a webinar's queued jobs of `kind` to a new due time (a reschedule).
+/// Moves a session's queued jobs of `kind` to a new due time (a reschedule).
 pub(super) async fn move_to<C: ConnectionTrait>(
     db: &C,
-    webinar_id: i64,
+    session_id: i64,
     kind: Kind,
     run_at: DateTime<Utc>,
 ) -> Result<u64, DbErr> {
     let moved = Entity::update_many()
         .col_expr(Column::RunAt, Expr::value(run_at))
-        .filter(Column::WebinarId.eq(webinar_id))
+        .filter(Column::SessionId.eq(session_id))
         .filter(Column::Kind.eq(kind))
         .exec(db)
         .await?;

@@ -1,10 +1,11 @@
-//! Each webinar's registration count, kept in counter rows that the
-//! registration's own transaction (and an erase's) updates, so reading it is
-//! a sum over a few rows however many registrations there are. Counting the
+//! Each session's registration count, kept in counter rows that the
+//! registration's own transaction (and an erase's, and a move's) updates, so
+//! reading it is a sum over a few rows however many registrations there
+//! are; a webinar's count is the sum over its sessions' rows. Counting the
 //! registrations table instead is linear in its size: under load that count
 //! was the write path's largest cost.
 //!
-//! A webinar's count is spread over [`SHARDS`] rows, picked by registration
+//! A session's count is spread over [`SHARDS`] rows, picked by registration
 //! id: concurrent registrations update different rows instead of queueing
 //! on one row's lock until each commits.
 use std::collections::HashMap;
@@ -16,13 +17,21 @@ use sea_orm::{ActiveValue::Set, QuerySelect};
 pub const SHARDS: i64 = 16;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-#[sea_orm(table_name = "registration_counts")]
+#[sea_orm(table_name = "session_counts")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub webinar_id: i64,
+    pub session_id: i64,
     #[sea_orm(primary_key, auto_increment = false)]
     pub shard: i32,
+    pub webinar_id: i64,
     pub registrations: i64,
+}
+
+/// A registration's session's count and its webinar's, both including it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub session: u64,
+    pub webinar: u64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -36,40 +45,56 @@ fn shard_of(registration_id: i64) -> i32 {
     registration_id.rem_euclid(SHARDS) as i32
 }
 
-/// Adds `delta` registrations to a webinar's count; call it in the
-/// transaction that inserts or deletes registration `registration_id`.
-pub async fn add<C: ConnectionTrait>(db: &C, webinar_id: i64, registration_id: i64, delta: i64) -> Result<(), DbErr> {
-    let row =
-        ActiveModel { webinar_id: Set(webinar_id), shard: Set(shard_of(registration_id)), registrations: Set(delta) };
+/// Adds `delta` registrations to a session's count; call it in the
+/// transaction that inserts, moves or deletes registration `registration_id`.
+pub async fn add<C: ConnectionTrait>(
+    db: &C,
+    webinar_id: i64,
+    session_id: i64,
+    registration_id: i64,
+    delta: i64,
+) -> Result<(), DbErr> {
+    let row = ActiveModel {
+        session_id: Set(session_id),
+        shard: Set(shard_of(registration_id)),
+        webinar_id: Set(webinar_id),
+        registrations: Set(delta),
+    };
     let bump =
         Expr::col((Entity, Column::Registrations)).add(Expr::col((Alias::new("excluded"), Column::Registrations)));
     Entity::insert(row)
         .on_conflict(
-            OnConflict::columns([Column::WebinarId, Column::Shard]).value(Column::Registrations, bump).to_owned(),
+            OnConflict::columns([Column::SessionId, Column::Shard]).value(Column::Registrations, bump).to_owned(),
         )
         .exec_without_returning(db)
         .await?;
     Ok(())
 }
 
-/// SQLite: [`add`] one registration and return the webinar's count including
-/// it, in one statement: the upsert returns the bumped shard's new value plus
-/// the other shards' sum (which the statement does not change). Postgres does
-/// this inside the registration's own statement
+/// SQLite: [`add`] one registration and return its session's and webinar's
+/// counts including it, in one statement: the upsert returns the bumped
+/// shard's new value plus the other rows' sums (which the statement does not
+/// change). Postgres does this inside the registration's own statement
 /// (`registration::write_new_in_one_statement`).
 pub async fn add_one_and_count<C: ConnectionTrait>(
     db: &C,
     webinar_id: i64,
+    session_id: i64,
     registration_id: i64,
-) -> Result<u64, DbErr> {
-    const SQL: &str = "INSERT INTO registration_counts (webinar_id, shard, registrations) VALUES (?1, ?2, 1) \
-        ON CONFLICT (webinar_id, shard) DO UPDATE SET registrations = registration_counts.registrations + 1 \
-        RETURNING CAST(registrations + COALESCE((SELECT SUM(others.registrations) FROM registration_counts AS others \
-        WHERE others.webinar_id = ?1 AND others.shard <> ?2), 0) AS BIGINT)";
-    let values = [webinar_id.into(), shard_of(registration_id).into()];
+) -> Result<Counts, DbErr> {
+    const SQL: &str = "INSERT INTO session_counts (session_id, shard, webinar_id, registrations) VALUES (?1, ?2, ?3, 1) \
+        ON CONFLICT (session_id, shard) DO UPDATE SET registrations = session_counts.registrations + 1 \
+        RETURNING CAST(registrations + COALESCE((SELECT SUM(others.registrations) FROM session_counts AS others \
+            WHERE others.session_id = ?1 AND others.shard <> ?2), 0) AS BIGINT), \
+        CAST(registrations + COALESCE((SELECT SUM(others.registrations) FROM session_counts AS others \
+            WHERE others.webinar_id = ?3 AND NOT (others.session_id = ?1 AND others.shard = ?2)), 0) AS BIGINT)";
+    let values = [session_id.into(), shard_of(registration_id).into(), webinar_id.into()];
     let statement = sea_orm::Statement::from_sql_and_values(db.get_database_backend(), SQL, values);
     let row = db.query_one_raw(statement).await?.ok_or(DbErr::RecordNotFound("registration count".into()))?;
-    Ok(row.try_get_by_index::<i64>(0)?.unsigned_abs())
+    Ok(Counts {
+        session: row.try_get_by_index::<i64>(0)?.unsigned_abs(),
+        webinar: row.try_get_by_index::<i64>(1)?.unsigned_abs(),
+    })
 }
 
 /// `SUM(registrations)` as a 64-bit integer on both databases (Postgres sums
@@ -89,6 +114,40 @@ pub async fn for_webinar<C: ConnectionTrait>(db: &C, webinar_id: i64) -> Result<
         .one(db)
         .await?;
     Ok(total.unwrap_or(0).unsigned_abs())
+}
+
+/// A session's registrations.
+pub async fn for_session<C: ConnectionTrait>(db: &C, session_id: i64) -> Result<u64, DbErr> {
+    let total = Entity::find()
+        .select_only()
+        .column_as(total(), "registrations")
+        .filter(Column::SessionId.eq(session_id))
+        .into_tuple::<i64>()
+        .one(db)
+        .await?;
+    Ok(total.unwrap_or(0).unsigned_abs())
+}
+
+/// Both counts of a registration in `session_id` of `webinar_id`.
+pub async fn for_session_of<C: ConnectionTrait>(db: &C, webinar_id: i64, session_id: i64) -> Result<Counts, DbErr> {
+    Ok(Counts { session: for_session(db, session_id).await?, webinar: for_webinar(db, webinar_id).await? })
+}
+
+/// Registrations per session of these webinars (a session nobody registered for is absent).
+pub async fn by_session<C: ConnectionTrait>(
+    db: &C,
+    webinar_ids: impl IntoIterator<Item = i64>,
+) -> Result<HashMap<i64, u64>, DbErr> {
+    let rows = Entity::find()
+        .select_only()
+        .column(Column::SessionId)
+        .column_as(total(), "registrations")
+        .filter(crate::store::is_one_of(db.get_database_backend(), Column::WebinarId, webinar_ids))
+        .group_by(Column::SessionId)
+        .into_tuple::<(i64, i64)>()
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|(session_id, count)| (session_id, count.unsigned_abs())).collect())
 }
 
 /// Registrations per webinar, for every webinar that has any.

@@ -1,6 +1,6 @@
 //! Registrations: the entity and its lookups; parsing a request
 //! ([`request`]), the write paths ([`write`]) and the group writer that
-//! batches them ([`writer`]); the per-webinar count ([`count`]), its live
+//! batches them ([`writer`]); the per-session count ([`count`]), its live
 //! publisher ([`live`]) and the CSV export ([`export`]).
 pub mod count;
 pub mod export;
@@ -25,6 +25,9 @@ pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     pub webinar_id: i64,
+    /// The one session of the webinar the registrant is in (registering for
+    /// another moves them there).
+    pub session_id: i64,
     pub name: String,
     /// As typed, with the domain lower-cased: where mail goes.
     pub email: String,
@@ -66,6 +69,7 @@ impl ActiveModelBehavior for ActiveModel {}
 #[sea_orm(entity = "Entity")]
 pub struct Addressee {
     pub id: i64,
+    pub session_id: i64,
     pub name: String,
     pub email: String,
     pub email_key: String,
@@ -211,20 +215,24 @@ pub async fn find_by_token<C: ConnectionTrait>(db: &C, token: &str) -> Result<Op
     Entity::find().filter(Column::Token.eq(token)).one(db).await
 }
 
-/// Registrants who still get emails (the ones a schedule change notifies).
-pub async fn count_subscribed<C: ConnectionTrait>(db: &C, webinar_id: i64) -> Result<u64, DbErr> {
-    Entity::find().filter(Column::WebinarId.eq(webinar_id)).filter(Column::UnsubscribedAt.is_null()).count(db).await
+/// The registrants of these sessions who still get emails (the ones a
+/// schedule change notifies).
+pub async fn count_subscribed<C: ConnectionTrait>(
+    db: &C,
+    session_ids: impl IntoIterator<Item = i64>,
+) -> Result<u64, DbErr> {
+    let in_sessions = crate::store::is_one_of(db.get_database_backend(), Column::SessionId, session_ids);
+    Entity::find().filter(in_sessions).filter(Column::UnsubscribedAt.is_null()).count(db).await
 }
 
-/// The webinar's registrants who still get emails, as a query yielding
-/// `registration_id` and `webinar_id`: the recipients of a notice the queue
-/// writes in one statement ([`crate::queue::queue_for_registrants`]).
-pub fn subscribed(webinar_id: i64) -> SelectStatement {
+/// The session's registrants who still get emails, as a query yielding
+/// `registration_id`: the recipients of a notice the queue writes in one
+/// statement ([`crate::queue::queue_for_registrants`]).
+pub fn subscribed(session_id: i64) -> SelectStatement {
     Query::select()
         .expr_as(Expr::col(Column::Id), Alias::new("registration_id"))
-        .column(Column::WebinarId)
         .from(Entity)
-        .and_where(Expr::col(Column::WebinarId).eq(webinar_id))
+        .and_where(Expr::col(Column::SessionId).eq(session_id))
         .and_where(Expr::col(Column::UnsubscribedAt).is_null())
         .to_owned()
 }

@@ -17,6 +17,10 @@ pub struct RegistrationRequest {
     /// A webinar slug; the next upcoming published webinar when absent.
     #[serde(default)]
     pub webinar: Option<String>,
+    /// One of the webinar's session ids; its next open session when absent.
+    /// Registering again for another session moves the registration there.
+    #[serde(default)]
+    pub session: Option<i64>,
     /// 1–100 characters, no control characters.
     pub name: String,
     /// One address (plain ASCII before the @); registering it again (any case) writes nothing new and answers the same.

@@ -1,12 +1,15 @@
 //! The demo webinar `make run` shows on a fresh database.
 use chrono::{DateTime, Duration, NaiveTime, Utc};
-use sea_orm::{ConnectionTrait, DbErr};
+use sea_orm::{ConnectionTrait, DbErr, TransactionTrait};
 
 use crate::webinar::{self, AgendaItem, NewWebinar, Speaker, Status};
 
 /// Creates a demo webinar three days out, unless a published one is upcoming.
 /// Returns the one it created.
-pub async fn seed<C: ConnectionTrait>(db: &C, now: DateTime<Utc>) -> Result<Option<webinar::Model>, DbErr> {
+pub async fn seed<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+) -> Result<Option<webinar::Model>, DbErr> {
     if webinar::next_upcoming(db, now).await?.is_some() {
         return Ok(None);
     }

@@ -1,15 +1,19 @@
 //! The admin's webinar form: parsed and validated at the edge, then saved.
-//! Saving a start-time change or a cancellation goes through the reminder
-//! engine's operations, and asks the editor to confirm first when
-//! registrants would be emailed.
-use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+//! Its schedule fields are its session's while it has one (a webinar with
+//! several edits each in its sessions list). Saving a start-time change or
+//! a cancellation goes through the reminder engine's operations, and asks
+//! the editor to confirm first when registrants would be emailed.
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, EntityTrait, TransactionTrait};
 
-use super::schedule_change as schedule;
 use crate::error::{DomainError, FieldError};
-use crate::registration;
+use crate::field::{web_url, within};
+use crate::session::form::ScheduleFields;
+use crate::session::{self, schedule_change as schedule};
+use crate::webhook::event_type::EventType;
 use crate::webinar::{self, AgendaItem, NewWebinar, Speaker, Status};
+use crate::{registration, session::NewSession};
 
 /// The form as it is posted: every value a string, as typed.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -42,7 +46,6 @@ const DESCRIPTION_MAX_CHARS: usize = 20_000;
 const MAX_SPEAKERS: usize = 20;
 const MAX_AGENDA_ITEMS: usize = 50;
 const LINE_PART_MAX_CHARS: usize = 200;
-const URL_MAX_CHARS: usize = 500;
 
 /// Every IANA zone name, for the editor's list.
 pub fn time_zones() -> Vec<&'static str> {
@@ -61,8 +64,9 @@ impl WebinarForm {
         }
     }
 
-    /// The form filled in from a stored webinar, for editing.
-    pub fn of(webinar: &webinar::Model) -> Self {
+    /// The form filled in from a stored webinar and its representative
+    /// session ([`session::representative`]), for editing.
+    pub fn of(webinar: &webinar::Model, session: &session::Model) -> Self {
         let speakers = webinar.speakers();
         let speakers = speakers.iter().map(|speaker| {
             let parts = [speaker.name.as_str(), speaker.title.as_str(), speaker.photo_url.as_deref().unwrap_or("")];
@@ -79,12 +83,12 @@ impl WebinarForm {
             description: webinar.description.clone(),
             speakers: speakers.collect::<Vec<_>>().join("\n"),
             agenda: agenda.collect::<Vec<_>>().join("\n"),
-            starts_local: webinar.starts_at.with_timezone(&webinar.tz()).format("%Y-%m-%dT%H:%M").to_string(),
-            starts_at: webinar.starts_at.to_rfc3339(),
+            starts_local: session.starts_at.with_timezone(&webinar.tz()).format("%Y-%m-%dT%H:%M").to_string(),
+            starts_at: session.starts_at.to_rfc3339(),
             timezone: webinar.timezone.clone(),
-            duration_minutes: webinar.duration_minutes.to_string(),
-            join_url: webinar.join_url.clone(),
-            capacity: webinar.capacity.map(|capacity| capacity.to_string()).unwrap_or_default(),
+            duration_minutes: session.duration_minutes.to_string(),
+            join_url: session.join_url.clone(),
+            capacity: session.capacity.map(|capacity| capacity.to_string()).unwrap_or_default(),
             status: crate::ActiveEnum::to_value(&webinar.status),
         }
     }
@@ -131,102 +135,48 @@ impl WebinarForm {
         check(agenda.is_some(), "agenda", "One item a line, at most 50: 17:05 | What happens (the time is optional).");
         let timezone = self.timezone.trim().parse::<Tz>().ok();
         check(timezone.is_some(), "timezone", "Choose a time zone from the list, e.g. Europe/Berlin.");
-        let starts_at = match self.starts_local.trim() {
-            "" => {
-                let instant = DateTime::parse_from_rfc3339(self.starts_at.trim()).ok();
-                let starts_at = instant.map(|instant| instant.with_timezone(&Utc));
-                check(
-                    starts_at.is_some(),
-                    "starts_at",
-                    "Give the start as an RFC 3339 time with its offset, e.g. 2026-12-01T17:00:00+01:00.",
-                );
-                starts_at
-            }
-            local => {
-                let starts_at = timezone.and_then(|zone| local_to_utc(local, zone));
-                check(
-                    starts_at.is_some() || timezone.is_none(),
-                    "starts_at",
-                    "Enter the start as a date and time that exists in the chosen time zone.",
-                );
-                starts_at
-            }
-        };
-        let duration = self.duration_minutes.trim().parse::<i32>().ok().filter(|minutes| (5..=1440).contains(minutes));
-        check(duration.is_some(), "duration_minutes", "The duration is 5 to 1440 minutes.");
-        let join_url = web_url(self.join_url.trim());
-        check(join_url.is_some(), "join_url", "Enter the meeting's https:// link (no spaces or line breaks).");
-        let capacity = match self.capacity.trim() {
-            "" => Some(None),
-            seats => seats.parse::<i32>().ok().filter(|seats| (1..=1_000_000).contains(seats)).map(Some),
-        };
-        check(capacity.is_some(), "capacity", "Leave the capacity empty for no limit, or enter 1 to 1,000,000 seats.");
+        let schedule = ScheduleFields {
+            starts_at: &self.starts_at,
+            starts_local: &self.starts_local,
+            duration_minutes: &self.duration_minutes,
+            join_url: &self.join_url,
+            capacity: &self.capacity,
+        }
+        .parse(timezone, &mut errors);
         let status = match self.status.trim() {
             "draft" => Some(Status::Draft),
             "published" => Some(Status::Published),
             "cancelled" => Some(Status::Cancelled),
             _ => None,
         };
-        check(status.is_some(), "status", "Choose draft, published or cancelled.");
-        match (join_url, speakers, agenda, timezone, starts_at, duration, capacity, status) {
-            (
-                Some(join_url),
-                Some(speakers),
-                Some(agenda),
-                Some(timezone),
-                Some(starts_at),
-                Some(duration_minutes),
-                Some(capacity),
-                Some(status),
-            ) if errors.is_empty() => Ok(NewWebinar {
-                slug,
-                title,
-                subtitle,
-                description,
-                speakers,
-                agenda,
-                starts_at,
-                duration_minutes,
-                timezone,
-                join_url,
-                status,
-                capacity,
-            }),
+        if status.is_none() {
+            errors.push(FieldError::new("status", "Choose draft, published or cancelled."));
+        }
+        match (schedule, speakers, agenda, timezone, status) {
+            (Some(schedule), Some(speakers), Some(agenda), Some(timezone), Some(status)) if errors.is_empty() => {
+                Ok(NewWebinar {
+                    slug,
+                    title,
+                    subtitle,
+                    description,
+                    speakers,
+                    agenda,
+                    starts_at: schedule.starts_at,
+                    duration_minutes: schedule.duration_minutes,
+                    timezone,
+                    join_url: schedule.join_url,
+                    status,
+                    capacity: schedule.capacity,
+                })
+            }
             _ => Err(errors),
         }
     }
 }
 
-fn within(value: &str, min: usize, max: usize) -> bool {
-    (min..=max).contains(&value.chars().count())
-}
-
-/// An absolute http(s) URL, as it is stored: the parser's own serialisation
-/// of it. Anything else (`javascript:`, relative) is refused, and so is any
-/// whitespace or control character inside: the URL parser would drop a tab
-/// or line break silently, while the raw text (a redirect's `Location`)
-/// would break on it.
-fn web_url(raw: &str) -> Option<String> {
-    if !within(raw, 1, URL_MAX_CHARS) || raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return None;
-    }
-    let url = url::Url::parse(raw).ok()?;
-    (matches!(url.scheme(), "https" | "http") && url.host().is_some()).then(|| url.to_string())
-}
-
 /// One line of text: no line break or other control character.
 fn single_line(value: &str) -> bool {
     !value.chars().any(char::is_control)
-}
-
-/// A wall-clock time in `zone`; a time skipped by a DST change is refused,
-/// and a repeated one takes its first occurrence.
-fn local_to_utc(raw: &str, zone: Tz) -> Option<DateTime<Utc>> {
-    let raw = raw.trim();
-    let local = NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M")
-        .or_else(|_| NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S"))
-        .ok()?;
-    zone.from_local_datetime(&local).earliest().map(|at| at.with_timezone(&Utc))
 }
 
 /// Non-empty lines split at `|` into trimmed parts, each part short.
@@ -272,6 +222,8 @@ fn parse_agenda(raw: &str) -> Option<Vec<AgendaItem>> {
 pub struct Saved {
     pub webinar: webinar::Model,
     pub message: String,
+    /// What the save tells webhooks: the webinar updated, rescheduled or cancelled.
+    pub event: EventType,
 }
 
 /// What saving the form would do to the registrants, before it is done.
@@ -282,7 +234,11 @@ enum Effect {
 }
 
 /// Creates a webinar from the form.
-pub async fn create<C: ConnectionTrait>(db: &C, new: NewWebinar, now: DateTime<Utc>) -> Result<Saved, DomainError> {
+pub async fn create<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    new: NewWebinar,
+    now: DateTime<Utc>,
+) -> Result<Saved, DomainError> {
     if new.starts_at <= now {
         return Err(DomainError::Invalid(vec![FieldError::new("starts_at", "The start must be in the future.")]));
     }
@@ -297,7 +253,7 @@ pub async fn create<C: ConnectionTrait>(db: &C, new: NewWebinar, now: DateTime<U
         created => created?,
     };
     tracing::info!(webinar = %webinar.slug, "webinar created");
-    Ok(Saved { message: format!("Created “{}”.", webinar.title), webinar })
+    Ok(Saved { message: format!("Created “{}”.", webinar.title), webinar, event: EventType::WebinarUpdated })
 }
 
 fn slug_taken() -> DomainError {
@@ -307,7 +263,9 @@ fn slug_taken() -> DomainError {
 /// Saves the form over webinar `id`. A new start time or a cancellation
 /// runs the reminder engine's operation in the same transaction; when that
 /// emails registrants and `confirmed` is false, nothing is written and the
-/// editor is told how many would be emailed.
+/// editor is told how many would be emailed. The schedule fields change the
+/// webinar's session while it has one; with several, they must stay as the
+/// form showed them (each session is changed on its own).
 /// Call it in a write transaction ([`crate::store::begin_write`]).
 pub async fn update<C: TransactionTrait + ConnectionTrait>(
     txn: &C,
@@ -320,8 +278,20 @@ pub async fn update<C: TransactionTrait + ConnectionTrait>(
     if new.slug != current.slug && webinar::find_by_slug(txn, &new.slug).await?.is_some() {
         return Err(slug_taken());
     }
+    let sessions = session::of_webinar(txn, id).await?;
+    let shown = session::representative(&sessions, now).cloned().ok_or(DomainError::SessionNotFound)?;
+    let schedule = new.session();
+    if sessions.len() > 1 && schedule != NewSession::from(&shown) {
+        return Err(DomainError::Invalid(vec![FieldError::new(
+            "starts_at",
+            format!(
+                "This webinar has {} sessions: change each one's time, length, link and seats in its sessions list.",
+                sessions.len()
+            ),
+        )]));
+    }
     let effect = match (current.status, new.status) {
-        (Status::Cancelled, Status::Cancelled) if new.starts_at == current.starts_at => Effect::None,
+        (Status::Cancelled, Status::Cancelled) if schedule.starts_at == shown.starts_at => Effect::None,
         (Status::Cancelled, _) => {
             return Err(DomainError::Invalid(vec![FieldError::new(
                 "status",
@@ -329,12 +299,13 @@ pub async fn update<C: TransactionTrait + ConnectionTrait>(
             )]));
         }
         (_, Status::Cancelled) => Effect::Cancel,
-        _ if new.starts_at != current.starts_at => Effect::Reschedule,
+        _ if schedule.starts_at != shown.starts_at => Effect::Reschedule,
         _ => Effect::None,
     };
     let registrants = match effect {
         Effect::None => 0,
-        Effect::Reschedule | Effect::Cancel => registration::count_subscribed(txn, id).await?,
+        Effect::Reschedule => registration::count_subscribed(txn, [shown.id]).await?,
+        Effect::Cancel => registration::count_subscribed(txn, sessions.iter().map(|session| session.id)).await?,
     };
     if registrants > 0 && !confirmed {
         let message = match effect {
@@ -347,36 +318,40 @@ pub async fn update<C: TransactionTrait + ConnectionTrait>(
         return Err(DomainError::NeedsConfirmation(message));
     }
     // The plain fields first; the schedule operation then moves the time or cancels.
-    let starts_at = new.starts_at;
     let mut row = new.into_active_model(now)?;
     row.id = Set(id);
-    row.starts_at = Set(current.starts_at);
     if matches!(effect, Effect::Cancel) {
         row.status = Set(current.status);
     }
     let webinar = row.update(txn).await?;
+    session::update_details(txn, shown.clone(), &schedule, now).await?;
     // The operations say how many registrants they actually emailed.
     let (webinar, message) = match effect {
         Effect::None => (webinar, "Saved.".to_owned()),
         Effect::Reschedule => {
-            let done = schedule::reschedule(txn, id, starts_at, now).await?;
+            let done = schedule::reschedule(txn, shown.id, schedule.starts_at, now).await?;
             let message = match done.notified {
                 0 => "Saved.".to_owned(),
                 notified => format!("Saved. {notified} registrant(s) will be emailed the new time."),
             };
-            (done.webinar, message)
+            (webinar, message)
         }
         Effect::Cancel => {
-            let done = schedule::cancel(txn, id, now).await?;
+            let (webinar, done) = schedule::cancel_webinar(txn, id, now).await?;
             let message = match done.notified {
                 0 => "Saved.".to_owned(),
                 notified => format!("Cancelled. {notified} registrant(s) will be emailed."),
             };
-            (done.webinar, message)
+            (webinar, message)
         }
     };
     tracing::info!(webinar = %webinar.slug, "webinar saved");
-    Ok(Saved { webinar, message })
+    let event = match effect {
+        Effect::None => EventType::WebinarUpdated,
+        Effect::Reschedule => EventType::WebinarRescheduled,
+        Effect::Cancel => EventType::WebinarCancelled,
+    };
+    Ok(Saved { webinar, message, event })
 }
 
 fn moved_start(new: &NewWebinar) -> String {
@@ -501,7 +476,7 @@ mod tests {
         let mut model = crate::webinar::tests::sample();
         model.speakers = serde_json::to_string(&new.speakers).expect("json");
         model.agenda = serde_json::to_string(&new.agenda).expect("json");
-        let again = WebinarForm::of(&model);
+        let again = WebinarForm::of(&model, &crate::session::tests::sample());
         assert_eq!(again.speakers, "Ada Lovelace | Head of Growth | https://example.com/ada.png\nGrace Hopper");
         assert_eq!(again.agenda, "17:00 | Welcome\nQ&A");
         assert_eq!(again.starts_local, "2026-12-01T17:00");

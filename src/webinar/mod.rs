@@ -1,19 +1,19 @@
-//! Webinars: the entity, its queries and the rules about when it is open;
-//! the admin's editor ([`editor`]), schedule changes and their notices
-//! ([`schedule_change`]), ICP variants of the page ([`icp_variant`]) and the
-//! demo webinar ([`demo`]).
+//! Webinars: the page and its copy (each occurrence is a
+//! [`crate::session`]), their queries and the rule about when one is public;
+//! the admin's editor ([`editor`]), ICP variants of the page
+//! ([`icp_variant`]) and the demo webinar ([`demo`]).
 pub mod demo;
 pub mod editor;
 pub mod icp_variant;
-pub mod schedule_change;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use sea_orm::entity::prelude::*;
-use sea_orm::{ActiveValue::Set, QueryOrder, QuerySelect};
+use sea_orm::{ActiveValue::Set, TransactionSession, TransactionTrait};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ClosedReason, DomainError};
+use crate::session::{self, NewSession};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum, Serialize, Deserialize, utoipa::ToSchema)]
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
@@ -56,15 +56,9 @@ pub struct Model {
     pub description: String,
     /// JSON list of [`Speaker`]s; read through [`Model::speakers`].
     pub speakers: String,
-    pub starts_at: DateTimeUtc,
-    pub duration_minutes: i32,
-    /// IANA name, e.g. `Europe/Berlin`.
+    /// IANA name, e.g. `Europe/Berlin`: where its sessions' times are shown.
     pub timezone: String,
-    pub join_url: String,
     pub status: Status,
-    pub capacity: Option<i32>,
-    /// Bumped on every schedule change (the `.ics` SEQUENCE).
-    pub schedule_version: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     /// JSON list of [`AgendaItem`]s; read through [`Model::agenda`].
@@ -76,14 +70,7 @@ pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
 
-/// The longest webinar we look back for when finding "the next one".
-const MAX_DURATION: Duration = Duration::hours(24);
-
 impl Model {
-    pub fn ends_at(&self) -> DateTime<Utc> {
-        self.starts_at + Duration::minutes(i64::from(self.duration_minutes))
-    }
-
     pub fn speakers(&self) -> Vec<Speaker> {
         serde_json::from_str(&self.speakers).unwrap_or_default()
     }
@@ -97,25 +84,14 @@ impl Model {
         self.timezone.parse().unwrap_or(Tz::UTC)
     }
 
-    /// "Tuesday, 1 December 2026, 17:00 CET (UTC+01:00)": the start in the
-    /// webinar's own zone, with the zone's name and offset.
-    pub fn start_local(&self) -> String {
-        self.starts_at.with_timezone(&self.tz()).format("%A, %-d %B %Y, %H:%M %Z (UTC%:z)").to_string()
-    }
-
-    /// Whether a new registration is accepted at `now`. Drafts are not public.
-    pub fn check_open(&self, now: DateTime<Utc>) -> Result<(), DomainError> {
+    /// Whether the webinar takes registrations at all (each session then
+    /// says whether it does): drafts are not public, a cancelled webinar is closed.
+    pub fn check_open(&self) -> Result<(), DomainError> {
         match self.status {
             Status::Draft => Err(DomainError::WebinarNotFound),
             Status::Cancelled => Err(DomainError::Closed(ClosedReason::Cancelled)),
-            Status::Published if now >= self.ends_at() => Err(DomainError::Closed(ClosedReason::Ended)),
             Status::Published => Ok(()),
         }
-    }
-
-    /// Whether `registrations` take every seat (never, without a capacity).
-    pub fn is_full(&self, registrations: u64) -> bool {
-        self.capacity.is_some_and(|capacity| registrations >= u64::try_from(capacity).unwrap_or(0))
     }
 }
 
@@ -144,6 +120,10 @@ pub fn is_slug(slug: &str) -> bool {
 }
 
 /// A webinar by slug, whatever its status (operators and the admin).
+pub async fn find<C: ConnectionTrait>(db: &C, id: i64) -> Result<Option<Model>, DbErr> {
+    Entity::find_by_id(id).one(db).await
+}
+
 pub async fn find_by_slug<C: ConnectionTrait>(db: &C, slug: &str) -> Result<Option<Model>, DbErr> {
     if !is_slug(slug) {
         return Ok(None);
@@ -165,16 +145,12 @@ pub fn canonical_slug(slug: Option<&str>) -> Option<&str> {
     slug.map(str::trim).filter(|slug| !slug.is_empty())
 }
 
-/// The published webinar that starts next (or is running now).
+/// The published webinar whose session starts next (or is running now).
 pub async fn next_upcoming<C: ConnectionTrait>(db: &C, now: DateTime<Utc>) -> Result<Option<Model>, DbErr> {
-    let candidates = Entity::find()
-        .filter(Column::Status.eq(Status::Published))
-        .filter(Column::StartsAt.gt(now - MAX_DURATION))
-        .order_by_asc(Column::StartsAt)
-        .limit(20)
-        .all(db)
-        .await?;
-    Ok(candidates.into_iter().find(|webinar| webinar.ends_at() > now))
+    let sessions = session::upcoming(db, now, 50).await?;
+    let webinars = by_ids(db, sessions.iter().map(|session| session.webinar_id)).await?;
+    let mut published = sessions.iter().filter_map(|session| webinars.get(&session.webinar_id));
+    Ok(published.find(|webinar| webinar.status == Status::Published).cloned())
 }
 
 /// A public webinar by slug, or the next upcoming one when no slug is given.
@@ -186,7 +162,8 @@ pub async fn resolve<C: ConnectionTrait>(db: &C, slug: Option<&str>, now: DateTi
     found.ok_or(DomainError::WebinarNotFound)
 }
 
-/// What it takes to create a webinar (the seed, tests and, later, the admin).
+/// What it takes to create a webinar (the seed, tests, the editor and the
+/// API): the page, and its first session's schedule.
 #[derive(Clone, Debug)]
 pub struct NewWebinar {
     pub slug: String,
@@ -203,12 +180,33 @@ pub struct NewWebinar {
     pub capacity: Option<i32>,
 }
 
-pub async fn create<C: ConnectionTrait>(db: &C, new: NewWebinar, now: DateTime<Utc>) -> Result<Model, DbErr> {
-    ActiveModel { schedule_version: Set(0), created_at: Set(now), ..new.into_active_model(now)? }.insert(db).await
+/// Creates the webinar and its first session, in one transaction.
+pub async fn create<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    new: NewWebinar,
+    now: DateTime<Utc>,
+) -> Result<Model, DbErr> {
+    let txn = db.begin().await?;
+    let first = new.session();
+    let webinar = ActiveModel { created_at: Set(now), ..new.into_active_model(now)? }.insert(&txn).await?;
+    session::create(&txn, webinar.id, first, now).await?;
+    txn.commit().await?;
+    Ok(webinar)
 }
 
 impl NewWebinar {
-    /// Every field the editor sets, as an update (or, with the rest, an insert).
+    /// The schedule of the webinar's session (its first, or its only one).
+    pub fn session(&self) -> NewSession {
+        NewSession {
+            starts_at: self.starts_at,
+            duration_minutes: self.duration_minutes,
+            join_url: self.join_url.clone(),
+            capacity: self.capacity,
+        }
+    }
+
+    /// Every field of the page the editor sets, as an update (or, with the
+    /// rest, an insert); the schedule is the session's ([`Self::session`]).
     pub fn into_active_model(self, now: DateTime<Utc>) -> Result<ActiveModel, DbErr> {
         let speakers = serde_json::to_string(&self.speakers).map_err(|err| DbErr::Custom(err.to_string()))?;
         let agenda = serde_json::to_string(&self.agenda).map_err(|err| DbErr::Custom(err.to_string()))?;
@@ -219,12 +217,8 @@ impl NewWebinar {
             description: Set(self.description),
             speakers: Set(speakers),
             agenda: Set(agenda),
-            starts_at: Set(self.starts_at),
-            duration_minutes: Set(self.duration_minutes),
             timezone: Set(self.timezone.name().to_owned()),
-            join_url: Set(self.join_url),
             status: Set(self.status),
-            capacity: Set(self.capacity),
             updated_at: Set(now),
             ..Default::default()
         })
@@ -235,12 +229,13 @@ impl NewWebinar {
 pub(crate) mod tests {
     use super::*;
 
-    /// A published webinar on 1 December 2026, 16:00–17:00 UTC, in Berlin time.
+    /// A published webinar in Berlin time (its session: [`crate::session::tests::sample`]).
     pub(crate) fn sample() -> Model {
-        webinar(Status::Published, at("2026-12-01T16:00:00Z"))
+        webinar(Status::Published)
     }
 
-    fn webinar(status: Status, starts_at: DateTime<Utc>) -> Model {
+    fn webinar(status: Status) -> Model {
+        let at = crate::session::tests::at("2026-11-01T16:00:00Z");
         Model {
             id: 1,
             slug: "demo".into(),
@@ -248,51 +243,18 @@ pub(crate) mod tests {
             subtitle: String::new(),
             description: String::new(),
             speakers: "[]".into(),
-            starts_at,
-            duration_minutes: 60,
             timezone: "Europe/Berlin".into(),
-            join_url: "https://meet.example.com/demo".into(),
             status,
-            capacity: None,
-            schedule_version: 0,
-            created_at: starts_at,
-            updated_at: starts_at,
+            created_at: at,
+            updated_at: at,
             agenda: "[]".into(),
         }
     }
 
-    fn at(rfc3339: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(rfc3339).expect("valid instant").with_timezone(&Utc)
-    }
-
-    #[test]
-    fn start_is_shown_in_the_webinars_zone_with_name_and_offset() {
-        let winter = webinar(Status::Published, at("2026-12-01T16:00:00Z"));
-        assert_eq!(winter.start_local(), "Tuesday, 1 December 2026, 17:00 CET (UTC+01:00)");
-        let summer = webinar(Status::Published, at("2026-07-01T16:00:00Z"));
-        assert_eq!(summer.start_local(), "Wednesday, 1 July 2026, 18:00 CEST (UTC+02:00)");
-    }
-
-    #[test]
-    fn open_until_the_end_then_closed() {
-        let start = at("2026-12-01T16:00:00Z");
-        let published = webinar(Status::Published, start);
-        assert!(published.check_open(start - Duration::days(3)).is_ok());
-        assert!(published.check_open(start + Duration::minutes(30)).is_ok(), "late joiners may still register");
-        assert!(matches!(
-            published.check_open(start + Duration::minutes(60)),
-            Err(DomainError::Closed(ClosedReason::Ended))
-        ));
-    }
-
     #[test]
     fn drafts_are_invisible_and_cancelled_is_closed() {
-        let start = at("2026-12-01T16:00:00Z");
-        let now = start - Duration::days(1);
-        assert!(matches!(webinar(Status::Draft, start).check_open(now), Err(DomainError::WebinarNotFound)));
-        assert!(matches!(
-            webinar(Status::Cancelled, start).check_open(now),
-            Err(DomainError::Closed(ClosedReason::Cancelled))
-        ));
+        assert!(webinar(Status::Published).check_open().is_ok());
+        assert!(matches!(webinar(Status::Draft).check_open(), Err(DomainError::WebinarNotFound)));
+        assert!(matches!(webinar(Status::Cancelled).check_open(), Err(DomainError::Closed(ClosedReason::Cancelled))));
     }
 }

@@ -106,7 +106,7 @@ pub use webinar::registration::live::NoCounts;
 /// Seeds a published webinar starting two days after `at` with
 /// `registrations` registrants made at `at`, in bulk inserts of 1,000 (rows
 /// only a test writes this way), and their count.
-pub async fn seed_registrations<C: ConnectionTrait>(
+pub async fn seed_registrations<C: ConnectionTrait + sea_orm::TransactionTrait>(
     db: &C,
     registrations: usize,
     at: chrono::DateTime<chrono::Utc>,
@@ -131,9 +131,11 @@ pub async fn seed_registrations<C: ConnectionTrait>(
         capacity: None,
     };
     let webinar = event::create(db, new, at).await?;
+    let session = the_session(db, webinar.id).await?;
     let rows: Vec<registration::ActiveModel> = (0..registrations)
         .map(|n| registration::ActiveModel {
             webinar_id: Set(webinar.id),
+            session_id: Set(session.id),
             name: Set(format!("Registrant {n}")),
             email: Set(format!("r{n}@example.com")),
             email_key: Set(format!("r{n}@example.com")),
@@ -147,9 +149,27 @@ pub async fn seed_registrations<C: ConnectionTrait>(
     }
     let first = registration::Entity::find().filter(registration::Column::WebinarId.eq(webinar.id)).one(db).await?;
     if let Some(first) = first {
-        registration::count::add(db, webinar.id, first.id, registrations as i64).await?;
+        registration::count::add(db, webinar.id, session.id, first.id, registrations as i64).await?;
     }
     Ok(webinar)
+}
+
+/// The first session of a webinar (a seeded webinar's only one).
+pub async fn the_session<C: ConnectionTrait>(db: &C, webinar_id: i64) -> Result<webinar::session::Model, DbErr> {
+    let sessions = webinar::session::of_webinar(db, webinar_id).await?;
+    sessions.into_iter().next().ok_or(DbErr::RecordNotFound(format!("a session of webinar {webinar_id}")))
+}
+
+/// Gives a webinar's first session `capacity` seats; returns the session.
+pub async fn set_capacity<C: ConnectionTrait>(
+    db: &C,
+    webinar_id: i64,
+    capacity: Option<i32>,
+) -> Result<webinar::session::Model, DbErr> {
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set, IntoActiveModel};
+    let mut session = the_session(db, webinar_id).await?.into_active_model();
+    session.capacity = Set(capacity);
+    session.update(db).await
 }
 
 /// Seeds [`seed_registrations`] with each registrant's four job kinds due at
@@ -167,9 +187,11 @@ pub async fn seed_due_jobs<C: ConnectionTrait + sea_orm::TransactionTrait>(
     let webinar = seed_registrations(db, registrations, due_at).await?;
     // One transaction: a worker polling meanwhile sees the whole burst at once.
     let txn = db.begin().await?;
+    let session = the_session(db, webinar.id).await?;
     for kind in [Kind::Confirmation, Kind::Reminder24h, Kind::Reminder3h, Kind::Reminder15m] {
-        let registrants = registration::subscribed(webinar.id);
-        queue::queue_for_registrants(&txn, webinar.id, registrants, kind, 0, due_at, due_at).await?;
+        let registrants = registration::subscribed(session.id);
+        let notice = queue::Notice { kind, schedule_version: 0, run_at: due_at };
+        queue::queue_for_registrants(&txn, webinar.id, session.id, registrants, notice, due_at).await?;
     }
     txn.commit().await?;
     let jobs = queue::job::Entity::find().filter(queue::job::Column::WebinarId.eq(webinar.id)).all(db).await?;

@@ -119,7 +119,8 @@ mod ssr {
         let (slug, form, variants) = match slug.filter(|slug| !slug.is_empty()) {
             Some(slug) => {
                 let (webinar, variants) = service.admin_webinar(&slug).await?;
-                (Some(webinar.slug.clone()), WebinarForm::of(&webinar), variants)
+                let form = service.webinar_form(&webinar).await?;
+                (Some(webinar.slug.clone()), form, variants)
             }
             None => (None, WebinarForm::blank(service.now()), Vec::new()),
         };

@@ -139,11 +139,13 @@ pub(crate) mod ssr {
 
     pub async fn webinars() -> Result<Vec<AdminWebinarRow>, AppError> {
         admin().await?;
-        let summaries = service()?.admin_overview().await?;
+        let service = service()?;
+        let now = service.now();
+        let summaries = service.admin_overview().await?;
         Ok(summaries
             .into_iter()
             .map(|summary| AdminWebinarRow {
-                start_local: summary.webinar.start_local(),
+                start_local: summary.next_start_local(now),
                 status: webinar::ActiveEnum::to_value(&summary.webinar.status),
                 slug: summary.webinar.slug,
                 title: summary.webinar.title,

@@ -19,6 +19,8 @@ pub struct RegistrationRow {
     pub utm_medium: String,
     pub utm_campaign: String,
     pub registered_at: String,
+    /// The session's start.
+    pub session: String,
     pub unsubscribed: bool,
 }
 
@@ -56,7 +58,9 @@ mod ssr {
         admin().await?;
         let page = page.clamp(1, LAST_PAGE_ASKED);
         let offset = (page - 1).saturating_mul(PAGE_SIZE);
-        let (_, rows, total) = service()?.search_registrations(&slug, &search, offset, PAGE_SIZE).await?;
+        let service = service()?;
+        let (webinar, rows, total) = service.search_registrations(&slug, &search, offset, PAGE_SIZE).await?;
+        let session_starts = service.session_starts(webinar.id).await?;
         Ok(RegistrationsView {
             rows: rows
                 .into_iter()
@@ -70,6 +74,10 @@ mod ssr {
                     utm_medium: row.utm_medium.unwrap_or_default(),
                     utm_campaign: row.utm_campaign.unwrap_or_default(),
                     registered_at: row.created_at.format(TIME_SHOWN).to_string(),
+                    session: session_starts
+                        .get(&row.session_id)
+                        .map(|starts_at| starts_at.format(TIME_SHOWN).to_string())
+                        .unwrap_or_default(),
                     unsubscribed: row.unsubscribed_at.is_some(),
                 })
                 .collect(),
@@ -139,6 +147,7 @@ fn Table(
                     <th>"UTM source"</th>
                     <th>"UTM medium"</th>
                     <th>"UTM campaign"</th>
+                    <th>"Session"</th>
                     <th>"Registered"</th>
                     <th></th>
                 </tr>
@@ -158,6 +167,7 @@ fn Table(
                                 <td>{row.utm_source}</td>
                                 <td>{row.utm_medium}</td>
                                 <td>{row.utm_campaign}</td>
+                                <td>{row.session}</td>
                                 <td>{row.registered_at}</td>
                                 <td>
                                     <a href=format!("/admin/webinars/{slug}/registrations/{id}")>"Emails"</a>

@@ -16,16 +16,20 @@ const PAGE: u64 = 500;
 
 pub async fn registrations_csv(State(state): State<AppState>, Path(slug): Path<String>) -> Result<Response, ApiError> {
     let webinar = state.service.webinar_by_slug(&slug).await?;
+    let session_starts = std::sync::Arc::new(state.service.session_starts(webinar.id).await?);
     let service = state.service.clone();
     let pages = futures::stream::unfold(Some(0_i64), move |after| {
-        let service = service.clone();
+        let (service, session_starts) = (service.clone(), session_starts.clone());
         async move {
             let after = after?;
             match service.registrations_page(webinar.id, after, PAGE).await {
                 Ok(rows) if rows.is_empty() => None,
                 Ok(rows) => {
                     let next = rows.last().map(|row| row.id);
-                    Some((export::csv_rows(&rows).map(Bytes::from).map_err(std::io::Error::other), next))
+                    Some((
+                        export::csv_rows(&rows, &session_starts).map(Bytes::from).map_err(std::io::Error::other),
+                        next,
+                    ))
                 }
                 Err(error) => {
                     tracing::error!(%error, "registrations export failed mid-stream");

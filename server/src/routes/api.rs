@@ -12,7 +12,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
-use webinar::RegistrationRequest;
+use webinar::{LiveCount, RegistrationRequest};
 
 use crate::error::{ApiError, ErrorResponse};
 use crate::state::AppState;
@@ -29,14 +29,28 @@ pub struct WebinarQuery {
     webinar: Option<String>,
 }
 
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StatsQuery {
+    /// A webinar's slug; the next upcoming published webinar when absent.
+    webinar: Option<String>,
+    /// One of the webinar's session ids: its count is answered too.
+    session: Option<i64>,
+}
+
 /// The same answer whether or not the address was registered before, so it
 /// tells nobody who is registered; the registrant's links go by email only.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Registered {
     /// The webinar's slug.
     webinar: String,
-    /// Registrations for the webinar, this one included.
+    /// The id of the session registered for (registering for another session
+    /// of the webinar moves the registration there).
+    session: i64,
+    /// Registrations for the webinar over all its sessions, this one included.
     registrations: u64,
+    /// Registrations for the session, this one included.
+    session_registrations: u64,
 }
 
 /// Registers a person for a webinar; the confirmation email and the
@@ -45,8 +59,8 @@ pub struct Registered {
     request_body = RegistrationRequest,
     responses(
         (status = 201, description = "Registered (also when the address was registered already: nothing new is written, and the answer is the same)", body = Registered),
-        (status = 404, description = "No published webinar has that slug", body = ErrorResponse),
-        (status = 409, description = "Registration is closed (full, ended or cancelled)", body = ErrorResponse),
+        (status = 404, description = "No published webinar has that slug, or it has no session with that id", body = ErrorResponse),
+        (status = 409, description = "Registration is closed (full, ended or cancelled), for the webinar or the session asked for", body = ErrorResponse),
         (status = 413, description = "The body is larger than 16 KiB", body = ErrorResponse),
         (status = 422, description = "Invalid JSON or fields; `fields` names them", body = ErrorResponse),
         (status = 429, description = "Too many registrations from this address; see Retry-After", body = ErrorResponse),
@@ -59,7 +73,12 @@ pub async fn register(
     // Size is checked before any handler runs (`hardening::checked_input`).
     let (request, _): (RegistrationRequest, _) = json_body(body)?;
     let outcome = state.service.register(request).await?;
-    let body = Registered { webinar: outcome.webinar.slug, registrations: outcome.registrations };
+    let body = Registered {
+        webinar: outcome.webinar.slug,
+        session: outcome.session.id,
+        registrations: outcome.registrations,
+        session_registrations: outcome.session_registrations,
+    };
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
@@ -85,20 +104,20 @@ fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError
 /// The count from the cache, with `ETag` (so pollers get 304s) and
 /// `Cache-Control`; while the database is down, the last known count with
 /// `"stale": true`.
-#[utoipa::path(get, path = "/api/webinar/stats", tag = "registration", params(WebinarQuery),
+#[utoipa::path(get, path = "/api/webinar/stats", tag = "registration", params(StatsQuery),
     responses(
         (status = 200, description = "The registration count", body = webinar::Stats),
         (status = 304, description = "Unchanged since the `If-None-Match` ETag"),
-        (status = 404, description = "No published webinar has that slug", body = ErrorResponse),
+        (status = 404, description = "No published webinar has that slug, or it has no session with that id", body = ErrorResponse),
         (status = 429, description = "Too many requests from this address", body = ErrorResponse),
         (status = 503, description = "No count is known and the database is unreachable", body = ErrorResponse),
     ))]
 pub async fn stats(
     State(state): State<AppState>,
-    ApiQuery(query): ApiQuery<WebinarQuery>,
+    ApiQuery(query): ApiQuery<StatsQuery>,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let stats = state.stats.get(&state.service, query.webinar.as_deref()).await?;
+    let stats = state.stats.get(&state.service, query.webinar.as_deref(), query.session).await?;
     let not_modified = request
         .headers()
         .get_all(header::IF_NONE_MATCH)
@@ -119,7 +138,7 @@ pub async fn stats(
 /// A websocket: sends `{"registrations": N}` on connect and after every change.
 #[utoipa::path(get, path = "/api/webinar/live", tag = "registration", params(WebinarQuery),
     responses(
-        (status = 101, description = "Switching to a websocket of `{\"registrations\": N}` text messages"),
+        (status = 101, description = "Switching to a websocket of `{\"registrations\": N, \"sessions\": {\"id\": n}}` text messages: the total, and each session's count the change moved (on connect, every open session's)"),
         (status = 404, description = "No published webinar has that slug", body = ErrorResponse),
         (status = 426, description = "Not a websocket request", body = ErrorResponse),
         (status = 429, description = "Too many requests, or too many open websockets, from this address", body = ErrorResponse),
@@ -137,12 +156,16 @@ pub async fn live(
         return Err(ApiError::TooManyWebSockets);
     };
     let landing = state.service.landing(query.webinar.as_deref(), None).await?;
-    let counts = state.live.subscribe(landing.webinar.id, landing.registrations);
+    let current = LiveCount {
+        registrations: landing.registrations,
+        sessions: landing.sessions.iter().map(|(session, registrations)| (session.id, *registrations)).collect(),
+    };
+    let counts = state.live.subscribe(landing.webinar.id, current.clone());
     // Messages are a few bytes each way: small buffers keep 10,000 sockets cheap.
     let upgrade = upgrade.read_buffer_size(SOCKET_BUFFER).write_buffer_size(0).max_message_size(SOCKET_BUFFER);
     Ok(upgrade.on_upgrade(move |socket| async move {
         let _admitted = admitted;
-        push_counts(socket, counts, landing.registrations).await
+        push_counts(socket, counts, current).await
     }))
 }
 
@@ -162,17 +185,17 @@ impl Drop for ClientGauge {
     }
 }
 
-async fn push_counts(mut socket: WebSocket, mut counts: watch::Receiver<u64>, current: u64) {
+async fn push_counts(mut socket: WebSocket, mut counts: watch::Receiver<LiveCount>, current: LiveCount) {
     let _client = ClientGauge::open();
     counts.mark_unchanged();
-    if send_count(&mut socket, current).await.is_err() {
+    if send_count(&mut socket, &current).await.is_err() {
         return;
     }
     loop {
         tokio::select! {
             changed = counts.changed() => {
-                let count = *counts.borrow_and_update();
-                if changed.is_err() || send_count(&mut socket, count).await.is_err() {
+                let count = counts.borrow_and_update().clone();
+                if changed.is_err() || send_count(&mut socket, &count).await.is_err() {
                     return;
                 }
             }
@@ -189,8 +212,9 @@ async fn push_counts(mut socket: WebSocket, mut counts: watch::Receiver<u64>, cu
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 const SOCKET_BUFFER: usize = 4096;
 
-async fn send_count(socket: &mut WebSocket, registrations: u64) -> Result<(), ()> {
-    let text = format!(r#"{{"registrations":{registrations}}}"#);
+async fn send_count(socket: &mut WebSocket, count: &LiveCount) -> Result<(), ()> {
+    // A map of numbers always serializes.
+    let text = serde_json::to_string(count).unwrap_or_default();
     match tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Text(text.into()))).await {
         Ok(Ok(())) => Ok(()),
         _ => Err(()),

@@ -479,6 +479,25 @@ pub fn webinar_form<'a>(original: &'a str, changes: &[(&'a str, &'a str)]) -> Ve
     form
 }
 
+/// An admin API request with `token`, answered as its status and JSON (or the text, as a JSON string).
+pub async fn call_api(
+    server: &TestServer,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> (reqwest::StatusCode, serde_json::Value) {
+    let mut request =
+        client().request(method, server.url(path)).header(reqwest::header::AUTHORIZATION, format!("Bearer {token}"));
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("request");
+    let status = response.status();
+    let text = response.text().await.expect("body");
+    (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+}
+
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client")
 }

@@ -1,4 +1,4 @@
-//! The admin API for programs (`/api/v1`): webinars, registrations, the
+//! The admin API for programs (`/api/v1`): webinars, their sessions, registrations, the
 //! suppression list and webhooks, with
 //! a bearer token (the admin guard checks it and its scope before any of
 //! this runs). Handlers only translate; the domain's `webinar::api` decides.
@@ -14,6 +14,7 @@ use webinar::api::webinars::Answered;
 use crate::state::AppState;
 
 pub mod registrations;
+pub mod sessions;
 pub mod suppressions;
 pub mod webhooks;
 pub mod webinars;
@@ -23,6 +24,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(webinars::list, webinars::create))
         .routes(routes!(webinars::show, webinars::update))
+        .routes(routes!(sessions::list, sessions::create))
+        .routes(routes!(sessions::show, sessions::update, sessions::remove))
         .routes(routes!(registrations::list))
         .routes(routes!(registrations::show, registrations::erase))
         .routes(routes!(registrations::emails))

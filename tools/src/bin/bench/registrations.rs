@@ -51,7 +51,9 @@ pub async fn run(backend: Backend, run: Run) -> Result<bool, Failure> {
     let next_email = Arc::new(AtomicU64::new(0));
     let sqlite = db.get_database_backend() == sea_orm::DatabaseBackend::Sqlite;
     let write_turns = sqlite.then(|| tokio::sync::Semaphore::new(1));
-    let direct = Direct { db, write_turns, webinar_id: webinar.id, starts_at: webinar.starts_at };
+    let session = test_support::the_session(&db, webinar.id).await?;
+    let direct =
+        Direct { db, write_turns, webinar_id: webinar.id, session_id: session.id, starts_at: session.starts_at };
 
     // Warm up both paths: connections open, statements prepared.
     let round = Duration::from_millis(ms_per_round);
@@ -133,6 +135,7 @@ struct Direct {
     db: DatabaseConnection,
     write_turns: Option<tokio::sync::Semaphore>,
     webinar_id: i64,
+    session_id: i64,
     starts_at: chrono::DateTime<Utc>,
 }
 
@@ -149,9 +152,17 @@ impl Direct {
         let txn = self.db.begin().await?;
         let insert = Statement::from_sql_and_values(
             backend,
-            "INSERT INTO registrations (webinar_id, name, email, email_key, token, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-            [self.webinar_id.into(), "Bench".into(), email.clone().into(), email.into(), token.into(), now.into()],
+            "INSERT INTO registrations (webinar_id, session_id, name, email, email_key, token, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+            [
+                self.webinar_id.into(),
+                self.session_id.into(),
+                "Bench".into(),
+                email.clone().into(),
+                email.into(),
+                token.into(),
+                now.into(),
+            ],
         );
         let row = txn.query_one_raw(insert).await?.ok_or("no id returned")?;
         let registration_id: i64 = row.try_get_by_index(0)?;
@@ -161,18 +172,20 @@ impl Direct {
         for (kind, run_at) in jobs {
             let at = values.len();
             rows.push(format!(
-                "(${}, ${}, ${}, 0, ${}, 'pending', 0, ${}, ${})",
+                "(${}, ${}, ${}, ${}, 0, ${}, 'pending', 0, ${}, ${})",
                 at + 1,
                 at + 2,
                 at + 3,
                 at + 4,
                 at + 5,
-                at + 6
+                at + 6,
+                at + 7
             ));
             let kind = sea_orm::ActiveEnum::to_value(&kind);
             values.extend([
                 registration_id.into(),
                 self.webinar_id.into(),
+                self.session_id.into(),
                 kind.into(),
                 run_at.into(),
                 now.into(),
@@ -180,13 +193,13 @@ impl Direct {
             ]);
         }
         let insert_jobs = format!(
-            "INSERT INTO email_jobs (registration_id, webinar_id, kind, schedule_version, run_at, status, attempts, created_at, updated_at) VALUES {}",
+            "INSERT INTO email_jobs (registration_id, webinar_id, session_id, kind, schedule_version, run_at, status, attempts, created_at, updated_at) VALUES {}",
             rows.join(", ")
         );
         txn.execute_raw(Statement::from_sql_and_values(backend, insert_jobs, values)).await?;
         let queue_jobs = "INSERT INTO email_queue \
-             (job_id, run_at, webinar_id, kind, registration_id, schedule_version, attempts) \
-             SELECT id, run_at, webinar_id, kind, registration_id, schedule_version, attempts \
+             (job_id, run_at, webinar_id, session_id, kind, registration_id, schedule_version, attempts) \
+             SELECT id, run_at, webinar_id, session_id, kind, registration_id, schedule_version, attempts \
              FROM email_jobs WHERE registration_id = $1";
         txn.execute_raw(Statement::from_sql_and_values(backend, queue_jobs, [registration_id.into()])).await?;
         txn.commit().await?;

@@ -112,10 +112,10 @@ pub async fn run(
 async fn ceiling(requests: usize, mock_delay_ms: u64, max_in_flight: usize) -> Result<Duration, Failure> {
     let (_mock, base) = start_mock(mock_delay_ms).await?;
     let sendgrid = SendGrid::new("SG.bench", &base, Duration::from_secs(30))?;
-    let sample = webinar_sample();
+    let (sample, session) = webinar_sample();
     let links = Links::new("https://events.example.com", b"bench");
-    let webinar_links = WebinarLinks::new(&sample, links.base_url());
-    let content = Emails::new()?.render(Kind::Reminder24h, None, &sample, &webinar_links, None)?;
+    let webinar_links = WebinarLinks::new(&sample, &session, links.base_url());
+    let content = Emails::new()?.render(Kind::Reminder24h, None, &sample, &session, &webinar_links, None)?;
     let batches: Vec<Outgoing> = (0..requests)
         .map(|batch| Outgoing {
             from: Mailbox { email: "webinars@example.com".into(), name: "Webinars".into() },
@@ -150,24 +150,33 @@ async fn ceiling(requests: usize, mock_delay_ms: u64, max_in_flight: usize) -> R
     Ok(started.elapsed())
 }
 
-fn webinar_sample() -> webinar::webinar::Model {
+fn webinar_sample() -> (webinar::webinar::Model, webinar::session::Model) {
     let now = SystemClock.now();
-    webinar::webinar::Model {
+    let webinar = webinar::webinar::Model {
         id: 1,
         slug: "bench".into(),
         title: "Benchmark webinar".into(),
         subtitle: "Reminders at scale".into(),
         description: String::new(),
         speakers: "[]".into(),
-        starts_at: now + chrono::Duration::days(1),
-        duration_minutes: 60,
         timezone: "Europe/Berlin".into(),
-        join_url: "https://meet.example.com/bench".into(),
         status: webinar::webinar::Status::Published,
-        capacity: None,
-        schedule_version: 0,
         created_at: now,
         updated_at: now,
         agenda: "[]".into(),
-    }
+    };
+    let session = webinar::session::Model {
+        id: 1,
+        webinar_id: 1,
+        starts_at: now + chrono::Duration::days(1),
+        duration_minutes: 60,
+        join_url: "https://meet.example.com/bench".into(),
+        capacity: None,
+        status: webinar::session::Status::Scheduled,
+        schedule_version: 0,
+        calendar_uid: "session-bench".into(),
+        created_at: now,
+        updated_at: now,
+    };
+    (webinar, session)
 }

@@ -25,7 +25,7 @@ pub async fn run(backend: Backend, deliveries: usize, answer_ms: u64, max_in_fli
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let service = Service::new(db.clone(), clock.clone(), Arc::new(NoCounts));
     let demo = service.seed_demo().await?.ok_or("no demo webinar")?;
-    let resource = webinar::resource::WebinarResource::load(&db, demo).await?;
+    let resource = webinar::resource::WebinarResource::load(&db, demo, SystemClock.now()).await?;
     let receiver = Receiver::start(Duration::from_millis(answer_ms)).await?;
     let url = receiver.url("/hooks");
     endpoint::create(&db, &url, &[EventType::WebinarUpdated], clock.now()).await?;

@@ -30,10 +30,11 @@ pub async fn run(clients: usize, registrations: usize) -> Result<bool, Failure> 
                 tokio::spawn(async move {
                     while let Some(Ok(message)) = socket.next().await {
                         let arrived = Instant::now();
-                        // The server's exact shape, `{"registrations":N}`: cheap to read, so
-                        // the figures are the server's and not this client's parsing.
+                        // The server's exact shape, `{"registrations":N,"sessions":{…}}`: cheap to
+                        // read, so the figures are the server's and not this client's parsing.
                         let count = message.to_text().ok().and_then(|text| {
-                            text.strip_prefix(r#"{"registrations":"#)?.strip_suffix('}')?.parse().ok()
+                            let rest = text.strip_prefix(r#"{"registrations":"#)?;
+                            rest[..rest.find([',', '}'])?].parse().ok()
                         });
                         if let Some(count) = count
                             && counts_tx.send((count, arrived)).is_err()
