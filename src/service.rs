@@ -172,9 +172,9 @@ impl Service {
     async fn register_unmetered(&self, request: RegistrationRequest) -> Result<RegistrationOutcome, DomainError> {
         let valid = request.validate().map_err(DomainError::Invalid)?;
         let now = self.clock.now();
-        let webinar = webinar::resolve(&self.db, request.webinar.as_deref(), now).await?;
+        let (webinar, sessions) = webinar::resolve_with_sessions(&self.db, request.webinar.as_deref(), now).await?;
         webinar.check_open()?;
-        let session = self.session_to_register_for(&webinar, request.session, now).await?;
+        let session = self.session_to_register_for(&webinar, sessions, request.session, now).await?;
         let masked_email = valid.email.masked();
         let new = registration::NewRegistration::new(webinar, session, valid, now)?;
         let outcome = match &self.writer {
@@ -216,13 +216,13 @@ impl Service {
     async fn session_to_register_for(
         &self,
         webinar: &webinar::Model,
+        sessions: Vec<session::Model>,
         requested: Option<i64>,
         now: DateTime<Utc>,
     ) -> Result<session::Model, DomainError> {
         if let Some(id) = requested {
-            return session::find_of_webinar(&self.db, webinar.id, id).await;
+            return sessions.into_iter().find(|session| session.id == id).ok_or(DomainError::SessionNotFound);
         }
-        let sessions = session::of_webinar(&self.db, webinar.id).await?;
         let counts = match sessions.iter().any(|session| session.capacity.is_some()) {
             true => registration_count::by_session(&self.db, [webinar.id]).await?,
             false => Default::default(),

@@ -137,6 +137,17 @@ impl AppError {
         }
     }
 
+    /// The message, and for invalid input each field's own: for a form
+    /// that shows its errors in one place.
+    pub fn in_full(&self) -> String {
+        match self {
+            AppError::Invalid(fields) => {
+                fields.iter().map(|error| error.message.as_str()).collect::<Vec<_>>().join(" ")
+            }
+            other => other.to_string(),
+        }
+    }
+
     pub fn field(&self, field: &str) -> Option<String> {
         match self {
             AppError::Invalid(fields) => {

@@ -375,7 +375,81 @@ async fn dead_letters_show_their_reason_and_can_be_retried(database: TestDatabas
     assert!(queue_page.contains("24 h reminder"), "{queue_page}");
 }
 
+/// The editor's sessions list: a weekly series added in the webinar's own
+/// time, one session moved and one cancelled (each asking first when it
+/// would email someone), one deleted, and the editor page listing them.
+async fn marketing_runs_a_webinar_as_a_weekly_series(database: TestDatabase) {
+    let (server, cookie) = marketing(database).await;
+    let webinar = server.webinar("launch", Status::Published, Span::days(2)).await;
+    let series = [
+        ("webinar", "launch"),
+        ("starts_local", "2031-03-24T17:00"),
+        ("duration_minutes", "45"),
+        ("join_url", "https://meet.example.com/series"),
+        ("capacity", ""),
+        ("every", "week"),
+        ("count", "3"),
+    ];
+    let added = call(&server, &cookie, "admin_add_sessions", &series).await;
+    assert_eq!(added, (StatusCode::OK, json!(3)), "{added:?}");
+    let sessions = webinar::session::of_webinar(&server.db, webinar.id).await.expect("sessions");
+    let starts: Vec<String> = sessions.iter().skip(1).map(|session| session.starts_at.to_rfc3339()).collect();
+    assert_eq!(
+        starts,
+        ["2031-03-24T16:00:00+00:00", "2031-03-31T15:00:00+00:00", "2031-04-07T15:00:00+00:00"],
+        "17:00 in Berlin on both sides of the change to summer time"
+    );
+    let no_count = [("every", "week"), ("count", "")];
+    let mut bad = series.to_vec();
+    bad.retain(|(name, _)| !no_count.iter().any(|(other, _)| other == name));
+    bad.extend(no_count);
+    let refused = call(&server, &cookie, "admin_add_sessions", &bad).await;
+    assert_eq!(
+        (refused.0, field_errors(&refused.1)),
+        (StatusCode::UNPROCESSABLE_ENTITY, vec!["repeat.count".to_owned()])
+    );
+
+    let second = sessions[2].id.to_string();
+    let body = json!({"webinar": "launch", "name": "Ada", "email": "ada@example.com", "session": sessions[2].id});
+    let response = client().post(server.url("/api/webinar/register")).json(&body).send().await.expect("register");
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let moved = [
+        ("id", second.as_str()),
+        ("starts_local", "2031-04-01T18:00"),
+        ("duration_minutes", "45"),
+        ("join_url", "https://meet.example.com/series"),
+        ("capacity", "50"),
+    ];
+    let asked = call(&server, &cookie, "admin_change_session", &moved).await;
+    assert_eq!(asked.0, StatusCode::CONFLICT, "{asked:?}");
+    assert!(asked.1["NeedsConfirmation"].as_str().is_some_and(|message| message.contains("1 registrant")), "{asked:?}");
+    let mut confirmed = moved.to_vec();
+    confirmed.push(("confirm", "yes"));
+    let saved = call(&server, &cookie, "admin_change_session", &confirmed).await;
+    assert_eq!(saved.0, StatusCode::OK, "{saved:?}");
+    let session = webinar::session::find(&server.db, sessions[2].id).await.expect("query").expect("exists");
+    assert_eq!((session.starts_at.to_rfc3339().as_str(), session.capacity), ("2031-04-01T16:00:00+00:00", Some(50)));
+
+    let refused = call(&server, &cookie, "admin_delete_session", &[("id", second.as_str())]).await;
+    assert_eq!(refused.0, StatusCode::BAD_REQUEST, "a session with registrants is cancelled instead: {refused:?}");
+    let asked = call(&server, &cookie, "admin_cancel_session", &[("id", second.as_str())]).await;
+    assert_eq!(asked.0, StatusCode::CONFLICT, "{asked:?}");
+    let cancelled =
+        call(&server, &cookie, "admin_cancel_session", &[("id", second.as_str()), ("confirm", "yes")]).await;
+    assert_eq!(cancelled.0, StatusCode::OK, "{cancelled:?}");
+    let third = sessions[3].id.to_string();
+    let deleted = call(&server, &cookie, "admin_delete_session", &[("id", third.as_str())]).await;
+    assert_eq!(deleted.0, StatusCode::OK, "{deleted:?}");
+    assert_eq!(webinar::session::of_webinar(&server.db, webinar.id).await.expect("sessions").len(), 3);
+
+    let (status, html) = page(&server, Some(&cookie), "/admin/webinars/launch").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Mon 24 Mar 2031, 17:00 CET"), "the sessions in the webinar's zone");
+    assert!(html.contains("Tue 1 Apr 2031, 18:00 CEST (cancelled)"), "the cancelled one says so");
+}
+
 test_support::on_both_databases!(
+    marketing_runs_a_webinar_as_a_weekly_series,
     marketing_creates_publishes_varies_and_reschedules,
     hostile_input_in_every_field_comes_out_inert,
     email_copy_is_previewed_test_sent_and_used_by_the_worker,

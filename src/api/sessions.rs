@@ -24,6 +24,8 @@ use crate::{ClosedReason, DomainError, FieldError, Service, registration, sessio
 pub struct SessionInput {
     /// RFC 3339, e.g. `2027-01-12T17:00:00+01:00`.
     pub starts_at: Option<String>,
+    /// Or the wall-clock start in the webinar's zone, `2027-01-12T17:00`.
+    pub starts_local: Option<String>,
     pub duration_minutes: Option<i64>,
     pub join_url: Option<String>,
     /// Seats; `null` for no limit.
@@ -60,30 +62,86 @@ pub struct RepeatInput {
     pub until: Option<String>,
 }
 
-fn seats(capacity: Option<i64>) -> String {
-    capacity.map(|seats| seats.to_string()).unwrap_or_default()
+/// A session's fields as text, each `None` when left out (it keeps its
+/// value, or on a create takes the webinar's next session's): what the
+/// admin's form posts, and what the API's JSON becomes.
+#[derive(Clone, Debug, Default)]
+pub struct SessionText {
+    pub starts_at: Option<String>,
+    pub starts_local: Option<String>,
+    pub duration_minutes: Option<String>,
+    pub join_url: Option<String>,
+    /// Empty for no limit.
+    pub capacity: Option<String>,
 }
 
-impl SessionInput {
-    /// The schedule this input sets onto `base`'s values.
+/// A repeat rule as text (see [`RepeatFields`]); empty fields are left out.
+#[derive(Clone, Debug, Default)]
+pub struct RepeatText {
+    pub every: String,
+    pub interval: String,
+    pub weekdays: Vec<String>,
+    pub count: String,
+    pub until: String,
+}
+
+impl SessionText {
+    /// The schedule these fields set onto `base`'s values.
     fn onto(
         &self,
         base: &session::Model,
         zone: chrono_tz::Tz,
         errors: &mut Vec<FieldError>,
     ) -> Option<session::NewSession> {
-        let starts_at = self.starts_at.clone().unwrap_or_else(|| base.starts_at.to_rfc3339());
-        let duration = self.duration_minutes.map_or(base.duration_minutes.into(), |minutes| minutes).to_string();
-        let capacity = self.capacity.unwrap_or(base.capacity.map(i64::from));
+        let starts_at = base.starts_at.to_rfc3339();
+        let duration = base.duration_minutes.to_string();
+        let capacity = base.capacity.map(|seats| seats.to_string()).unwrap_or_default();
         let fields = ScheduleFields {
-            starts_at: &starts_at,
-            starts_local: "",
-            duration_minutes: &duration,
+            starts_at: self.starts_at.as_deref().unwrap_or(&starts_at),
+            starts_local: self.starts_local.as_deref().unwrap_or(""),
+            duration_minutes: self.duration_minutes.as_deref().unwrap_or(&duration),
             join_url: self.join_url.as_deref().unwrap_or(&base.join_url),
-            capacity: &seats(capacity),
+            capacity: self.capacity.as_deref().unwrap_or(&capacity),
         };
         fields.parse(Some(zone), errors)
     }
+
+    fn starts(&self) -> bool {
+        self.starts_at.is_some() || self.starts_local.as_deref().is_some_and(|local| !local.trim().is_empty())
+    }
+}
+
+impl SessionInput {
+    fn text(&self) -> SessionText {
+        SessionText {
+            starts_at: self.starts_at.clone(),
+            starts_local: self.starts_local.clone(),
+            duration_minutes: self.duration_minutes.map(|minutes| minutes.to_string()),
+            join_url: self.join_url.clone(),
+            capacity: self.capacity.map(|seats| seats.map(|seats| seats.to_string()).unwrap_or_default()),
+        }
+    }
+}
+
+impl RepeatInput {
+    fn text(&self) -> RepeatText {
+        let number = |value: Option<String>| value.unwrap_or_default();
+        RepeatText {
+            every: self.every.clone(),
+            interval: number(self.interval.map(|interval| interval.to_string())),
+            weekdays: self.weekdays.clone(),
+            count: number(self.count.map(|count| count.to_string())),
+            until: number(self.until.clone()),
+        }
+    }
+}
+
+/// What a change of one session does besides its fields.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SessionChange {
+    pub cancel: bool,
+    /// The editor confirmed that registrants may be emailed.
+    pub notify: bool,
 }
 
 fn in_the_future(starts_at: DateTime<Utc>, now: DateTime<Utc>, errors: &mut Vec<FieldError>) {
@@ -112,6 +170,22 @@ impl Service {
         slug: &str,
         input: &SessionInput,
     ) -> Result<Vec<SessionResource>, DomainError> {
+        let mut errors = Vec::new();
+        if input.status.as_deref().is_some_and(|status| status != "scheduled") {
+            errors.push(FieldError::new("status", "A new session is scheduled; cancel it afterwards if need be."));
+        }
+        let repeat = input.repeat.as_ref().map(RepeatInput::text);
+        self.create_sessions(slug, &input.text(), repeat.as_ref(), errors).await
+    }
+
+    /// [`Self::api_create_sessions`] from text, with `errors` found before.
+    pub async fn create_sessions(
+        &self,
+        slug: &str,
+        text: &SessionText,
+        repeat: Option<&RepeatText>,
+        mut errors: Vec<FieldError>,
+    ) -> Result<Vec<SessionResource>, DomainError> {
         let now = self.now();
         let txn = crate::store::begin_write(self.db()).await?;
         let webinar = webinar::find_by_slug(&txn, slug).await?.ok_or(DomainError::WebinarNotFound)?;
@@ -120,23 +194,19 @@ impl Service {
         }
         let sessions = session::of_webinar(&txn, webinar.id).await?;
         let base = session::representative(&sessions, now).ok_or(DomainError::SessionNotFound)?;
-        let mut errors = Vec::new();
-        if input.starts_at.is_none() {
+        if !text.starts() {
             errors.push(FieldError::new("starts_at", "Give the new session's start, e.g. 2027-01-12T17:00:00+01:00."));
         }
-        if input.status.as_deref().is_some_and(|status| status != "scheduled") {
-            errors.push(FieldError::new("status", "A new session is scheduled; cancel it afterwards if need be."));
-        }
         let zone = webinar.tz();
-        let schedule = input.onto(base, zone, &mut errors);
-        let starts = match (&schedule, &input.repeat) {
+        let schedule = text.onto(base, zone, &mut errors);
+        let starts = match (&schedule, repeat) {
             (Some(first), Some(repeat)) => {
                 let fields = RepeatFields {
                     every: &repeat.every,
-                    interval: repeat.interval,
+                    interval: &repeat.interval,
                     weekdays: &repeat.weekdays,
-                    count: repeat.count,
-                    until: repeat.until.as_deref(),
+                    count: &repeat.count,
+                    until: &repeat.until,
                 };
                 match fields.parse(first.starts_at, zone) {
                     Ok(rule) => rule.starts(),
@@ -172,10 +242,6 @@ impl Service {
     /// `status: cancelled` cancels it (both only with `notify` when someone
     /// would be emailed).
     pub async fn api_update_session(&self, id: i64, input: &SessionInput) -> Result<SessionResource, DomainError> {
-        let now = self.now();
-        let txn = crate::store::begin_write(self.db()).await?;
-        let current = session::lock(&txn, id).await?.ok_or(DomainError::SessionNotFound)?;
-        let webinar = webinar::find(&txn, current.webinar_id).await?.ok_or(DomainError::SessionNotFound)?;
         let mut errors = Vec::new();
         let cancel = match input.status.as_deref() {
             None | Some("scheduled") => false,
@@ -188,7 +254,23 @@ impl Service {
         if input.repeat.is_some() {
             errors.push(FieldError::new("repeat", "Only a new session repeats: add the series with POST."));
         }
-        let schedule = input.onto(&current, webinar.tz(), &mut errors);
+        let change = SessionChange { cancel, notify: input.notify };
+        self.update_session(id, &input.text(), change, errors).await
+    }
+
+    /// [`Self::api_update_session`] from text, with `errors` found before.
+    pub async fn update_session(
+        &self,
+        id: i64,
+        text: &SessionText,
+        SessionChange { cancel, notify }: SessionChange,
+        mut errors: Vec<FieldError>,
+    ) -> Result<SessionResource, DomainError> {
+        let now = self.now();
+        let txn = crate::store::begin_write(self.db()).await?;
+        let current = session::lock(&txn, id).await?.ok_or(DomainError::SessionNotFound)?;
+        let webinar = webinar::find(&txn, current.webinar_id).await?.ok_or(DomainError::SessionNotFound)?;
+        let schedule = text.onto(&current, webinar.tz(), &mut errors);
         let moved = schedule.as_ref().is_some_and(|schedule| schedule.starts_at != current.starts_at);
         if let Some(schedule) = schedule.as_ref().filter(|_| moved) {
             in_the_future(schedule.starts_at, now, &mut errors);
@@ -201,7 +283,7 @@ impl Service {
                 false => Err(DomainError::Closed(ClosedReason::Cancelled)),
             };
         }
-        if (moved || cancel) && !input.notify {
+        if (moved || cancel) && !notify {
             let registrants = registration::count_subscribed(&txn, [id]).await?;
             if registrants > 0 {
                 let message = match cancel {
@@ -213,7 +295,7 @@ impl Service {
                         schedule.starts_at.with_timezone(&webinar.tz()).format("%A, %-d %B %Y, %H:%M %Z")
                     ),
                 };
-                return Err(DomainError::NeedsConfirmation(format!("{message} Send \"notify\": true to go ahead.")));
+                return Err(DomainError::NeedsConfirmation(message));
             }
         }
         let starts_at = schedule.starts_at;

@@ -92,13 +92,14 @@ fn wall_clock(day: NaiveDate, at: NaiveTime, zone: Tz) -> Option<DateTime<Utc>> 
 pub struct RepeatFields<'a> {
     /// `week` or `day`.
     pub every: &'a str,
-    /// Every `interval` weeks or days; 1 when left out.
-    pub interval: Option<u32>,
+    /// Every `interval` weeks or days; 1 when empty.
+    pub interval: &'a str,
     /// On a weekly repeat, the days it falls on; the first start's day when empty.
     pub weekdays: &'a [String],
-    pub count: Option<usize>,
-    /// The last day (`2027-03-31`, in the webinar's zone), inclusive.
-    pub until: Option<&'a str>,
+    /// How many sessions in all; empty when `until` ends the series.
+    pub count: &'a str,
+    /// The last day (`2027-03-31`, in the webinar's zone), inclusive; empty when `count` does.
+    pub until: &'a str,
 }
 
 impl RepeatFields<'_> {
@@ -106,10 +107,14 @@ impl RepeatFields<'_> {
     pub fn parse(&self, first: DateTime<Utc>, zone: Tz) -> Result<Repeat, Vec<FieldError>> {
         let mut errors = Vec::new();
         let local = first.with_timezone(&zone);
-        let interval = self.interval.unwrap_or(1);
-        if !(1..=365).contains(&interval) {
+        let interval = match self.interval.trim() {
+            "" => Some(1),
+            raw => raw.parse::<u32>().ok().filter(|interval| (1..=365).contains(interval)),
+        };
+        if interval.is_none() {
             errors.push(FieldError::new("repeat.interval", "Repeat every 1 to 365 weeks or days."));
         }
+        let interval = interval.unwrap_or(1);
         let mut weekdays = Vec::new();
         for raw in self.weekdays {
             match parse_weekday(raw) {
@@ -133,14 +138,16 @@ impl RepeatFields<'_> {
                 None
             }
         };
-        let until = match (self.count, self.until) {
-            (Some(count), None) if (1..=MAX_OCCURRENCES).contains(&count) => Some(Until::Occurrences(count)),
-            (Some(_), None) => {
-                let message = format!("Make 1 to {MAX_OCCURRENCES} sessions.");
-                errors.push(FieldError::new("repeat.count", message));
-                None
-            }
-            (None, Some(raw)) => match NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d") {
+        let until = match (self.count.trim(), self.until.trim()) {
+            (count, "") if !count.is_empty() => match count.parse::<usize>() {
+                Ok(count) if (1..=MAX_OCCURRENCES).contains(&count) => Some(Until::Occurrences(count)),
+                _ => {
+                    let message = format!("Make 1 to {MAX_OCCURRENCES} sessions.");
+                    errors.push(FieldError::new("repeat.count", message));
+                    None
+                }
+            },
+            ("", raw) if !raw.is_empty() => match NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
                 Ok(date) if date >= local.date_naive() => Some(Until::Date(date)),
                 _ => {
                     let message = "Give the last day as a date on or after the first session, e.g. 2027-03-31.";
@@ -179,27 +186,26 @@ mod tests {
     fn fields_become_a_rule_from_the_first_start_or_say_what_is_wrong() {
         let first = DateTime::parse_from_rfc3339("2027-03-22T16:00:00Z").expect("valid").with_timezone(&Utc);
         let berlin = chrono_tz::Europe::Berlin;
-        let weekly = RepeatFields { every: "week", count: Some(3), ..Default::default() };
+        let weekly = RepeatFields { every: "week", count: "3", ..Default::default() };
         let rule = weekly.parse(first, berlin).expect("valid");
         assert_eq!((rule.from, rule.at), (date("2027-03-22"), NaiveTime::from_hms_opt(17, 0, 0).expect("valid")));
         assert_eq!(rule.every, Every::Weeks { weeks: 1, weekdays: vec![Weekday::Mon] }, "the first start's day");
         assert_eq!(rule.starts().len(), 3);
         let days = ["tue".to_owned(), "thursday".to_owned(), "tue".to_owned()];
-        let until =
-            RepeatFields { every: "week", interval: Some(2), weekdays: &days, until: Some("2027-04-30"), count: None };
+        let until = RepeatFields { every: "week", interval: "2", weekdays: &days, until: "2027-04-30", count: "" };
         let rule = until.parse(first, berlin).expect("valid");
         assert_eq!(rule.every, Every::Weeks { weeks: 2, weekdays: vec![Weekday::Tue, Weekday::Thu] });
         assert_eq!(rule.until, Until::Date(date("2027-04-30")));
         let fields = |errors: Vec<FieldError>| errors.into_iter().map(|error| error.field).collect::<Vec<_>>();
         let wrong = ["someday".to_owned()];
-        let bad = RepeatFields { every: "fortnight", interval: Some(0), weekdays: &wrong, count: Some(0), until: None };
+        let bad = RepeatFields { every: "fortnight", interval: "0", weekdays: &wrong, count: "0", until: "" };
         assert_eq!(
             fields(bad.parse(first, berlin).expect_err("invalid")),
             ["repeat.interval", "repeat.weekdays", "repeat.every", "repeat.count"]
         );
-        let both = RepeatFields { every: "day", count: Some(2), until: Some("2027-04-01"), ..Default::default() };
+        let both = RepeatFields { every: "day", count: "2", until: "2027-04-01", ..Default::default() };
         assert_eq!(fields(both.parse(first, berlin).expect_err("invalid")), ["repeat.count"]);
-        let before = RepeatFields { every: "day", until: Some("2027-03-21"), ..Default::default() };
+        let before = RepeatFields { every: "day", until: "2027-03-21", ..Default::default() };
         assert_eq!(fields(before.parse(first, berlin).expect_err("invalid")), ["repeat.until"]);
     }
 

@@ -9,7 +9,7 @@ pub mod icp_variant;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use sea_orm::entity::prelude::*;
-use sea_orm::{ActiveValue::Set, TransactionSession, TransactionTrait};
+use sea_orm::{ActiveValue::Set, JoinType, QueryOrder, QuerySelect, TransactionSession, TransactionTrait};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ClosedReason, DomainError};
@@ -160,6 +160,36 @@ pub async fn resolve<C: ConnectionTrait>(db: &C, slug: Option<&str>, now: DateTi
         None => next_upcoming(db, now).await?,
     };
     found.ok_or(DomainError::WebinarNotFound)
+}
+
+/// [`resolve`] with the webinar's sessions, in start order: what a
+/// registration needs, in one query when a slug is given (the registration
+/// path's round trips are its largest cost).
+pub async fn resolve_with_sessions<C: ConnectionTrait>(
+    db: &C,
+    slug: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(Model, Vec<session::Model>), DomainError> {
+    let Some(slug) = canonical_slug(slug) else {
+        let webinar = resolve(db, None, now).await?;
+        let sessions = session::of_webinar(db, webinar.id).await?;
+        return Ok((webinar, sessions));
+    };
+    if !is_slug(slug) {
+        return Err(DomainError::WebinarNotFound);
+    }
+    let to_webinar = session::Entity::belongs_to(Entity).from(session::Column::WebinarId).to(Column::Id).into();
+    let rows = session::Entity::find()
+        .join(JoinType::InnerJoin, to_webinar)
+        .filter(Column::Slug.eq(slug))
+        .filter(Column::Status.ne(Status::Draft))
+        .order_by_asc(session::Column::StartsAt)
+        .order_by_asc(session::Column::Id)
+        .select_also(Entity)
+        .all(db)
+        .await?;
+    let webinar = rows.first().and_then(|(_, webinar)| webinar.clone()).ok_or(DomainError::WebinarNotFound)?;
+    Ok((webinar, rows.into_iter().map(|(session, _)| session).collect()))
 }
 
 /// What it takes to create a webinar (the seed, tests, the editor and the

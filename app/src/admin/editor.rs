@@ -6,6 +6,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 use serde::{Deserialize, Serialize};
 
+use super::sessions::{SessionActions, SessionRowView, Sessions};
 use super::{WebinarHeader, outcome_message};
 use crate::api::{AppError, LandingView};
 use crate::landing::Landing;
@@ -18,6 +19,8 @@ pub struct EditorView {
     pub status: String,
     pub fields: FormFields,
     pub variants: Vec<VariantView>,
+    /// Empty for a new webinar.
+    pub sessions: Vec<SessionRowView>,
     pub timezones: Vec<String>,
 }
 
@@ -116,13 +119,14 @@ mod ssr {
     pub async fn editor_view(slug: Option<String>) -> Result<EditorView, AppError> {
         admin().await?;
         let service = service()?;
-        let (slug, form, variants) = match slug.filter(|slug| !slug.is_empty()) {
+        let (slug, form, variants, sessions) = match slug.filter(|slug| !slug.is_empty()) {
             Some(slug) => {
                 let (webinar, variants) = service.admin_webinar(&slug).await?;
                 let form = service.webinar_form(&webinar).await?;
-                (Some(webinar.slug.clone()), form, variants)
+                let sessions = crate::admin::sessions::ssr::rows(&webinar.slug).await?;
+                (Some(webinar.slug.clone()), form, variants, sessions)
             }
-            None => (None, WebinarForm::blank(service.now()), Vec::new()),
+            None => (None, WebinarForm::blank(service.now()), Vec::new(), Vec::new()),
         };
         Ok(EditorView {
             slug,
@@ -145,6 +149,7 @@ mod ssr {
                 .into_iter()
                 .map(|variant| VariantView { icp: variant.icp, headline: variant.headline, intro: variant.intro })
                 .collect(),
+            sessions,
             timezones: webinar::webinar::editor::time_zones().into_iter().map(str::to_owned).collect(),
         })
     }
@@ -190,6 +195,7 @@ pub fn WebinarEditorPage() -> impl IntoView {
     let publish = ServerAction::<AdminPublish>::new();
     let save_variant = ServerAction::<AdminSaveVariant>::new();
     let delete_variant = ServerAction::<AdminDeleteVariant>::new();
+    let sessions = SessionActions::default();
     let editor = Resource::new(
         move || {
             (
@@ -198,6 +204,7 @@ pub fn WebinarEditorPage() -> impl IntoView {
                 publish.version().get(),
                 save_variant.version().get(),
                 delete_variant.version().get(),
+                sessions.versions(),
             )
         },
         |(slug, ..)| admin_webinar(slug),
@@ -208,7 +215,9 @@ pub fn WebinarEditorPage() -> impl IntoView {
             <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match editor.await {
-                        Ok(view) => view! { <Editor view save publish save_variant delete_variant/> }.into_any(),
+                        Ok(view) => {
+                            view! { <Editor view save publish save_variant delete_variant sessions/> }.into_any()
+                        }
                         Err(error) => view! { <p class="error">{error.to_string()}</p> }.into_any(),
                     }
                 })}
@@ -224,6 +233,7 @@ fn Editor(
     publish: ServerAction<AdminPublish>,
     save_variant: ServerAction<AdminSaveVariant>,
     delete_variant: ServerAction<AdminDeleteVariant>,
+    sessions: SessionActions,
 ) -> impl IntoView {
     let fields = view.fields.clone();
     let original = view.slug.clone().unwrap_or_default();
@@ -325,6 +335,7 @@ fn Editor(
             <p class="form-error" role="status" data-testid="saved">{saved}</p>
             <button type="submit" disabled=move || save.pending().get()>"Save"</button>
         </ActionForm>
+        {view.slug.clone().map(|slug| view! { <Sessions slug rows=view.sessions.clone() actions=sessions/> })}
         {view.slug.clone().map(|slug| view! { <Variants slug variants=view.variants.clone() save_variant delete_variant/> })}
     }
 }

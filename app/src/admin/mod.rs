@@ -13,6 +13,7 @@ mod emails;
 mod queue;
 mod registrant;
 mod registrations;
+mod sessions;
 mod suppressions;
 mod tokens;
 mod webhooks;
@@ -351,9 +352,34 @@ where
     S: leptos::server_fn::ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
     S::Output: Clone + Send + Sync + 'static,
 {
+    outcome_told(action, done, |error| error.to_string())
+}
+
+/// [`outcome_message`] for a form whose fields have no place for their own
+/// errors: an invalid input names each problem.
+fn outcome_in_full<S>(
+    action: ServerAction<S>,
+    done: impl Fn(S::Output) -> String + Send + Sync + 'static,
+) -> impl Fn() -> Option<String> + Send + Sync + 'static
+where
+    S: leptos::server_fn::ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
+    S::Output: Clone + Send + Sync + 'static,
+{
+    outcome_told(action, done, AppError::in_full)
+}
+
+fn outcome_told<S>(
+    action: ServerAction<S>,
+    done: impl Fn(S::Output) -> String + Send + Sync + 'static,
+    told: fn(&AppError) -> String,
+) -> impl Fn() -> Option<String> + Send + Sync + 'static
+where
+    S: leptos::server_fn::ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
+    S::Output: Clone + Send + Sync + 'static,
+{
     move || match action.value().get() {
         Some(Ok(value)) => Some(done(value)),
-        Some(Err(error)) => Some(error.to_string()),
+        Some(Err(error)) => Some(told(&error)),
         None => None,
     }
 }
