@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{DatabaseConnection, EntityTrait};
+use sea_orm::DatabaseConnection;
 
 use crate::admin::{self, AdminError};
 use crate::registration::count as registration_count;
@@ -314,7 +314,7 @@ impl Service {
     pub async fn join_url(&self, token: &str) -> Result<String, DomainError> {
         let registration =
             registration::find_by_token(&self.db, token).await?.ok_or(DomainError::RegistrationNotFound)?;
-        let session = session::Entity::find_by_id(registration.session_id).one(&self.db).await?;
+        let session = session::find(&self.db, registration.session_id).await?;
         session.map(|session| session.join_url).ok_or(DomainError::RegistrationNotFound)
     }
 

@@ -154,6 +154,11 @@ impl Service {
     /// The webinar's sessions (drafts' too), in start order, with their counts.
     pub async fn api_sessions(&self, slug: &str) -> Result<Vec<SessionResource>, DomainError> {
         let webinar = self.webinar_by_slug(slug).await?;
+        self.sessions_of(&webinar).await
+    }
+
+    /// A webinar already loaded's sessions, in start order, with their counts.
+    pub async fn sessions_of(&self, webinar: &webinar::Model) -> Result<Vec<SessionResource>, DomainError> {
         Ok(SessionResource::of_webinar(self.db(), webinar.id).await?)
     }
 

@@ -123,7 +123,7 @@ mod ssr {
             Some(slug) => {
                 let (webinar, variants) = service.admin_webinar(&slug).await?;
                 let form = service.webinar_form(&webinar).await?;
-                let sessions = crate::admin::sessions::ssr::rows(&webinar.slug).await?;
+                let sessions = crate::admin::sessions::ssr::rows(&webinar).await?;
                 (Some(webinar.slug.clone()), form, variants, sessions)
             }
             None => (None, WebinarForm::blank(service.now()), Vec::new(), Vec::new()),

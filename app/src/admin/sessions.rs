@@ -93,10 +93,9 @@ pub(super) mod ssr {
     }
 
     /// The webinar's sessions, in start order, shown in its zone.
-    pub async fn rows(slug: &str) -> Result<Vec<SessionRowView>, AppError> {
-        let service = service()?;
-        let zone = service.webinar_by_slug(slug).await?.tz();
-        let sessions = service.api_sessions(slug).await?;
+    pub async fn rows(webinar: &webinar::webinar::Model) -> Result<Vec<SessionRowView>, AppError> {
+        let zone = webinar.tz();
+        let sessions = service()?.sessions_of(webinar).await?;
         Ok(sessions
             .into_iter()
             .map(|session| {
@@ -128,9 +127,9 @@ pub(super) mod ssr {
             true => SessionText::default(),
             false => fields.text(),
         };
-        let saved = service()?.update_session(id, &text, SessionChange { cancel, notify }, Vec::new()).await?;
+        service()?.update_session(id, &text, SessionChange { cancel, notify }, Vec::new()).await?;
         Ok(match cancel {
-            true => format!("Cancelled the session; its {} registrant(s) are emailed.", saved.registrations),
+            true => "Cancelled the session; its registrants are emailed a link to pick another time.".to_owned(),
             false => "Session saved.".to_owned(),
         })
     }
