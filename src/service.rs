@@ -26,6 +26,8 @@ pub struct Service {
     login_budget: Arc<admin::LoginBudget>,
     /// Where webhook endpoints may point.
     webhook_guard: webhook::address::Guard,
+    /// How many sessions a landing page lists, the next ones first.
+    sessions_offered: u16,
 }
 
 /// A landing page's data.
@@ -35,7 +37,7 @@ pub struct Landing {
     /// Over every session.
     pub registrations: u64,
     /// The sessions a visitor may pick (in start order, at most
-    /// [`SESSIONS_OFFERED`]), each with its count; full ones included.
+    /// [`Service::with_sessions_offered`]), each with its count; full ones included.
     pub sessions: Vec<(session::Model, u64)>,
     /// The session preselected: the next one with a seat (or the next one).
     pub session: Option<session::Model>,
@@ -45,8 +47,9 @@ pub struct Landing {
     pub variant: Option<icp_variant::Model>,
 }
 
-/// How many sessions a landing page lists, the next ones first.
-pub const SESSIONS_OFFERED: usize = 12;
+/// How many sessions a landing page lists unless told otherwise: three
+/// months of a weekly webinar.
+pub const SESSIONS_OFFERED: u16 = 12;
 
 /// The public registration count.
 #[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
@@ -122,7 +125,21 @@ impl Service {
     pub fn new(db: DatabaseConnection, clock: Arc<dyn Clock>, counts: Arc<dyn CountPublisher>) -> Self {
         let sqlite = db.get_database_backend() == sea_orm::DatabaseBackend::Sqlite;
         let writer = sqlite.then(|| RegistrationWriter::start(db.clone()));
-        Self { db, clock, counts, mail: None, writer, login_budget: Arc::default(), webhook_guard: Default::default() }
+        Self {
+            db,
+            clock,
+            counts,
+            mail: None,
+            writer,
+            login_budget: Arc::default(),
+            webhook_guard: Default::default(),
+            sessions_offered: SESSIONS_OFFERED,
+        }
+    }
+
+    /// Sets how many sessions a landing page lists (at least one).
+    pub fn with_sessions_offered(self, sessions_offered: u16) -> Self {
+        Self { sessions_offered: sessions_offered.max(1), ..self }
     }
 
     /// Sets where webhook endpoints may point (private addresses only in development).
@@ -263,7 +280,8 @@ impl Service {
         };
         let session = preselected(&sessions, &counts, now).cloned();
         let count_of = |session: &session::Model| counts.get(&session.id).copied().unwrap_or(0);
-        let sessions = offered.into_iter().take(SESSIONS_OFFERED).map(|session| (session.clone(), count_of(session)));
+        let sessions =
+            offered.into_iter().take(self.sessions_offered.into()).map(|session| (session.clone(), count_of(session)));
         Ok(Landing { webinar, registrations, sessions: sessions.collect(), session, closed, variant })
     }
 

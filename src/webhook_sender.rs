@@ -216,9 +216,9 @@ impl WebhookSender {
         Ok((ready, gone))
     }
 
-    /// Renders `registration.created` bodies, written without one in the
-    /// registration's statement, from the registration as it is now; one
-    /// whose registrant is gone stays without (and is set aside).
+    /// Renders the bodies of events about a registration, written without
+    /// one ([`event::Model::payload`]), from the registration as it is now;
+    /// one whose registrant is gone stays without (and is set aside).
     async fn render_missing(&self, events: &mut BTreeMap<i64, event::Model>) -> Result<(), DomainError> {
         let missing: BTreeSet<i64> =
             events.values().filter(|event| event.payload.is_none()).filter_map(|event| event.registration_id).collect();
@@ -231,8 +231,9 @@ impl WebhookSender {
         for event in events.values_mut().filter(|event| event.payload.is_none()) {
             let Some(registration) = event.registration_id.and_then(|id| registrations.get(&id)) else { continue };
             let Some(webinar) = webinars.get(&registration.webinar_id) else { continue };
+            let Some(event_type) = EventType::parse(&event.event_type) else { continue };
             let resource = RegistrationResource::new(registration.clone(), &webinar.slug, &self.links);
-            let body = event::body(EventType::RegistrationCreated, event.occurred_at, &resource);
+            let body = event::body(event_type, event.occurred_at, &resource);
             // Another worker may have rendered it first: the kept body is the one sent.
             event::keep_payload(&self.db, event.id, &body).await?;
             event.payload = Some(body);

@@ -245,6 +245,35 @@ async fn webinar_and_email_events_carry_their_resources(database: TestDatabase) 
     assert!(bodies[3]["data"]["starts_at"].as_str().is_some_and(|at| at.starts_with(&shown[..16])), "{bodies:?}");
 }
 
+async fn switching_session_raises_registration_moved_with_the_new_session(database: TestDatabase) {
+    let world = world(database).await;
+    world.subscribe(&["registration.moved"]).await;
+    let launch = webinar::webinar::find_by_slug(&world.db, "launch").await.expect("read").expect("launch");
+    let first = test_support::the_session(&world.db, launch.id).await.expect("its session");
+    let later = webinar::session::NewSession { starts_at: first.starts_at + Duration::days(2), ..(&first).into() };
+    let second = webinar::session::create(&world.db, launch.id, later, world.clock.now()).await.expect("session");
+    let id = world.register("ada@example.com").await;
+    world.register("ada@example.com").await;
+    assert_eq!(event::Entity::find().count(&world.db).await.expect("count"), 0, "registering again moves nothing");
+
+    let request = RegistrationRequest {
+        webinar: Some("launch".into()),
+        session: Some(second.id),
+        name: "Ada Lovelace".into(),
+        email: "ADA@example.com".into(),
+        ..Default::default()
+    };
+    let outcome = world.service.register(request).await.expect("moved");
+    assert!(outcome.moved && !outcome.created, "{outcome:?}");
+    assert_eq!(world.sender.tick().await.expect("tick").delivered, 1);
+    let received = world.receiver.received();
+    assert_eq!(received.len(), 1, "one event for the move, none for the first registration");
+    let body = received[0].json();
+    assert_eq!(body["type"], "registration.moved");
+    assert_eq!((body["data"]["id"].clone(), body["data"]["session"].clone()), (json!(id), json!(second.id)));
+    assert_eq!(body["data"]["email"], "ada@example.com");
+}
+
 async fn nothing_is_written_for_events_no_endpoint_wants(database: TestDatabase) {
     let world = world(database).await;
     world.subscribe(&["webinar.cancelled"]).await;
@@ -293,4 +322,5 @@ test_support::on_both_databases!(
     erasing_a_registrant_first_sends_only_the_erasure,
     webinar_and_email_events_carry_their_resources,
     nothing_is_written_for_events_no_endpoint_wants,
+    switching_session_raises_registration_moved_with_the_new_session,
 );

@@ -226,9 +226,17 @@ where
                     .map(|session| {
                         let id = format!("session-{}", session.id);
                         let (session_id, rendered) = (session.id, session.registrations);
-                        let registered = move || {
-                            let live = counts.with(|counts| counts.get(&session_id).copied());
-                            format!("{} registered", live.unwrap_or(rendered))
+                        let current = move || counts.with(|counts| counts.get(&session_id).copied()).unwrap_or(rendered);
+                        // Filling while the page is open shows "full" at once; the
+                        // radio stays as it was, and a registration for it is
+                        // refused with the reason.
+                        let full = {
+                            let session = session.clone();
+                            move || session.full || session.fills(current())
+                        };
+                        let shown = move || match full() {
+                            true => "full".to_owned(),
+                            false => format!("{} registered", current()),
                         };
                         view! {
                             <label class="session-choice" for=id.clone() data-testid=id.clone()>
@@ -242,10 +250,7 @@ where
                                 />
                                 <time datetime=session.starts_at>{session.start_local}</time>
                                 <span class="session-count" data-testid=format!("{id}-count")>
-                                    {match session.full {
-                                        true => "full".into_any(),
-                                        false => registered.into_any(),
-                                    }}
+                                    {shown}
                                 </span>
                             </label>
                         }

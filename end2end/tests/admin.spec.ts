@@ -194,3 +194,39 @@ test('marketing adds a webhook, sees its delivery logged, and redelivers it', as
     endpoint.close();
   }
 });
+
+test('marketing repeats a webinar on two weekdays, then cancels and deletes a session', async ({ page }) => {
+  const server = await OwnServer.start();
+  try {
+    await logInAsMarketing(page, server);
+    await page.getByTestId('webinars').locator('tbody tr').first().getByRole('link').first().click();
+    await expect(page).toHaveURL(/\/admin\/webinars\/[^/]+$/);
+    await page.waitForLoadState('networkidle');
+    const sessions = page.getByTestId('sessions');
+    const rows = sessions.locator('tbody tr');
+    await expect(rows).toHaveCount(1);
+
+    const add = sessions.locator('form.session-add');
+    await add.getByLabel("Start (the webinar's time zone)").fill('2031-03-24T17:00');
+    await add.getByLabel('Repeat').selectOption('week');
+    await add.getByLabel('Tue').check();
+    await add.getByLabel('Thu').check();
+    await add.getByLabel('Sessions in all').fill('4');
+    await add.getByRole('button', { name: 'Add sessions' }).click();
+    await expect(sessions.getByTestId('session-added')).toHaveText('Added 4 session(s).');
+    await expect(rows).toHaveCount(5);
+    // Tuesdays and Thursdays of two weeks, at 17:00 in the webinar's zone across the change to summer time.
+    await expect(rows.nth(1)).toContainText('Tue 25 Mar 2031, 17:00');
+    await expect(rows.nth(2)).toContainText('Thu 27 Mar 2031, 17:00');
+    await expect(rows.nth(3)).toContainText('Tue 1 Apr 2031, 17:00');
+    await expect(rows.nth(4)).toContainText('Thu 3 Apr 2031, 17:00');
+
+    await rows.nth(2).getByRole('button', { name: 'Cancel session' }).click();
+    await expect(rows.nth(2)).toContainText('(cancelled)');
+    await rows.nth(4).getByRole('button', { name: 'Delete' }).click();
+    await expect(rows).toHaveCount(4);
+    await expect(sessions).not.toContainText('Thu 3 Apr 2031');
+  } finally {
+    await server.stop();
+  }
+});

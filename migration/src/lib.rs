@@ -13,6 +13,7 @@ mod m20261202_000009_api_tokens;
 mod m20261202_000010_email_events;
 mod m20261203_000011_webhooks;
 mod m20261204_000012_sessions;
+mod m20261205_000013_fewer_session_job_indexes;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000010_email_events::Migration),
             Box::new(m20261203_000011_webhooks::Migration),
             Box::new(m20261204_000012_sessions::Migration),
+            Box::new(m20261205_000013_fewer_session_job_indexes::Migration),
         ]
     }
 }

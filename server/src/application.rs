@@ -67,7 +67,8 @@ impl Application {
         let service = Service::new(db.clone(), clock.clone(), counts)
             .with_mail(config.email.mail(delivery.clone(), links.clone())?)
             .with_login_budget(config.login_budget()?)
-            .with_webhook_guard(config.webhooks.guard());
+            .with_webhook_guard(config.webhooks.guard())
+            .with_sessions_offered(config.landing_sessions);
         if config.seed_demo
             && let Some(demo) = service.seed_demo().await?
         {

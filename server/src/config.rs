@@ -78,6 +78,10 @@ pub struct Config {
     /// Live-count websockets per client IP (behind proxies: per forwarded client).
     #[arg(long, env = "MAX_WEBSOCKETS_PER_CLIENT", default_value_t = 64)]
     pub max_websockets_per_client: usize,
+    /// How many upcoming sessions a landing page lists, the next ones first (1–100).
+    #[arg(long, env = "LANDING_SESSIONS", default_value_t = webinar::service::SESSIONS_OFFERED,
+        value_parser = clap::value_parser!(u16).range(1..=100))]
+    pub landing_sessions: u16,
     /// `human` (the default) or `json`: one JSON object a line, for log collectors.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value = "human")]
     pub log_format: LogFormat,

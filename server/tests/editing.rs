@@ -350,7 +350,7 @@ async fn dead_letters_show_their_reason_and_can_be_retried(database: TestDatabas
 
     let (status, queue) = call(&server, &cookie, "admin_queue", &[("slug", "launch")]).await;
     assert_eq!(status, StatusCode::OK, "{queue}");
-    let counts = queue["counts"].as_array().expect("counts");
+    let counts = queue["sessions"][0]["counts"].as_array().expect("one session's counts");
     assert!(counts.contains(&json!(["reminder_24h", "dead", 2])), "{counts:?}");
     assert!(counts.contains(&json!(["reminder_3h", "pending", 2])), "{counts:?}");
     assert_eq!(queue["dead"][0]["reason"], "550 5.1.1 mailbox unavailable");
@@ -446,6 +446,62 @@ async fn marketing_runs_a_webinar_as_a_weekly_series(database: TestDatabase) {
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("Mon 24 Mar 2031, 17:00 CET"), "the sessions in the webinar's zone");
     assert!(html.contains("Tue 1 Apr 2031, 18:00 CEST (cancelled)"), "the cancelled one says so");
+
+    // The queue page groups the emails by session.
+    let body = json!({"webinar": "launch", "name": "Grace", "email": "grace@example.com", "session": sessions[1].id});
+    let response = client().post(server.url("/api/webinar/register")).json(&body).send().await.expect("register");
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let (_, queue) = call(&server, &cookie, "admin_queue", &[("slug", "launch")]).await;
+    let grouped: Vec<(Value, Value)> = queue["sessions"]
+        .as_array()
+        .expect("sessions")
+        .iter()
+        .map(|session| (session["id"].clone(), session["cancelled"].clone()))
+        .collect();
+    let expected = [(json!(sessions[1].id), json!(false)), (json!(sessions[2].id), json!(true))];
+    assert_eq!(grouped, expected, "the sessions with emails, in start order: {queue}");
+    let counts = |at: usize| queue["sessions"][at]["counts"].as_array().cloned().unwrap_or_default();
+    assert!(counts(0).contains(&json!(["reminder_24h", "pending", 1])), "{queue}");
+    assert!(counts(1).contains(&json!(["reminder_24h", "cancelled", 1])), "{queue}");
+    assert!(!counts(1).iter().any(|row| row[1] == "pending" && row[0] != "cancelled"), "{queue}");
+    let (_, queue_page) = page(&server, Some(&cookie), "/admin/webinars/launch/queue").await;
+    assert!(queue_page.contains("Tuesday, 1 April 2031, 18:00 CEST (UTC+02:00) (cancelled)"), "{queue_page}");
+
+    // Every other week on Tuesdays and Thursdays until a day, as the form's checkboxes send it.
+    let fortnightly = [
+        ("webinar", "launch"),
+        ("starts_local", "2031-05-05T09:00"),
+        ("duration_minutes", "30"),
+        ("join_url", "https://meet.example.com/series"),
+        ("capacity", ""),
+        ("every", "week"),
+        ("interval", "2"),
+        ("weekdays[1]", "tue"),
+        ("weekdays[3]", "thu"),
+        ("count", ""),
+        ("until", "2031-05-31"),
+    ];
+    let added = call(&server, &cookie, "admin_add_sessions", &fortnightly).await;
+    assert_eq!(added, (StatusCode::OK, json!(4)), "{added:?}");
+    let sessions = webinar::session::of_webinar(&server.db, webinar.id).await.expect("sessions");
+    let starts: Vec<String> =
+        sessions.iter().rev().take(4).rev().map(|session| session.starts_at.to_rfc3339()).collect();
+    assert_eq!(
+        starts,
+        [
+            "2031-05-06T07:00:00+00:00",
+            "2031-05-08T07:00:00+00:00",
+            "2031-05-20T07:00:00+00:00",
+            "2031-05-22T07:00:00+00:00"
+        ]
+    );
+    let mut bad = fortnightly.to_vec();
+    bad.push(("weekdays[5]", "someday"));
+    let refused = call(&server, &cookie, "admin_add_sessions", &bad).await;
+    assert_eq!(
+        (refused.0, field_errors(&refused.1)),
+        (StatusCode::UNPROCESSABLE_ENTITY, vec!["repeat.weekdays".to_owned()])
+    );
 }
 
 test_support::on_both_databases!(

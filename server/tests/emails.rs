@@ -311,7 +311,7 @@ async fn provider_events_are_verified_stored_once_and_suppress(database: TestDat
         (json!(1), json!(1), json!(1)),
         "{queue}"
     );
-    let counts = queue["counts"].as_array().expect("counts");
+    let counts = queue["sessions"][0]["counts"].as_array().expect("one session's counts");
     assert!(counts.iter().any(|row| row[1] == "suppressed" && row[2].as_u64() > Some(0)), "{queue}");
     let page =
         support::client().get(server.url("/admin/suppressions")).header(reqwest::header::COOKIE, &cookie).send().await;

@@ -281,6 +281,29 @@ async fn the_page_offers_open_sessions_and_the_form_picks_one_without_javascript
     assert_eq!(server.registrant("grace@example.com").await.session_id, second);
 }
 
+async fn the_page_lists_as_many_sessions_as_landing_sessions_says(database: TestDatabase) {
+    let server = TestServer::start_with(database, &[("LANDING_SESSIONS", "2")]).await;
+    let launch = server.webinar("launch", Status::Published, Span::days(2)).await;
+    let first = test_support::the_session(&server.db, launch.id).await.expect("its session").id;
+    let token = create_token(&server, "Ops", "write").await;
+    let body = json!({"starts_at": "2031-03-24T17:00:00+01:00", "repeat": {"every": "week", "count": 3}});
+    let (_, made) = call_api(&server, &token, Method::POST, "/api/v1/webinars/launch/sessions", Some(body)).await;
+    let [next, later, last] = ids(&made)[..] else { panic!("three sessions: {made}") };
+
+    let page = client().get(server.url("/webinars/launch")).send().await.expect("page").text().await.expect("html");
+    for offered in [first, next] {
+        assert!(page.contains(&format!("id=\"session-{offered}\"")), "session {offered} offered");
+    }
+    for beyond in [later, last] {
+        assert!(!page.contains(&format!("id=\"session-{beyond}\"")), "session {beyond} is past the two listed");
+    }
+    let (status, _) =
+        register(&server, json!({"webinar": "launch", "name": "Ada", "email": "ada@example.com", "session": last}))
+            .await;
+    assert_eq!(status, StatusCode::CREATED, "a session not listed still takes registrations through the API");
+    assert!(server::Config::from_settings([("LANDING_SESSIONS", "0")]).is_err(), "a page lists at least one session");
+}
+
 async fn the_websocket_moves_each_session_s_count_and_the_total(database: TestDatabase) {
     use futures::StreamExt;
     let server = TestServer::start(database).await;
@@ -317,4 +340,5 @@ test_support::on_both_databases!(
     the_websocket_moves_each_session_s_count_and_the_total,
     sessions_are_added_changed_cancelled_and_deleted_through_the_api,
     the_page_offers_open_sessions_and_the_form_picks_one_without_javascript,
+    the_page_lists_as_many_sessions_as_landing_sessions_says,
 );

@@ -41,7 +41,9 @@ pub struct CopyDraft {
 /// A webinar's email queue at a glance.
 #[derive(Clone, Debug)]
 pub struct QueueView {
-    pub counts: Vec<(Kind, queue::Status, u64)>,
+    /// The webinar's sessions, in start order.
+    pub sessions: Vec<crate::session::Model>,
+    pub counts: Vec<queue::SessionCount>,
     /// How the sent emails fared at the provider.
     pub delivery: deliverability::DeliveryCounts,
     pub dead: Vec<(queue::job::Model, Option<registration::Model>)>,
@@ -219,7 +221,8 @@ impl Service {
     pub async fn email_queue(&self, slug: &str) -> Result<(webinar::Model, QueueView), DomainError> {
         let webinar = self.webinar_by_slug(slug).await?;
         let counts = queue::counts_for_webinar(self.db(), webinar.id).await?;
-        let sent = counts.iter().filter(|(_, status, _)| *status == queue::Status::Sent).map(|(_, _, jobs)| jobs).sum();
+        let sent = counts.iter().filter(|count| count.status == queue::Status::Sent).map(|count| count.jobs).sum();
+        let sessions = crate::session::of_webinar(self.db(), webinar.id).await?;
         let delivery = deliverability::delivery_counts(self.db(), webinar.id, sent).await?;
         let dead = queue::dead_for_webinar(self.db(), webinar.id, DEAD_LETTERS_SHOWN).await?;
         let registrants = registration::by_ids(self.db(), dead.iter().map(|job| job.registration_id)).await?;
@@ -230,7 +233,7 @@ impl Service {
                 (job, registrant)
             })
             .collect();
-        Ok((webinar, QueueView { counts, delivery, dead }))
+        Ok((webinar, QueueView { sessions, counts, delivery, dead }))
     }
 
     /// Dead letters back into the queue: one, or every one of the webinar's.

@@ -3,9 +3,10 @@
 //! later leaves a cancelled job as it is.
 use chrono::{DateTime, Utc};
 use sea_orm::entity::prelude::*;
+use sea_orm::sea_query::SelectStatement;
 use sea_orm::{ActiveValue::Set, Condition};
 
-use super::job::{ActiveModel, Column, Entity, Kind, Status, ended};
+use super::job::{ActiveModel, Column, Entity, Kind, Status, ended, of_session};
 use super::pending;
 
 /// Why a suppressed job ended, wherever it was suppressed.
@@ -26,22 +27,24 @@ pub async fn cancel_pending_for_registration<C: ConnectionTrait>(
 /// selects (their address went on the suppression list).
 pub async fn suppress_pending<C: ConnectionTrait>(
     db: &C,
-    registrants: sea_orm::sea_query::SelectStatement,
+    registrants: SelectStatement,
     now: DateTime<Utc>,
 ) -> Result<u64, DbErr> {
     let scope = Condition::all().add(Column::RegistrationId.in_subquery(registrants));
     end_pending_where(db, scope, Status::Suppressed, SUPPRESSED, now).await
 }
 
-/// Cancels a session's pending jobs of the given kinds, saying why.
+/// Cancels a session's pending jobs of the given kinds, saying why;
+/// `registrants` selects the session's registrations ([`of_session`]).
 pub async fn cancel_pending_for_session<C: ConnectionTrait>(
     db: &C,
     session_id: i64,
+    registrants: SelectStatement,
     kinds: &[Kind],
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<u64, DbErr> {
-    let scope = Condition::all().add(Column::SessionId.eq(session_id)).add(Column::Kind.is_in(kinds.iter().copied()));
+    let scope = of_session(session_id, registrants).add(Column::Kind.is_in(kinds.iter().copied()));
     end_pending_where(db, scope, Status::Cancelled, reason, now).await
 }
 
@@ -61,22 +64,20 @@ async fn end_pending_where<C: ConnectionTrait>(
     Ok(updated.rows_affected)
 }
 
-/// Moves a session's pending jobs of `kind` to `run_at` (a reschedule).
+/// Moves a session's pending jobs of `kind` to `run_at` (a reschedule);
+/// `registrants` selects the session's registrations ([`of_session`]).
 pub async fn move_pending<C: ConnectionTrait>(
     db: &C,
     session_id: i64,
+    registrants: SelectStatement,
     kind: Kind,
     run_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<u64, DbErr> {
+    let scope = of_session(session_id, registrants).add(Column::Kind.eq(kind));
     let moved = ActiveModel { run_at: Set(run_at), updated_at: Set(now), ..Default::default() };
-    let updated = Entity::update_many()
-        .set(moved)
-        .filter(Column::SessionId.eq(session_id))
-        .filter(Column::Kind.eq(kind))
-        .filter(Column::Status.eq(Status::Pending))
-        .exec(db)
-        .await?;
-    pending::move_to(db, session_id, kind, run_at).await?;
+    let updated =
+        Entity::update_many().set(moved).filter(scope.clone().add(Column::Status.eq(Status::Pending))).exec(db).await?;
+    pending::move_to(db, scope, run_at).await?;
     Ok(updated.rows_affected)
 }

@@ -139,7 +139,7 @@ pub async fn queue_for_registrants<C: ConnectionTrait>(
         .expr(Expr::value(0))
         .expr(Expr::value(now))
         .expr(Expr::value(now))
-        .from_subquery(registrants, registrant)
+        .from_subquery(registrants.clone(), registrant)
         .and_where(Expr::exists(already_queued).not())
         .to_owned();
     let insert = Query::insert()
@@ -149,8 +149,7 @@ pub async fn queue_for_registrants<C: ConnectionTrait>(
         .map_err(|error| DbErr::Custom(error.to_string()))?
         .to_owned();
     let queued = db.execute(&insert).await?.rows_affected();
-    let these = Condition::all()
-        .add(Column::SessionId.eq(session_id))
+    let these = super::job::of_session(session_id, registrants)
         .add(Column::Kind.eq(kind))
         .add(Column::ScheduleVersion.eq(schedule_version));
     pending::add_pending(db, these).await?;

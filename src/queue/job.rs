@@ -77,6 +77,15 @@ pub(super) fn pending_among<C: ConnectionTrait>(db: &C, ids: &[i64]) -> Conditio
     with_ids(db, ids).add(Column::Status.eq(Status::Pending))
 }
 
+/// Session `session_id`'s jobs, found through `registrants` (a query of the
+/// registration module's yielding the session's registrations). The job
+/// table has no index on the session: one would cost every registration four
+/// more index entries on its write path. The registrations' session index
+/// leads to the jobs through their (registration, session, kind, version) one.
+pub(super) fn of_session(session_id: i64, registrants: sea_orm::sea_query::SelectStatement) -> Condition {
+    Condition::all().add(Column::RegistrationId.in_subquery(registrants)).add(Column::SessionId.eq(session_id))
+}
+
 /// The ids of a webinar's jobs, as a statement to select others by.
 pub fn ids_of_webinar(webinar_id: i64) -> sea_orm::sea_query::SelectStatement {
     sea_orm::sea_query::Query::select()
@@ -111,23 +120,37 @@ pub async fn counts_by_webinar_and_status<C: ConnectionTrait>(db: &C) -> Result<
     Ok(rows.into_iter().map(|(webinar_id, status, count)| (webinar_id, status, count.unsigned_abs())).collect())
 }
 
-/// One webinar's jobs per kind and state, for its queue page.
-pub async fn counts_for_webinar<C: ConnectionTrait>(
-    db: &C,
-    webinar_id: i64,
-) -> Result<Vec<(Kind, Status, u64)>, DbErr> {
+/// One webinar's jobs per session, kind and state, for its queue page.
+pub async fn counts_for_webinar<C: ConnectionTrait>(db: &C, webinar_id: i64) -> Result<Vec<SessionCount>, DbErr> {
     let rows = Entity::find()
         .select_only()
+        .column(Column::SessionId)
         .column(Column::Kind)
         .column(Column::Status)
         .column_as(Column::Id.count(), "jobs")
         .filter(Column::WebinarId.eq(webinar_id))
+        .group_by(Column::SessionId)
         .group_by(Column::Kind)
         .group_by(Column::Status)
-        .into_tuple::<(Kind, Status, i64)>()
+        .into_tuple::<(i64, Kind, Status, i64)>()
         .all(db)
         .await?;
-    Ok(rows.into_iter().map(|(kind, status, count)| (kind, status, count.unsigned_abs())).collect())
+    let counts = rows.into_iter().map(|(session_id, kind, status, jobs)| SessionCount {
+        session_id,
+        kind,
+        status,
+        jobs: jobs.unsigned_abs(),
+    });
+    Ok(counts.collect())
+}
+
+/// How many of a session's jobs of one kind are in one state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionCount {
+    pub session_id: i64,
+    pub kind: Kind,
+    pub status: Status,
+    pub jobs: u64,
 }
 
 /// A webinar's dead letters, newest first, .

@@ -47,7 +47,9 @@ mod revive;
 pub use cancel::{cancel_pending_for_registration, cancel_pending_for_session, move_pending, suppress_pending};
 pub use claim::{Claim, claim_due};
 pub use enqueue::{Notice, create_pending, postgres_ctes, queue_for_registrants};
-pub use job::{Kind, Status, counts_by_webinar_and_status, counts_for_webinar, dead_for_webinar, for_registration};
+pub use job::{
+    Kind, SessionCount, Status, counts_by_webinar_and_status, counts_for_webinar, dead_for_webinar, for_registration,
+};
 pub use lease::Held;
 pub use outcome::{SetAside, mark_failed, mark_sent, mark_set_aside};
 pub use pending::{QueueLag, lag};

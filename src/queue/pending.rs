@@ -95,13 +95,17 @@ pub(super) async fn add_pending<C: ConnectionTrait>(db: &C, jobs: Condition) -> 
 /// Takes the pending jobs among those `jobs` selects out of the queue, before
 /// they are given another status.
 pub(super) async fn remove_pending<C: ConnectionTrait>(db: &C, jobs: Condition) -> Result<u64, DbErr> {
-    let pending = Query::select()
+    let removed = Entity::delete_many().filter(Column::JobId.in_subquery(pending_ids(jobs))).exec(db).await?;
+    Ok(removed.rows_affected)
+}
+
+/// The ids of the pending jobs among those `jobs` selects.
+fn pending_ids(jobs: Condition) -> sea_orm::sea_query::SelectStatement {
+    Query::select()
         .column(job::Column::Id)
         .from(job::Entity)
         .cond_where(jobs.add(job::Column::Status.eq(job::Status::Pending)))
-        .to_owned();
-    let removed = Entity::delete_many().filter(Column::JobId.in_subquery(pending)).exec(db).await?;
-    Ok(removed.rows_affected)
+        .to_owned()
 }
 
 /// Takes jobs out of the queue by id (their outcome was just recorded).
@@ -109,17 +113,12 @@ pub(super) async fn remove<C: ConnectionTrait>(db: &C, ids: &[i64]) -> Result<u6
     Ok(Entity::delete_many().filter(with_ids(db, ids)).exec(db).await?.rows_affected)
 }
 
-/// Moves a session's queued jobs of `kind` to a new due time (a reschedule).
-pub(super) async fn move_to<C: ConnectionTrait>(
-    db: &C,
-    session_id: i64,
-    kind: Kind,
-    run_at: DateTime<Utc>,
-) -> Result<u64, DbErr> {
+/// Moves the pending jobs among those `jobs` selects (a condition on the job
+/// table) to a new due time (a reschedule).
+pub(super) async fn move_to<C: ConnectionTrait>(db: &C, jobs: Condition, run_at: DateTime<Utc>) -> Result<u64, DbErr> {
     let moved = Entity::update_many()
         .col_expr(Column::RunAt, Expr::value(run_at))
-        .filter(Column::SessionId.eq(session_id))
-        .filter(Column::Kind.eq(kind))
+        .filter(Column::JobId.in_subquery(pending_ids(jobs)))
         .exec(db)
         .await?;
     Ok(moved.rows_affected)

@@ -237,6 +237,12 @@ pub fn subscribed(session_id: i64) -> SelectStatement {
         .to_owned()
 }
 
+/// The session's registrations, unsubscribed ones too, as a query yielding
+/// their ids: what the queue finds a session's jobs by ([`crate::queue::move_pending`]).
+pub fn in_session(session_id: i64) -> SelectStatement {
+    Query::select().column(Column::Id).from(Entity).and_where(Expr::col(Column::SessionId).eq(session_id)).to_owned()
+}
+
 /// The ids of every registration of these addresses, in any webinar: a
 /// statement the queue selects jobs by (an address put on the suppression list).
 pub fn with_email_keys(email_keys: &[String]) -> SelectStatement {

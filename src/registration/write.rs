@@ -14,7 +14,8 @@ use super::{ActiveModel, Column, Entity, Model, TOKEN_LEN, ValidRegistration, co
 use crate::email::{self, Kind};
 use crate::email_address::EmailAddress;
 use crate::error::{ClosedReason, DomainError};
-use crate::{queue, session, webhook, webinar};
+use crate::webhook::{self, Announcement, EventType};
+use crate::{queue, session, webinar};
 
 /// The result of a registration attempt that did not fail.
 #[derive(Clone, Debug)]
@@ -149,7 +150,7 @@ async fn announce_written<C: ConnectionTrait>(
         return Ok(());
     }
     let created = group.iter().zip(written).filter_map(|(new, written)| {
-        written.map(|(id, _)| webhook::Announcement::registration_created(id, new.row.created_at))
+        written.map(|(id, _)| Announcement::of_registration(EventType::RegistrationCreated, id, new.row.created_at))
     });
     webhook::event::announce(txn, created.collect()).await.map(drop)
 }
@@ -192,8 +193,9 @@ pub async fn outcome<C: TransactionTrait + ConnectionTrait>(
 }
 
 /// Moves registration `id` into `new`'s session ("switch me to Thursday"):
-/// its count moves, its emails still to come are withdrawn and the new
-/// session's confirmation and reminders are queued, in one transaction.
+/// its count moves, its emails still to come are withdrawn, the new
+/// session's confirmation and reminders are queued and `registration.moved`
+/// is announced, in one transaction.
 /// A registrant who unsubscribed stays unsubscribed: moved, but not emailed.
 async fn move_to_session<C: TransactionTrait + ConnectionTrait>(
     db: &C,
@@ -225,6 +227,8 @@ async fn move_to_session<C: TransactionTrait + ConnectionTrait>(
     }
     let from = current.session_id;
     let moved = ActiveModel { session_id: Set(new.session.id), ..current.into() }.update(&txn).await?;
+    let announced = Announcement::of_registration(EventType::RegistrationMoved, moved.id, now);
+    webhook::event::announce(&txn, vec![announced]).await?;
     let counts = count::for_session_of(&txn, new.webinar.id, new.session.id).await?;
     txn.commit().await?;
     tracing::info!(registration = moved.id, from, to = new.session.id, "moved to another session");

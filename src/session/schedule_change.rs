@@ -68,22 +68,23 @@ pub async fn reschedule<C: TransactionTrait + ConnectionTrait>(
     }
     .update(&txn)
     .await?;
-    let (webinar_id, subscribed) = (session.webinar_id, || registration::subscribed(session_id));
+    let webinar_id = session.webinar_id;
+    let (subscribed, everyone) = (|| registration::subscribed(session_id), || registration::in_session(session_id));
     let (mut moved, mut dropped) = (0, 0);
     for (kind, lead) in REMINDERS {
         let run_at = starts_at - lead;
         if run_at > now {
-            moved += queue::move_pending(&txn, session_id, kind, run_at, now).await?;
+            moved += queue::move_pending(&txn, session_id, everyone(), kind, run_at, now).await?;
             // Registrants who were too late for this reminder at the old time get it now.
             let reminder = Notice { kind, schedule_version: 0, run_at };
             moved += queue::queue_for_registrants(&txn, webinar_id, session_id, subscribed(), reminder, now).await?;
         } else {
             let reason = "rescheduled: reminder time passed";
-            dropped += queue::cancel_pending_for_session(&txn, session_id, &[kind], reason, now).await?;
+            dropped += queue::cancel_pending_for_session(&txn, session_id, everyone(), &[kind], reason, now).await?;
         }
     }
     let superseded = "superseded by a later time change";
-    queue::cancel_pending_for_session(&txn, session_id, &[Kind::TimeChanged], superseded, now).await?;
+    queue::cancel_pending_for_session(&txn, session_id, everyone(), &[Kind::TimeChanged], superseded, now).await?;
     let notice = Notice { kind: Kind::TimeChanged, schedule_version: version, run_at: now };
     let notified = queue::queue_for_registrants(&txn, webinar_id, session_id, subscribed(), notice, now).await?;
     txn.commit().await?;
@@ -153,7 +154,9 @@ async fn cancel_locked<C: ConnectionTrait>(
     .update(txn)
     .await?;
     let reason = "session cancelled";
-    let withdrawn = queue::cancel_pending_for_session(txn, session.id, &WITHDRAWN_BY_CANCELLING, reason, now).await?;
+    let everyone = registration::in_session(session.id);
+    let withdrawn =
+        queue::cancel_pending_for_session(txn, session.id, everyone, &WITHDRAWN_BY_CANCELLING, reason, now).await?;
     let notice = Notice { kind: Kind::Cancelled, schedule_version: version, run_at: now };
     let registrants = registration::subscribed(session.id);
     let notified = queue::queue_for_registrants(txn, session.webinar_id, session.id, registrants, notice, now).await?;

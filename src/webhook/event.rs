@@ -29,8 +29,9 @@ pub struct Model {
     pub occurred_at: DateTimeUtc,
     /// The registrant it is about, so erasing them erases it too.
     pub registration_id: Option<i64>,
-    /// The JSON body. `None` for `registration.created`, written in the
-    /// registration's one statement: the worker renders it before the first
+    /// The JSON body. `None` for an event whose `data` is the registration
+    /// (`registration.created`, written in the registration's one statement,
+    /// and `registration.moved`): the worker renders it before the first
     /// attempt and keeps it, so every attempt sends the same bytes.
     pub payload: Option<String>,
 }
@@ -71,15 +72,12 @@ impl Announcement {
         Self { event_type, occurred_at, registration_id: None, payload }
     }
 
-    /// `registration.created`, its body left for the worker to render (as
-    /// the registration's one statement on Postgres leaves it).
-    pub fn registration_created(registration_id: i64, created_at: DateTime<Utc>) -> Self {
-        Self {
-            event_type: EventType::RegistrationCreated,
-            occurred_at: created_at,
-            registration_id: Some(registration_id),
-            payload: None,
-        }
+    /// An event whose `data` is the registration (`registration.created`,
+    /// `registration.moved`), its body left for the worker to render with the
+    /// registrant's links (as the registration's one statement on Postgres
+    /// leaves it).
+    pub fn of_registration(event_type: EventType, registration_id: i64, occurred_at: DateTime<Utc>) -> Self {
+        Self { event_type, occurred_at, registration_id: Some(registration_id), payload: None }
     }
 
     pub fn about(self, registration_id: i64) -> Self {

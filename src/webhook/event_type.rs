@@ -6,6 +6,10 @@ pub enum EventType {
     /// Someone registered; `data` is the registration.
     #[serde(rename = "registration.created")]
     RegistrationCreated,
+    /// A registrant switched to another session of the webinar; `data` is the
+    /// registration, its `session` the one they are in now.
+    #[serde(rename = "registration.moved")]
+    RegistrationMoved,
     /// A registrant was erased (GDPR); `data` names who, so a CRM can erase them too.
     #[serde(rename = "registration.erased")]
     RegistrationErased,
@@ -27,8 +31,9 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 7] = [
+    pub const ALL: [EventType; 8] = [
         EventType::RegistrationCreated,
+        EventType::RegistrationMoved,
         EventType::RegistrationErased,
         EventType::WebinarUpdated,
         EventType::WebinarRescheduled,
@@ -41,6 +46,7 @@ impl EventType {
     pub fn name(self) -> &'static str {
         match self {
             EventType::RegistrationCreated => "registration.created",
+            EventType::RegistrationMoved => "registration.moved",
             EventType::RegistrationErased => "registration.erased",
             EventType::WebinarUpdated => "webinar.updated",
             EventType::WebinarRescheduled => "webinar.rescheduled",

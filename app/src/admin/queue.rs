@@ -1,6 +1,7 @@
-//! A webinar's email queue: counts by kind and state, how the sent emails
-//! fared at the provider (delivered, bounced, opened, clicked), dead letters
-//! with the provider's reason, and "retry" for them.
+//! A webinar's email queue: counts by kind and state for each of its
+//! sessions, how the sent emails fared at the provider (delivered, bounced,
+//! opened, clicked), dead letters with the provider's reason, and "retry"
+//! for them.
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -16,6 +17,8 @@ const STATES: [&str; 5] = ["pending", "sent", "dead", "cancelled", "suppressed"]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DeadLetter {
     pub id: i64,
+    /// When the session it is about starts.
+    pub session: String,
     pub kind: String,
     pub recipient: String,
     pub attempts: i32,
@@ -33,10 +36,21 @@ pub struct DeliveryView {
     pub clicked: u64,
 }
 
+/// One session's emails.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct QueueView {
+pub struct SessionQueue {
+    pub id: i64,
+    /// When it starts, in the webinar's zone.
+    pub starts: String,
+    pub cancelled: bool,
     /// (kind, state, jobs)
     pub counts: Vec<(String, String, u64)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QueueView {
+    /// The sessions with emails, in start order.
+    pub sessions: Vec<SessionQueue>,
     pub delivery: DeliveryView,
     pub dead: Vec<DeadLetter>,
 }
@@ -62,9 +76,29 @@ mod ssr {
 
     pub async fn queue(slug: String) -> Result<QueueView, AppError> {
         admin().await?;
-        let (_, queue) = service()?.email_queue(&slug).await?;
+        let (webinar, queue) = service()?.email_queue(&slug).await?;
         let delivery = queue.delivery;
+        let zone = webinar.tz();
+        let starts: std::collections::HashMap<i64, String> =
+            queue.sessions.iter().map(|session| (session.id, session.start_local(zone))).collect();
+        let sessions = queue
+            .sessions
+            .iter()
+            .map(|session| SessionQueue {
+                id: session.id,
+                starts: session.start_local(zone),
+                cancelled: session.status == webinar::session::Status::Cancelled,
+                counts: queue
+                    .counts
+                    .iter()
+                    .filter(|count| count.session_id == session.id)
+                    .map(|count| (count.kind.to_value(), count.status.to_value(), count.jobs))
+                    .collect(),
+            })
+            .filter(|session| !session.counts.is_empty())
+            .collect();
         Ok(QueueView {
+            sessions,
             delivery: DeliveryView {
                 sent: delivery.sent,
                 delivered: delivery.delivered,
@@ -72,16 +106,12 @@ mod ssr {
                 opened: delivery.opened,
                 clicked: delivery.clicked,
             },
-            counts: queue
-                .counts
-                .into_iter()
-                .map(|(kind, status, jobs)| (kind.to_value(), status.to_value(), jobs))
-                .collect(),
             dead: queue
                 .dead
                 .into_iter()
                 .map(|(job, registration)| DeadLetter {
                     id: job.id,
+                    session: starts.get(&job.session_id).cloned().unwrap_or_default(),
                     kind: job.kind.to_value(),
                     recipient: registration.map(|registration| registration.email).unwrap_or_default(),
                     attempts: job.attempts,
@@ -124,9 +154,6 @@ pub fn QueuePage() -> impl IntoView {
 
 #[component]
 fn Queue(view: QueueView, slug: String, retry: ServerAction<AdminRetry>) -> impl IntoView {
-    let count = |kind: &str, state: &str| {
-        view.counts.iter().find(|(k, s, _)| k == kind && s == state).map_or(0, |(_, _, jobs)| *jobs)
-    };
     let all_slug = slug.clone();
     let delivery = view.delivery;
     let rate = move |count: u64| match delivery.sent {
@@ -155,8 +182,76 @@ fn Queue(view: QueueView, slug: String, retry: ServerAction<AdminRetry>) -> impl
                 </tr>
             </tbody>
         </table>
-        <h2>"By kind and state"</h2>
-        <table class="admin-table" data-testid="queue-counts">
+        <h2>"By session, kind and state"</h2>
+        {match view.sessions.is_empty() {
+            true => view! { <p>"No emails yet."</p> }.into_any(),
+            false => view.sessions.into_iter().map(|session| view! { <SessionCounts session/> }).collect_view().into_any(),
+        }}
+        <h2>"Dead letters"</h2>
+        {if view.dead.is_empty() {
+            view! { <p>"None: every email went out or is on its way."</p> }.into_any()
+        } else {
+            view! {
+                <button type="button" on:click=move |_| {
+                    retry.dispatch(AdminRetry { slug: all_slug.clone(), job: None });
+                }>"Retry all"</button>
+                <table class="admin-table" data-testid="dead-letters">
+                    <thead>
+                        <tr>
+                            <th>"Session"</th>
+                            <th>"Kind"</th>
+                            <th>"Recipient"</th>
+                            <th>"Attempts"</th>
+                            <th>"Provider's reason"</th>
+                            <th>"Failed"</th>
+                            <th></th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {view
+                            .dead
+                            .into_iter()
+                            .map(|letter| {
+                                let (slug, job) = (slug.clone(), letter.id);
+                                view! {
+                                    <tr>
+                                        <td>{letter.session}</td>
+                                        <td>{letter.kind}</td>
+                                        <td>{letter.recipient}</td>
+                                        <td>{letter.attempts}</td>
+                                        <td class="reason">{letter.reason}</td>
+                                        <td>{letter.failed_at}</td>
+                                        <td>
+                                            <button type="button" class="secondary" on:click=move |_| {
+                                                retry.dispatch(AdminRetry { slug: slug.clone(), job: Some(job) });
+                                            }>"Retry"</button>
+                                        </td>
+                                    </tr>
+                                }
+                            })
+                            .collect_view()}
+                    </tbody>
+                </table>
+            }
+                .into_any()
+        }}
+    }
+}
+
+/// One session's emails by kind and state.
+#[component]
+fn SessionCounts(session: SessionQueue) -> impl IntoView {
+    let SessionQueue { id, starts, cancelled, counts } = session;
+    let count = move |kind: &str, state: &str| {
+        counts.iter().find(|(k, s, _)| k == kind && s == state).map_or(0, |(_, _, jobs)| *jobs)
+    };
+    let caption = match cancelled {
+        true => format!("{starts} (cancelled)"),
+        false => starts,
+    };
+    view! {
+        <table class="admin-table" data-testid=format!("queue-counts-{id}")>
+            <caption>{caption}</caption>
             <thead>
                 <tr>
                     <th>"Kind"</th>
@@ -177,51 +272,5 @@ fn Queue(view: QueueView, slug: String, retry: ServerAction<AdminRetry>) -> impl
                     .collect_view()}
             </tbody>
         </table>
-        <h2>"Dead letters"</h2>
-        {if view.dead.is_empty() {
-            view! { <p>"None: every email went out or is on its way."</p> }.into_any()
-        } else {
-            view! {
-                <button type="button" on:click=move |_| {
-                    retry.dispatch(AdminRetry { slug: all_slug.clone(), job: None });
-                }>"Retry all"</button>
-                <table class="admin-table" data-testid="dead-letters">
-                    <thead>
-                        <tr>
-                            <th>"Kind"</th>
-                            <th>"Recipient"</th>
-                            <th>"Attempts"</th>
-                            <th>"Provider's reason"</th>
-                            <th>"Failed"</th>
-                            <th></th>
-                        </tr>
-                    </thead>
-                    <tbody>
-                        {view
-                            .dead
-                            .into_iter()
-                            .map(|letter| {
-                                let (slug, job) = (slug.clone(), letter.id);
-                                view! {
-                                    <tr>
-                                        <td>{letter.kind}</td>
-                                        <td>{letter.recipient}</td>
-                                        <td>{letter.attempts}</td>
-                                        <td class="reason">{letter.reason}</td>
-                                        <td>{letter.failed_at}</td>
-                                        <td>
-                                            <button type="button" class="secondary" on:click=move |_| {
-                                                retry.dispatch(AdminRetry { slug: slug.clone(), job: Some(job) });
-                                            }>"Retry"</button>
-                                        </td>
-                                    </tr>
-                                }
-                            })
-                            .collect_view()}
-                    </tbody>
-                </table>
-            }
-                .into_any()
-        }}
     }
 }

@@ -8,6 +8,10 @@ use serde::{Deserialize, Serialize};
 use super::outcome_in_full;
 use crate::api::AppError;
 
+/// The weekdays a weekly series may fall on, as the form sends and shows them.
+const WEEKDAYS: [(&str, &str); 7] =
+    [("mon", "Mon"), ("tue", "Tue"), ("wed", "Wed"), ("thu", "Thu"), ("fri", "Fri"), ("sat", "Sat"), ("sun", "Sun")];
+
 /// One session as the list shows and its form edits it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SessionRowView {
@@ -24,7 +28,10 @@ pub struct SessionRowView {
     pub registrations: u64,
 }
 
-/// Adds a session at `starts_local`, or with `every` (`week`, `day`) `count` of them.
+/// Adds a session at `starts_local`, or with `every` (`week`, `day`) a
+/// series: every `interval` weeks (on `weekdays`) or days, `count` of them or
+/// until the day `until`. The form names the weekdays `weekdays[0]`…`[6]`.
+#[allow(clippy::too_many_arguments)]
 #[server(prefix = "/api/fn", endpoint = "admin_add_sessions")]
 pub async fn admin_add_sessions(
     webinar: String,
@@ -33,10 +40,14 @@ pub async fn admin_add_sessions(
     join_url: String,
     capacity: String,
     every: String,
-    count: String,
+    #[server(default)] interval: String,
+    #[server(default)] weekdays: Vec<String>,
+    #[server(default)] count: String,
+    #[server(default)] until: String,
 ) -> Result<usize, AppError> {
     let fields = ssr::Fields { starts_local, duration_minutes, join_url, capacity };
-    crate::api::ssr::answered(ssr::add(webinar, fields, every, count).await)
+    let repeat = webinar::api::sessions::RepeatText { every, interval, weekdays, count, until };
+    crate::api::ssr::answered(ssr::add(webinar, fields, repeat).await)
 }
 
 #[server(prefix = "/api/fn", endpoint = "admin_change_session")]
@@ -114,9 +125,10 @@ pub(super) mod ssr {
             .collect())
     }
 
-    pub async fn add(webinar: String, fields: Fields, every: String, count: String) -> Result<usize, AppError> {
+    /// `repeat` with no `every` makes one session.
+    pub async fn add(webinar: String, fields: Fields, repeat: RepeatText) -> Result<usize, AppError> {
         admin().await?;
-        let repeat = (!every.trim().is_empty()).then(|| RepeatText { every, count, ..Default::default() });
+        let repeat = (!repeat.every.trim().is_empty()).then_some(repeat);
         let made = service()?.create_sessions(&webinar, &fields.text(), repeat.as_ref(), Vec::new()).await?;
         Ok(made.len())
     }
@@ -251,11 +263,31 @@ pub fn Sessions(slug: String, rows: Vec<SessionRowView>, actions: SessionActions
                     "Repeat"
                     <select name="every">
                         <option value="">"Once"</option>
-                        <option value="week">"Every week, same day and time"</option>
-                        <option value="day">"Every day, same time"</option>
+                        <option value="week">"Weekly, at the same time"</option>
+                        <option value="day">"Daily, at the same time"</option>
                     </select>
                 </label>
+                <label>
+                    "Every" <input type="number" name="interval" min="1" max="365" placeholder="1"/>
+                    " weeks (weekly) or days (daily)"
+                </label>
+                <fieldset class="weekdays">
+                    <legend>"On (weekly; none ticked: the first session's day)"</legend>
+                    {WEEKDAYS
+                        .into_iter()
+                        .enumerate()
+                        .map(|(index, (value, label))| {
+                            view! {
+                                <label>
+                                    <input type="checkbox" name=format!("weekdays[{index}]") value=value/>
+                                    {label}
+                                </label>
+                            }
+                        })
+                        .collect_view()}
+                </fieldset>
                 <label>"Sessions in all" <input type="number" name="count" min="1" max="200" placeholder="e.g. 6"/></label>
+                <label>"or until (the last day)" <input type="date" name="until"/></label>
                 <button type="submit">"Add sessions"</button>
                 <p class="form-error" role="status" data-testid="session-added">{added}</p>
             </ActionForm>
