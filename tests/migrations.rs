@@ -163,7 +163,8 @@ async fn each_webinar_becomes_one_session_with_everything_on_it(database: TestDa
     let kinds: Vec<Kind> =
         queue::for_registration(&db, outcome.registration.id).await.expect("jobs").iter().map(|job| job.kind).collect();
     assert_eq!(kinds, [Kind::Confirmation, Kind::Reminder24h, Kind::Reminder3h, Kind::Reminder15m]);
-    assert!(Migrator::down(&db, Some(1)).await.is_err(), "sessions are not folded back into webinars");
+    // Down past the sessions migration (the index one after it goes back first).
+    assert!(Migrator::down(&db, Some(2)).await.is_err(), "sessions are not folded back into webinars");
 }
 
 test_support::on_both_databases!(
