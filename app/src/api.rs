@@ -64,17 +64,13 @@ pub struct SessionChoiceView {
     /// RFC 3339, UTC.
     pub starts_at: String,
     pub registrations: u64,
-    /// Full when the page was made: shown, not offered.
-    pub full: bool,
-    /// Its seats, so the page can tell it fills while it is open.
+    /// Its seats, so the page can tell it is full, and fills while it is open.
     pub seats: Option<u64>,
 }
 
-impl SessionChoiceView {
-    /// Whether `registrations` take every seat.
-    pub fn fills(&self, registrations: u64) -> bool {
-        self.seats.is_some_and(|seats| registrations >= seats)
-    }
+/// Whether `registrations` take every one of `seats` (never, without a limit).
+pub fn fills(seats: Option<u64>, registrations: u64) -> bool {
+    seats.is_some_and(|seats| registrations >= seats)
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -385,7 +381,6 @@ pub(crate) mod ssr {
                 id: session.id,
                 start_local: session.start_local(zone),
                 starts_at: session.starts_at.to_rfc3339(),
-                full: session.is_full(registrations),
                 seats: session.capacity.map(|capacity| u64::try_from(capacity).unwrap_or(0)),
                 registrations,
             })

@@ -6,7 +6,7 @@ use leptos_meta::{Meta, Title};
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::NotFound;
-use crate::api::{AppError, LandingView, Register, SessionChoiceView, get_landing};
+use crate::api::{AppError, LandingView, Register, SessionChoiceView, fills, get_landing};
 use crate::live::{SessionCounts, follow_count};
 
 #[component]
@@ -227,13 +227,12 @@ where
                         let id = format!("session-{}", session.id);
                         let (session_id, rendered) = (session.id, session.registrations);
                         let current = move || counts.with(|counts| counts.get(&session_id).copied()).unwrap_or(rendered);
-                        // Filling while the page is open shows "full" at once; the
-                        // radio stays as it was, and a registration for it is
-                        // refused with the reason.
-                        let full = {
-                            let session = session.clone();
-                            move || session.full || session.fills(current())
-                        };
+                        // Full when the page was made: shown, not offered. Filling
+                        // while the page is open shows "full" at once; the radio
+                        // stays as it was, and a registration for it is refused
+                        // with the reason.
+                        let (seats, full_when_made) = (session.seats, fills(session.seats, rendered));
+                        let full = move || full_when_made || fills(seats, current());
                         let shown = move || match full() {
                             true => "full".to_owned(),
                             false => format!("{} registered", current()),
@@ -246,7 +245,7 @@ where
                                     name="session"
                                     value=session.id.to_string()
                                     checked=preselected == Some(session.id)
-                                    disabled=session.full
+                                    disabled=full_when_made
                                 />
                                 <time datetime=session.starts_at>{session.start_local}</time>
                                 <span class="session-count" data-testid=format!("{id}-count")>

@@ -387,8 +387,8 @@ async fn marketing_runs_a_webinar_as_a_weekly_series(database: TestDatabase) {
         ("duration_minutes", "45"),
         ("join_url", "https://meet.example.com/series"),
         ("capacity", ""),
-        ("every", "week"),
-        ("count", "3"),
+        ("repeat[every]", "week"),
+        ("repeat[count]", "3"),
     ];
     let added = call(&server, &cookie, "admin_add_sessions", &series).await;
     assert_eq!(added, (StatusCode::OK, json!(3)), "{added:?}");
@@ -399,7 +399,7 @@ async fn marketing_runs_a_webinar_as_a_weekly_series(database: TestDatabase) {
         ["2031-03-24T16:00:00+00:00", "2031-03-31T15:00:00+00:00", "2031-04-07T15:00:00+00:00"],
         "17:00 in Berlin on both sides of the change to summer time"
     );
-    let no_count = [("every", "week"), ("count", "")];
+    let no_count = [("repeat[every]", "week"), ("repeat[count]", "")];
     let mut bad = series.to_vec();
     bad.retain(|(name, _)| !no_count.iter().any(|(other, _)| other == name));
     bad.extend(no_count);
@@ -474,12 +474,12 @@ async fn marketing_runs_a_webinar_as_a_weekly_series(database: TestDatabase) {
         ("duration_minutes", "30"),
         ("join_url", "https://meet.example.com/series"),
         ("capacity", ""),
-        ("every", "week"),
-        ("interval", "2"),
-        ("weekdays[1]", "tue"),
-        ("weekdays[3]", "thu"),
-        ("count", ""),
-        ("until", "2031-05-31"),
+        ("repeat[every]", "week"),
+        ("repeat[interval]", "2"),
+        ("repeat[weekdays][1]", "tue"),
+        ("repeat[weekdays][3]", "thu"),
+        ("repeat[count]", ""),
+        ("repeat[until]", "2031-05-31"),
     ];
     let added = call(&server, &cookie, "admin_add_sessions", &fortnightly).await;
     assert_eq!(added, (StatusCode::OK, json!(4)), "{added:?}");
@@ -496,7 +496,7 @@ async fn marketing_runs_a_webinar_as_a_weekly_series(database: TestDatabase) {
         ]
     );
     let mut bad = fortnightly.to_vec();
-    bad.push(("weekdays[5]", "someday"));
+    bad.push(("repeat[weekdays][5]", "someday"));
     let refused = call(&server, &cookie, "admin_add_sessions", &bad).await;
     assert_eq!(
         (refused.0, field_errors(&refused.1)),

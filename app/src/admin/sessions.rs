@@ -28,10 +28,22 @@ pub struct SessionRowView {
     pub registrations: u64,
 }
 
-/// Adds a session at `starts_local`, or with `every` (`week`, `day`) a
-/// series: every `interval` weeks (on `weekdays`) or days, `count` of them or
-/// until the day `until`. The form names the weekdays `weekdays[0]`…`[6]`.
-#[allow(clippy::too_many_arguments)]
+/// A series as the add form sends it (`repeat[every]`, `repeat[weekdays][0]`…
+/// `[6]`); without `every`, one session.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RepeatForm {
+    /// `week`, `day`, or empty for once.
+    pub every: String,
+    pub interval: String,
+    pub weekdays: Vec<String>,
+    pub count: String,
+    pub until: String,
+}
+
+/// Adds a session at `starts_local`, or a series as `repeat` says: every
+/// `interval` weeks (on `weekdays`) or days, `count` of them or until the
+/// day `until`.
 #[server(prefix = "/api/fn", endpoint = "admin_add_sessions")]
 pub async fn admin_add_sessions(
     webinar: String,
@@ -39,14 +51,9 @@ pub async fn admin_add_sessions(
     duration_minutes: String,
     join_url: String,
     capacity: String,
-    every: String,
-    #[server(default)] interval: String,
-    #[server(default)] weekdays: Vec<String>,
-    #[server(default)] count: String,
-    #[server(default)] until: String,
+    #[server(default)] repeat: RepeatForm,
 ) -> Result<usize, AppError> {
     let fields = ssr::Fields { starts_local, duration_minutes, join_url, capacity };
-    let repeat = webinar::api::sessions::RepeatText { every, interval, weekdays, count, until };
     crate::api::ssr::answered(ssr::add(webinar, fields, repeat).await)
 }
 
@@ -125,10 +132,10 @@ pub(super) mod ssr {
             .collect())
     }
 
-    /// `repeat` with no `every` makes one session.
-    pub async fn add(webinar: String, fields: Fields, repeat: RepeatText) -> Result<usize, AppError> {
+    pub async fn add(webinar: String, fields: Fields, repeat: RepeatForm) -> Result<usize, AppError> {
         admin().await?;
-        let repeat = (!repeat.every.trim().is_empty()).then_some(repeat);
+        let RepeatForm { every, interval, weekdays, count, until } = repeat;
+        let repeat = (!every.trim().is_empty()).then_some(RepeatText { every, interval, weekdays, count, until });
         let made = service()?.create_sessions(&webinar, &fields.text(), repeat.as_ref(), Vec::new()).await?;
         Ok(made.len())
     }
@@ -261,14 +268,14 @@ pub fn Sessions(slug: String, rows: Vec<SessionRowView>, actions: SessionActions
                 <label>"Seats" <input type="number" name="capacity" placeholder="no limit" value=capacity/></label>
                 <label>
                     "Repeat"
-                    <select name="every">
+                    <select name="repeat[every]">
                         <option value="">"Once"</option>
                         <option value="week">"Weekly, at the same time"</option>
                         <option value="day">"Daily, at the same time"</option>
                     </select>
                 </label>
                 <label>
-                    "Every" <input type="number" name="interval" min="1" max="365" placeholder="1"/>
+                    "Every" <input type="number" name="repeat[interval]" min="1" max="365" placeholder="1"/>
                     " weeks (weekly) or days (daily)"
                 </label>
                 <fieldset class="weekdays">
@@ -279,15 +286,15 @@ pub fn Sessions(slug: String, rows: Vec<SessionRowView>, actions: SessionActions
                         .map(|(index, (value, label))| {
                             view! {
                                 <label>
-                                    <input type="checkbox" name=format!("weekdays[{index}]") value=value/>
+                                    <input type="checkbox" name=format!("repeat[weekdays][{index}]") value=value/>
                                     {label}
                                 </label>
                             }
                         })
                         .collect_view()}
                 </fieldset>
-                <label>"Sessions in all" <input type="number" name="count" min="1" max="200" placeholder="e.g. 6"/></label>
-                <label>"or until (the last day)" <input type="date" name="until"/></label>
+                <label>"Sessions in all" <input type="number" name="repeat[count]" min="1" max="200" placeholder="e.g. 6"/></label>
+                <label>"or until (the last day)" <input type="date" name="repeat[until]"/></label>
                 <button type="submit">"Add sessions"</button>
                 <p class="form-error" role="status" data-testid="session-added">{added}</p>
             </ActionForm>
